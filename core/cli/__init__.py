@@ -1,0 +1,74 @@
+"""The ``srcnet-tui --headless`` command line: argument parsing, dispatch and the exit-code contract.
+
+Each command family lives in its own module that exposes ``register(subparsers)``; a command is a
+function ``handler(args) -> int``. Expected failures are :class:`core.errors.SrcnetError` and
+become one line on stderr plus the contract's exit code; nothing a user did wrong shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from core import __version__
+from core.errors import SrcnetError, UsageError
+
+COMMAND_MODULES = ("core.cli.sessions", "core.cli.usage", "core.cli.runs", "core.cli.local")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so bad usage follows the one-line error path."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("local", "canfar"), help="platform to use (default: canfar when a credential is found, else local)")
+    parser.add_argument("--url", help="Skaha v1 base URL, e.g. https://ws-uv.canfar.net/skaha/v1")
+    parser.add_argument("--token", help="bearer token (prefer SRCNET_TOKEN / CANFAR_TOKEN in the environment)")
+    parser.add_argument("--cert", help="CADC proxy certificate (default ~/.ssl/cadcproxy.pem)")
+    parser.add_argument("--state-dir", help="folder for the run ledger and the local server's state")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="srcnet-tui --headless", description="Headless srcnet-tui commands.")
+    parser.add_argument("--version", action="version", version=f"srcnet-tui {__version__}")
+    add_global_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``... -- CMD ARG ...`` so argparse never interprets the workload's own options."""
+    if "--" in argv:
+        at = argv.index("--")
+        return argv[:at], argv[at + 1 :]
+    return argv, []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ours, workload = split_command(argv)
+    try:
+        args = build_parser().parse_args(ours)
+        args.workload = workload
+        return int(args.handler(args) or 0)
+    except SrcnetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
