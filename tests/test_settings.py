@@ -1,0 +1,60 @@
+"""Which backend and credential a user gets: flag > env > config file > default."""
+
+import pytest
+
+from core import settings
+from core.errors import UsageError
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    return tmp_path
+
+
+def test_without_credentials_the_local_backend_is_used_and_said(home):
+    s = settings.resolve(environ={})
+    assert s.backend == "local"
+    assert "no CANFAR credential" in s.describe()
+    assert s.state_dir == home / ".local" / "state" / "srcnet-tui"
+
+
+def test_a_canfar_token_in_the_environment_selects_canfar_without_leaking_it(home):
+    s = settings.resolve(environ={"CANFAR_TOKEN": "sekrit-token"})
+    assert s.backend == "canfar"
+    assert s.url == settings.CANFAR_URL
+    assert "sekrit" not in s.describe()
+
+
+def test_the_proxy_certificate_in_home_selects_canfar(home):
+    pem = home / ".ssl" / "cadcproxy.pem"
+    pem.parent.mkdir()
+    pem.write_text("-----BEGIN CERTIFICATE-----\n")
+    s = settings.resolve(environ={})
+    assert (s.backend, s.cert) == ("canfar", pem)
+
+
+def test_flag_beats_environment_beats_config_file(home):
+    conf = home / ".config" / "srcnet-tui" / "config.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text('backend = "canfar"\nstate_dir = "/from/file"\n')
+    assert settings.resolve(environ={}).state_dir.as_posix() == "/from/file"
+    assert settings.resolve(environ={"SRCNET_STATE_DIR": "/from/env"}).state_dir.as_posix() == "/from/env"
+    assert settings.resolve(state_dir="/from/flag", environ={"SRCNET_STATE_DIR": "/e"}).state_dir.as_posix() == "/from/flag"
+    assert settings.resolve(environ={}).backend == "canfar"
+    assert settings.resolve(backend="local", environ={"SRCNET_BACKEND": "canfar"}).backend == "local"
+
+
+def test_an_unknown_backend_is_one_clear_error(home):
+    with pytest.raises(UsageError, match="backend: must be one of local, canfar"):
+        settings.resolve(environ={"SRCNET_BACKEND": "slurm"})
+
+
+def test_a_broken_config_file_is_named(home):
+    conf = home / ".config" / "srcnet-tui" / "config.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("backend = \n")
+    with pytest.raises(UsageError, match="config.toml: cannot read config file"):
+        settings.resolve(environ={})
