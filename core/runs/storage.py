@@ -1,0 +1,376 @@
+"""Where a run's inputs and outputs live: VOSpace for CANFAR, a local folder that plays /arc locally.
+
+A path written as ``/arc/...`` in a config names the same file on both backends: on CANFAR it is the
+VOSpace node ``arc:...``; on the local backend it is ``<state_dir>/arc/...`` (the folder the local
+server hands its sessions as ``SRCNET_ARC_ROOT``). Both implementations share one behaviour, kept in
+:class:`Storage`: uploads skip a file whose size and MD5 already match and are verified after the
+transfer; downloads land in a temporary file that is renamed into place only once verified;
+``mkdir_p`` tolerates folders that exist; transient failures are retried with a bounded back-off and
+end, if they persist, in :class:`core.errors.Unreachable` naming the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from core.errors import AuthError, NotFound, SrcnetError, Unreachable, UsageError
+
+T = TypeVar("T")
+
+REMOTE_PREFIXES = ("arc:", "vos:", "vault:")
+DEFAULT_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def is_remote(path: str) -> bool:
+    """True for paths that name storage (``/arc/...``, ``arc:...``, ``vos:...``), not this machine."""
+    path = str(path)
+    return path == "/arc" or path.startswith("/arc/") or path.startswith(REMOTE_PREFIXES)
+
+
+def to_uri(path: str) -> str:
+    """``/arc/x`` -> ``arc:x`` (only the leading prefix); ``arc:``/``vos:`` URIs are returned unchanged."""
+    path = str(path)
+    if path.startswith(REMOTE_PREFIXES):
+        return path
+    if path == "/arc" or path.startswith("/arc/"):
+        return "arc:" + path[len("/arc/") :]
+    raise UsageError(f"{path}: not a storage path (expected /arc/..., arc:... or vos:...)")
+
+
+def join(base: str, *names: str) -> str:
+    """Join storage path components with '/', whatever the scheme."""
+    out = str(base).rstrip("/")
+    for name in names:
+        out = f"{out}/{str(name).strip('/')}"
+    return out
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """What storage says about a file: its size and, when it knows it, its MD5 (hex)."""
+
+    size: int
+    md5: str | None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The outcome of one upload or download."""
+
+    path: str
+    size: int
+    md5: str
+    skipped: bool
+
+
+class TransientError(Exception):
+    """A failure worth retrying (network hiccup, verification mismatch after a transfer)."""
+
+
+class Storage:
+    """Shared behaviour on top of a few primitives each backend implements."""
+
+    name = "storage"
+
+    def __init__(self, delays: tuple[float, ...] = DEFAULT_DELAYS, sleep: Callable[[float], None] = time.sleep):
+        self._delays = tuple(delays)
+        self._sleep = sleep
+
+    # -- primitives a backend implements -------------------------------------------------------
+    def _stat(self, path: str) -> RemoteFile | None:
+        """Size and MD5 of a file, or None if nothing is there."""
+        raise NotImplementedError
+
+    def _is_dir(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def _listdir(self, path: str) -> list[str]:
+        raise NotImplementedError
+
+    def _make_dir(self, path: str) -> None:
+        """Create one folder whose parent exists; may raise if it exists already."""
+        raise NotImplementedError
+
+    def _put(self, local: Path, path: str) -> None:
+        raise NotImplementedError
+
+    def _get(self, path: str, local: Path) -> None:
+        raise NotImplementedError
+
+    def _classify(self, exc: BaseException) -> BaseException | None:
+        """Map a backend exception to TransientError (retry), a SrcnetError (stop), or None (re-raise)."""
+        if isinstance(exc, (TransientError, TimeoutError)):
+            return TransientError(str(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.EFAULT:
+            return TransientError(str(exc))
+        return None
+
+    # -- shared behaviour ----------------------------------------------------------------------
+    def describe(self, path: str) -> str:
+        """How a path is shown to the user (the URI or the local file)."""
+        return str(path)
+
+    def stat(self, path: str) -> RemoteFile | None:
+        """Size and MD5 of a file, or None if nothing (or a folder) is there."""
+        return self._retrying(f"check {self.describe(path)}", lambda: self._stat(path))
+
+    def is_dir(self, path: str) -> bool:
+        return self._retrying(f"check {self.describe(path)}", lambda: self._is_dir(path))
+
+    def listdir(self, path: str) -> list[str]:
+        """Names in a folder, sorted; empty if the folder does not exist."""
+        return sorted(self._retrying(f"list {self.describe(path)}", lambda: self._listdir(path)))
+
+    def exists(self, path: str) -> bool:
+        return self.is_dir(path) or self.stat(path) is not None
+
+    def mkdir_p(self, path: str) -> None:
+        """Create a folder and its missing parents; folders that exist are fine."""
+        missing = []
+        current = to_uri(path).rstrip("/")
+        while not self.is_dir(current):
+            missing.append(current)
+            parent = current.rsplit("/", 1)[0] if "/" in current.split(":", 1)[-1] else None
+            if parent is None or parent == current:
+                break
+            current = parent
+        for folder in reversed(missing):
+            self._retrying(f"create {self.describe(folder)}", lambda f=folder: self._make_dir_tolerant(f))
+
+    def _make_dir_tolerant(self, path: str) -> None:
+        try:
+            self._make_dir(path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+        except Exception as exc:  # backend-specific "already exists"
+            if not self._already_exists(exc):
+                raise
+
+    def _already_exists(self, exc: BaseException) -> bool:
+        return False
+
+    def upload(self, local: Path, path: str) -> Transfer:
+        """Copy a local file to storage unless an identical copy is there; verify what was sent."""
+        local = Path(local)
+        if not local.is_file():
+            raise NotFound(f"{local}: no such file to upload")
+        size, md5 = local.stat().st_size, file_md5(local)
+        if self._matches(path, size, md5):
+            return Transfer(path, size, md5, skipped=True)
+
+        def send_and_verify():
+            self._put(local, path)
+            if not self._matches(path, size, md5):
+                raise TransientError(f"{self.describe(path)}: size or MD5 differ after upload")
+
+        self._retrying(f"upload {local} to {self.describe(path)}", send_and_verify)
+        return Transfer(path, size, md5, skipped=False)
+
+    def _matches(self, path: str, size: int, md5: str) -> bool:
+        found = self.stat(path)
+        return found is not None and found.size == size and found.md5 == md5
+
+    def download(self, path: str, local: Path) -> Transfer:
+        """Fetch a file atomically (temporary file, verified, then renamed into place)."""
+        local = Path(local)
+        expected = self.stat(path)
+        if expected is None:
+            raise NotFound(f"{self.describe(path)}: no such file")
+        if local.is_file() and local.stat().st_size == expected.size and expected.md5 == file_md5(local):
+            return Transfer(path, expected.size, expected.md5, skipped=True)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(f".{local.name}.part-{os.getpid()}")
+
+        def fetch_and_verify():
+            self._get(path, partial)
+            got_md5 = file_md5(partial)
+            if partial.stat().st_size != expected.size or (expected.md5 and expected.md5 != got_md5):
+                raise TransientError(f"{self.describe(path)}: size or MD5 differ after download")
+            return got_md5
+
+        try:
+            md5 = self._retrying(f"download {self.describe(path)}", fetch_and_verify)
+            os.replace(partial, local)
+        finally:
+            partial.unlink(missing_ok=True)
+        return Transfer(path, expected.size, md5, skipped=False)
+
+    def _retrying(self, what: str, action: Callable[[], T]) -> T:
+        """Run ``action``; retry transient failures with back-off; one clear error when giving up."""
+        for attempt in range(len(self._delays) + 1):
+            try:
+                return action()
+            except SrcnetError:
+                raise
+            except Exception as exc:
+                mapped = self._classify(exc)
+                if mapped is None:
+                    raise
+                if not isinstance(mapped, TransientError):
+                    raise mapped from None
+                if attempt == len(self._delays):
+                    raise Unreachable(f"{what}: still failing after {attempt + 1} attempts: {exc}") from None
+                self._sleep(self._delays[attempt])
+        raise AssertionError("unreachable")
+
+
+class VOSpace(Storage):
+    """VOSpace through ``vos.Client`` (cavern ``arc:`` or vault ``vos:``)."""
+
+    name = "vospace"
+
+    def __init__(self, client=None, *, cert: Path | None = None, token: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._client = client if client is not None else _vos_client(cert, token)
+
+    def describe(self, path: str) -> str:
+        return to_uri(path)
+
+    def _node(self, path: str):
+        from cadcutils import exceptions as cadc
+
+        try:
+            return self._client.get_node(to_uri(path), limit=0, force=True)
+        except cadc.NotFoundException:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+
+    def _stat(self, path: str) -> RemoteFile | None:
+        node = self._node(path)
+        if node is None or node.isdir():
+            return None
+        length = node.props.get("length")
+        return RemoteFile(int(length or 0), node.props.get("MD5") or None)
+
+    def _is_dir(self, path: str) -> bool:
+        node = self._node(path)
+        return node is not None and node.isdir()
+
+    def _listdir(self, path: str) -> list[str]:
+        return self._client.listdir(to_uri(path), force=True) if self._is_dir(path) else []
+
+    def _make_dir(self, path: str) -> None:
+        self._client.mkdir(to_uri(path))
+
+    def _put(self, local: Path, path: str) -> None:
+        self._client.copy(str(local), to_uri(path), send_md5=True)
+
+    def _get(self, path: str, local: Path) -> None:
+        self._client.copy(to_uri(path), str(local), send_md5=True)
+
+    def _already_exists(self, exc: BaseException) -> bool:
+        from cadcutils import exceptions as cadc
+
+        return isinstance(exc, cadc.AlreadyExistsException)
+
+    def _classify(self, exc: BaseException) -> BaseException | None:
+        from cadcutils import exceptions as cadc
+
+        if isinstance(exc, (cadc.UnauthorizedException, cadc.ForbiddenException)):
+            return AuthError(f"VOSpace refused access: {exc} (renew the certificate with cadc-get-cert)")
+        if isinstance(exc, cadc.NotFoundException):
+            return NotFound(f"VOSpace: not found: {exc}")
+        if isinstance(exc, (cadc.TransferException, cadc.InternalServerException, cadc.UnexpectedException)):
+            return TransientError(str(exc))
+        if isinstance(exc, RuntimeError) and "Expired cert" in str(exc):
+            return AuthError("VOSpace: the proxy certificate has expired (renew it with cadc-get-cert)")
+        if _is_requests_transient(exc):
+            return TransientError(str(exc))
+        return super()._classify(exc)
+
+
+def _is_requests_transient(exc: BaseException) -> bool:
+    try:
+        from requests import exceptions as rex
+    except ImportError:  # pragma: no cover - requests comes with cadcutils
+        return False
+    return isinstance(exc, (rex.Timeout, rex.ConnectionError))
+
+
+def _vos_client(cert: Path | None, token: str | None):
+    import vos
+
+    if token:
+        return vos.Client(vospace_token=token)
+    return vos.Client(vospace_certfile=str(cert) if cert else None)
+
+
+class LocalArc(Storage):
+    """A local folder that plays /arc for the local backend: the same semantics on real files."""
+
+    name = "local"
+
+    def __init__(self, root: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.root = Path(root)
+
+    def local_path(self, path: str) -> Path:
+        """The file on this machine that a storage path names."""
+        uri = to_uri(path)
+        scheme, rest = uri.split(":", 1)
+        if scheme != "arc":
+            raise UsageError(f"{path}: only /arc paths exist on the local backend (not {scheme}:)")
+        rest = rest.strip("/")
+        if any(part == ".." for part in rest.split("/")):
+            raise UsageError(f"{path}: '..' is not allowed in storage paths")
+        return self.root / rest if rest else self.root
+
+    def describe(self, path: str) -> str:
+        return str(self.local_path(path))
+
+    def _stat(self, path: str) -> RemoteFile | None:
+        target = self.local_path(path)
+        if not target.is_file():
+            return None
+        return RemoteFile(target.stat().st_size, file_md5(target))
+
+    def _is_dir(self, path: str) -> bool:
+        return self.local_path(path).is_dir()
+
+    def _listdir(self, path: str) -> list[str]:
+        target = self.local_path(path)
+        return os.listdir(target) if target.is_dir() else []
+
+    def _make_dir(self, path: str) -> None:
+        self.local_path(path).mkdir(parents=True, exist_ok=True)
+
+    def _put(self, local: Path, path: str) -> None:
+        target = self.local_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part-{os.getpid()}")
+        try:
+            shutil.copyfile(local, partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def _get(self, path: str, local: Path) -> None:
+        shutil.copyfile(self.local_path(path), local)
+
+
+def open_storage(settings, **kwargs) -> Storage:
+    """The storage that goes with a backend: LocalArc under the state folder, or VOSpace."""
+    if settings.backend == "local":
+        return LocalArc(Path(settings.state_dir) / "arc", **kwargs)
+    return VOSpace(cert=settings.cert, token=settings.token, **kwargs)
