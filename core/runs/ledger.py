@@ -1,0 +1,280 @@
+"""The run ledger: every planned task of every run, in SQLite in the state folder.
+
+Crash safety is the reason it exists. The orchestrator writes its intent before it acts: a task is
+marked ``launching`` (with its deterministic session name) *before* the create request is sent, and
+``launched`` with the session id right after. Whatever moment the CLI is killed at, a resume can tell
+what may already be running: a task still in ``launching`` is looked up by name on the platform and
+adopted if its session exists, so nothing is launched twice and nothing is lost.
+
+Task states: planned -> launching -> launched -> completed | no-sources | failed | lost.
+Every change is its own committed transaction (WAL, synchronous=FULL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import NotFound, UsageError
+
+PLANNED, LAUNCHING, LAUNCHED = "planned", "launching", "launched"
+COMPLETED, NO_SOURCES, FAILED, LOST = "completed", "no-sources", "failed", "lost"
+TASK_STATES = (PLANNED, LAUNCHING, LAUNCHED, COMPLETED, NO_SOURCES, FAILED, LOST)
+FINISHED_STATES = frozenset({COMPLETED, NO_SOURCES, FAILED, LOST})
+SUCCESS_STATES = frozenset({COMPLETED, NO_SOURCES})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT,
+    section TEXT,
+    backend TEXT,
+    phase TEXT NOT NULL,
+    finished REAL,
+    remote_dir TEXT,
+    local_dir TEXT,
+    details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    idx INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL,
+    session_id TEXT,
+    exit_code INTEGER,
+    message TEXT,
+    launching_at REAL,
+    launched_at REAL,
+    finished_at REAL,
+    spec TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, idx)
+);
+CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks(session_id);
+"""
+
+
+def ledger_path(state_dir: Path) -> Path:
+    return Path(state_dir) / "runs.sqlite"
+
+
+def new_run_id(now: float | None = None) -> str:
+    """A sortable, unique id that can go into session names: ``YYYYMMDD-HHMMSS-xxxx``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    run_id: str
+    index: int
+    name: str
+    attempt: int
+    state: str
+    session_id: str | None
+    exit_code: int | None
+    message: str | None
+    launching_at: float | None
+    launched_at: float | None
+    finished_at: float | None
+    spec: dict = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    created: float
+    kind: str
+    config: str | None
+    section: str | None
+    backend: str | None
+    phase: str
+    finished: float | None
+    remote_dir: str | None
+    local_dir: str | None
+    details: dict
+    counts: dict
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return sum(n for state, n in self.counts.items() if state in FINISHED_STATES)
+
+    def to_json(self) -> dict:
+        """The ``runs --json`` shape: id, created (ISO UTC), tasks, counts per state, and more."""
+        return {
+            "id": self.id,
+            "created": _iso(self.created),
+            "kind": self.kind,
+            "config": self.config,
+            "section": self.section,
+            "backend": self.backend,
+            "phase": self.phase,
+            "finished": _iso(self.finished),
+            "tasks": self.tasks,
+            "counts": {state: self.counts.get(state, 0) for state in TASK_STATES},
+            "remote_dir": self.remote_dir,
+            "local_dir": self.local_dir,
+        }
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+class Ledger:
+    """One SQLite file shared by the CLI and the TUI (several processes may open it)."""
+
+    def __init__(self, state_dir: Path):
+        self.path = ledger_path(state_dir)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def _transaction(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(self, run_id: str, kind: str, tasks: list[tuple[int, str, dict]], *, config: str | None = None,
+                   section: str | None = None, backend: str | None = None, remote_dir: str | None = None,
+                   local_dir: str | None = None, details: dict | None = None) -> None:
+        """Record a run and all its planned tasks ``(index, session name, spec)`` in one transaction."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created, kind, config, section, backend, phase, remote_dir, local_dir, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?)",
+                (run_id, now, kind, config, section, backend, remote_dir, local_dir, json.dumps(details or {})),
+            )
+            db.executemany(
+                "INSERT INTO tasks (run_id, idx, name, state, spec) VALUES (?, ?, ?, 'planned', ?)",
+                [(run_id, index, name, json.dumps(spec)) for index, name, spec in tasks],
+            )
+
+    def set_phase(self, run_id: str, phase: str, *, finished: bool = False) -> None:
+        stamp = time.time() if finished else None
+        self._db.execute("UPDATE runs SET phase = ?, finished = ? WHERE id = ?", (phase, stamp, run_id))
+
+    def update_details(self, run_id: str, **values) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT details FROM runs WHERE id = ?", (run_id,)).fetchone()
+            merged = {**json.loads(row["details"]), **values}
+            db.execute("UPDATE runs SET details = ? WHERE id = ?", (json.dumps(merged), run_id))
+
+    def run(self, run_id: str) -> RunRecord:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"run {run_id}: not in the ledger {self.path}")
+        return self._run_record(row)
+
+    def runs(self, limit: int | None = None) -> list[RunRecord]:
+        """All runs, newest first."""
+        sql = "SELECT * FROM runs ORDER BY created DESC, id DESC"
+        rows = self._db.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()).fetchall()
+        return [self._run_record(row) for row in rows]
+
+    def _run_record(self, row: sqlite3.Row) -> RunRecord:
+        counts = dict(self._db.execute(
+            "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)).fetchall())
+        return RunRecord(row["id"], row["created"], row["kind"], row["config"], row["section"], row["backend"],
+                         row["phase"], row["finished"], row["remote_dir"], row["local_dir"],
+                         json.loads(row["details"]), counts)
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def tasks(self, run_id: str, states: tuple[str, ...] | None = None) -> list[TaskRecord]:
+        rows = self._db.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
+        records = [_task_record(row) for row in rows]
+        return [t for t in records if states is None or t.state in states]
+
+    def task(self, run_id: str, index: int) -> TaskRecord:
+        row = self._db.execute("SELECT * FROM tasks WHERE run_id = ? AND idx = ?", (run_id, index)).fetchone()
+        if row is None:
+            raise NotFound(f"run {run_id}: no task {index}")
+        return _task_record(row)
+
+    def mark_launching(self, run_id: str, index: int) -> TaskRecord:
+        """Record the intent to create this task's session (call before sending the create)."""
+        self._update(run_id, index, "state = 'launching', launching_at = ?", (time.time(),))
+        return self.task(run_id, index)
+
+    def mark_launched(self, run_id: str, index: int, session_id: str) -> None:
+        self._update(run_id, index, "state = 'launched', session_id = ?, launched_at = ?", (session_id, time.time()))
+
+    def mark_finished(self, run_id: str, index: int, state: str, exit_code: int | None = None,
+                      message: str | None = None) -> None:
+        if state not in FINISHED_STATES:
+            raise UsageError(f"task state {state!r} is not a finished state")
+        self._update(run_id, index, "state = ?, exit_code = ?, message = ?, finished_at = ?",
+                     (state, exit_code, message, time.time()))
+
+    def mark_planned(self, run_id: str, index: int, *, next_attempt: bool = False) -> None:
+        """Back to ``planned`` (nothing was created); with ``next_attempt`` the task gets a fresh name."""
+        task = self.task(run_id, index)
+        name, attempt = task.name, task.attempt
+        if next_attempt:
+            attempt += 1
+            name = f"{_base_name(task.name, task.attempt)}-a{attempt}"
+        self._update(run_id, index, "state = 'planned', session_id = NULL, exit_code = NULL, message = NULL,"
+                     " name = ?, attempt = ?, finished_at = NULL", (name, attempt))
+
+    def _update(self, run_id: str, index: int, assignments: str, values: tuple) -> None:
+        cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE run_id = ? AND idx = ?",
+                                  (*values, run_id, index))
+        if cursor.rowcount != 1:
+            raise NotFound(f"run {run_id}: no task {index}")
+
+
+def _base_name(name: str, attempt: int) -> str:
+    suffix = f"-a{attempt}"
+    return name[: -len(suffix)] if attempt > 1 and name.endswith(suffix) else name
+
+
+def _task_record(row: sqlite3.Row) -> TaskRecord:
+    return TaskRecord(row["run_id"], row["idx"], row["name"], row["attempt"], row["state"], row["session_id"],
+                      row["exit_code"], row["message"], row["launching_at"], row["launched_at"],
+                      row["finished_at"], json.loads(row["spec"]))
+
+
+def open_ledger(state_dir: Path | str | None = None) -> Ledger:
+    """The ledger of a state folder (default: the resolved settings' state folder)."""
+    if state_dir is None:
+        from core.settings import resolve
+
+        state_dir = resolve().state_dir
+    return Ledger(Path(os.fspath(state_dir)))

@@ -1,0 +1,79 @@
+"""The run ledger: states, counts, names per attempt, durability across a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core.errors import NotFound, UsageError
+from core.runs.ledger import Ledger, ledger_path, new_run_id
+
+
+def _tasks(n):
+    return [(i, f"sofia-r1-{i:03d}", {"cores": 2}) for i in range(n)]
+
+
+def test_task_lifecycle_and_counts(tmp_path):
+    with Ledger(tmp_path) as ledger:
+        ledger.create_run("r1", "parallel", _tasks(3), config="c.ini", section="sofia-parallel", backend="local")
+        assert ledger.mark_launching("r1", 0).state == "launching"
+        ledger.mark_launched("r1", 0, "abc123")
+        ledger.mark_finished("r1", 0, "no-sources", exit_code=8)
+        ledger.mark_launching("r1", 1)
+        run = ledger.run("r1")
+        assert run.tasks == 3 and run.done == 1
+        assert run.to_json()["counts"] == {"planned": 1, "launching": 1, "launched": 0, "completed": 0,
+                                           "no-sources": 1, "failed": 0, "lost": 0}
+        first = ledger.task("r1", 0)
+        assert (first.session_id, first.exit_code, first.spec) == ("abc123", 8, {"cores": 2})
+        with pytest.raises(UsageError):
+            ledger.mark_finished("r1", 1, "running")
+        with pytest.raises(NotFound):
+            ledger.run("nope")
+
+
+def test_relaunch_gets_a_new_deterministic_name(tmp_path):
+    with Ledger(tmp_path) as ledger:
+        ledger.create_run("r1", "task", _tasks(1))
+        ledger.mark_launching("r1", 0)
+        ledger.mark_launched("r1", 0, "s1")
+        ledger.mark_finished("r1", 0, "lost")
+        ledger.mark_planned("r1", 0, next_attempt=True)
+        ledger.mark_planned("r1", 0, next_attempt=True)
+        task = ledger.task("r1", 0)
+        assert (task.name, task.attempt, task.state, task.session_id) == ("sofia-r1-000-a3", 3, "planned", None)
+
+
+def test_runs_newest_first_and_ids_sort(tmp_path):
+    with Ledger(tmp_path) as ledger:
+        ids = [new_run_id(now=1_700_000_000 + i) for i in range(3)]
+        for run_id in ids:
+            ledger.create_run(run_id, "task", _tasks(1))
+        assert [r.id for r in ledger.runs()] == [r.id for r in sorted(ledger.runs(), key=lambda r: r.created, reverse=True)]
+        assert ids[0].startswith("20231114-") and len(ledger.runs(limit=2)) == 2
+
+
+def test_committed_intent_survives_sigkill(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from core.runs.ledger import Ledger\n"
+        "l = Ledger(sys.argv[1])\n"
+        "l.create_run('r1', 'task', [(0, 'n-0', {})])\n"
+        "l.mark_launching('r1', 0)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    assert ledger_path(tmp_path).exists()
+    with Ledger(tmp_path) as ledger:
+        assert ledger.task("r1", 0).state == "launching"
