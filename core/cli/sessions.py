@@ -1,0 +1,439 @@
+"""The session commands: sessions, launch, info, logs, events, wait, delete, renew, stats, images, context.
+
+Each command resolves the settings, names the backend on stderr, refuses an unusable credential
+(exit 3) before calling the platform, and then talks through :class:`core.skaha.SyncSkaha`.
+Tables are for people; ``--json`` output is for scripts and uses Skaha's field names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import contextmanager
+
+from rich.table import Table
+
+from core import settings as settings_module
+from core.cli.output import notice, print_json, stderr, stdout
+from core.connect import open_sync
+from core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
+from core.models import (
+    ACTIVE_STATUSES, COMPLETED, FAILED, PENDING, RUNNING, TERMINATING, Session, parse_events,
+)
+from core.skaha import LaunchSpec, SyncSkaha, validate_spec
+
+STATUS_STYLE = {PENDING: "yellow", RUNNING: "cyan", COMPLETED: "green", FAILED: "red", TERMINATING: "magenta"}
+
+
+# --- shared plumbing ----------------------------------------------------------------------------
+
+
+def settings_from_args(args):
+    """Resolve settings from the global options and print the backend notice on stderr."""
+    resolved = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    notice(resolved.describe())
+    return resolved
+
+
+@contextmanager
+def client_from_args(args, resolved=None):
+    """A blocking Skaha client for the command's settings (credential checked first: exit 3)."""
+    client = open_sync(resolved or settings_from_args(args))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def status_text(status: str) -> str:
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
+def _number(value, digits=2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _usage(in_use, requested) -> str:
+    return f"{_number(in_use)} / {_number(requested)}"
+
+
+def _when(session: Session) -> str:
+    return session.start_time.strftime("%Y-%m-%d %H:%M:%S") if session.start_time else "-"
+
+
+def _fail_on_errors(results: dict, done_verb: str) -> int:
+    """Print ``done_verb ID`` for each success and one error line per failure; exit code of the first."""
+    code = 0
+    for session_id, result in results.items():
+        if isinstance(result, SrcnetError):
+            stderr.print(f"error: {result}", highlight=False, markup=False)
+            code = code or result.exit_code
+        else:
+            stdout.print(f"{done_verb} {session_id}", highlight=False)
+    return code
+
+
+# --- sessions / info ----------------------------------------------------------------------------
+
+
+def sessions_table(sessions: list[Session]) -> Table:
+    table = Table(header_style="bold")
+    for column in ("ID", "NAME", "STATUS", "IMAGE", "STARTED (UTC)", "CORES used/req", "RAM GB used/req"):
+        table.add_column(column, no_wrap=column in ("ID", "STATUS"))
+    for s in sessions:
+        table.add_row(s.id, s.name, status_text(s.status), s.image, _when(s),
+                      _usage(s.cores_in_use, s.requested_cores), _usage(s.ram_in_use_gb, s.requested_ram_gb))
+    return table
+
+
+def _sort_key(session: Session):
+    return (session.start_time is None, session.start_time or 0, session.name, session.id)
+
+
+def cmd_sessions(args) -> int:
+    with client_from_args(args) as client:
+        found = client.list_sessions()
+    shown = sorted((s for s in found if args.all or s.status in ACTIVE_STATUSES), key=_sort_key)
+    if args.json:
+        print_json([s.to_json() for s in shown])
+    elif shown:
+        stdout.print(sessions_table(shown))
+    else:
+        notice("no sessions" if args.all else "no Pending or Running sessions (--all shows finished ones)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    with client_from_args(args) as client:
+        session = client.get(args.id)
+    if args.json:
+        print_json(session.to_json())
+        return 0
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in session.to_json().items():
+        shown = status_text(value) if key == "status" else ("-" if value is None else str(value))
+        table.add_row(key, shown)
+    stdout.print(table)
+    return 0
+
+
+# --- launch -------------------------------------------------------------------------------------
+
+
+def parse_env(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` items into a dict; one line naming the malformed item otherwise."""
+    env = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--env {item!r}: expected KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def cmd_launch(args) -> int:
+    workload = list(args.workload or [])
+    spec = LaunchSpec(
+        name=args.name, image=args.image,
+        cmd=workload[0] if workload else None, args=workload[1:],
+        env=parse_env(args.env), cores=args.cores, ram=args.ram, gpus=args.gpus, replicas=args.replicas,
+    )
+    validate_spec(spec, check_image=False)  # the user's mistakes first, before any server is started
+    with client_from_args(args) as client:
+        ids = client.create(spec)
+    sys.stdout.write("".join(f"{i}\n" for i in ids))
+    sys.stdout.flush()
+    return 0
+
+
+# --- logs / events ------------------------------------------------------------------------------
+
+
+class _LogPrinter:
+    """Prints only what is new in a log that the server always returns whole; complete lines only."""
+
+    def __init__(self):
+        self.printed = ""
+
+    def feed(self, text: str, final: bool = False) -> bool:
+        if text.startswith(self.printed):
+            fresh = text[len(self.printed):]
+        else:  # the log was cut or rewritten: skip as many lines as were already shown
+            seen = self.printed.count("\n")
+            fresh = "".join(text.splitlines(keepends=True)[seen:])
+        if not final and "\n" in fresh:
+            fresh = fresh[: fresh.rindex("\n") + 1]
+        elif not final:
+            fresh = ""
+        if fresh:
+            sys.stdout.write(fresh)
+            sys.stdout.flush()
+            self.printed += fresh
+        return bool(fresh)
+
+
+def follow_logs(client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_poll_s: float = 5.0,
+                give_up_s: float = 600.0) -> Session:
+    """Print new log lines until the session ends; survives transient trouble for ``give_up_s``."""
+    printer = _LogPrinter()
+    pause, trouble_since = poll_s, None
+    while True:
+        try:
+            session = client.get(session_id)
+            text = client.logs(session_id)
+        except Unreachable as exc:
+            trouble_since = trouble_since or time.monotonic()
+            if time.monotonic() - trouble_since > give_up_s:
+                raise
+            notice(f"lost contact ({exc}); still following {session_id}")
+            time.sleep(max_poll_s)
+            continue
+        trouble_since = None
+        if session.is_terminal:
+            printer.feed(text, final=True)
+            return session
+        pause = poll_s if printer.feed(text) else min(pause * 1.5, max_poll_s)
+        time.sleep(pause)
+
+
+def cmd_logs(args) -> int:
+    with client_from_args(args) as client:
+        if not args.follow:
+            sys.stdout.write(client.logs(args.id))
+            sys.stdout.flush()
+            return 0
+        client.get(args.id)  # an unknown id is the user's mistake (exit 2), not a vanished session
+        try:
+            session = follow_logs(client, args.id)
+        except NotFound:
+            raise TaskFailed(f"session {args.id}: vanished while being followed") from None
+    notice(f"session {args.id}: {session.status}")
+    return 0
+
+
+def cmd_events(args) -> int:
+    with client_from_args(args) as client:
+        events = parse_events(client.events(args.id))
+    if args.json:
+        print_json(events)
+    elif not events:
+        notice(f"session {args.id}: no events")
+    else:
+        table = Table(header_style="bold")
+        for column in ("TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME"):
+            table.add_column(column)
+        for event in events:
+            table.add_row(*event.values())
+        stdout.print(table)
+    return 0
+
+
+# --- wait ---------------------------------------------------------------------------------------
+
+
+def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None,
+             poll_s: float = 1.0, max_poll_s: float = 10.0) -> dict[str, str]:
+    """Poll until every session is Completed or Failed; maps id -> final status (``unknown`` if it vanished).
+
+    An id never seen raises :class:`NotFound`; a timeout raises :class:`TaskFailed` naming the rest.
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    final: dict[str, str] = {}
+    seen: set[str] = set()
+    pause = poll_s
+    while True:
+        listed = {s.id: s for s in client.list_sessions()}
+        for session_id in ids:
+            if session_id in final:
+                continue
+            session = listed.get(session_id) or _get_or_none(client, session_id)
+            if session is None:
+                if session_id not in seen:
+                    raise NotFound(f"session {session_id} not found")
+                final[session_id] = "unknown"
+                stderr.print(f"session {session_id}: vanished before its end was seen (status unknown)",
+                             highlight=False, markup=False)
+            elif session.is_terminal:
+                final[session_id] = session.status
+            seen.add(session_id)
+        if len(final) == len(ids):
+            return final
+        if deadline is not None and time.monotonic() + pause > deadline:
+            rest = ", ".join(i for i in ids if i not in final)
+            raise TaskFailed(f"wait: timed out after {timeout_s:g} s; not finished: {rest}")
+        time.sleep(pause)
+        pause = min(pause * 1.5, max_poll_s)
+
+
+def _get_or_none(client: SyncSkaha, session_id: str) -> Session | None:
+    try:
+        return client.get(session_id)
+    except NotFound:
+        return None
+
+
+def cmd_wait(args) -> int:
+    ids = list(dict.fromkeys(args.ids))
+    with client_from_args(args) as client:
+        final = wait_for(client, ids, args.timeout)
+    for session_id, status in final.items():
+        stdout.print(f"{session_id} {status_text(status)}", highlight=False)
+    return 0 if all(status == COMPLETED for status in final.values()) else 1
+
+
+# --- delete / renew -----------------------------------------------------------------------------
+
+
+def _confirm(ids: list[str]) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError("delete: not on a terminal, so cannot ask; add --yes to delete without asking")
+    answer = input(f"Delete {len(ids)} session(s): {', '.join(ids)}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _require_known(client: SyncSkaha, ids: list[str]) -> None:
+    """Skaha answers DELETE with 200 even for unknown ids, so name unknown ones before deleting."""
+    listed = {s.id for s in client.list_sessions()}
+    for session_id in ids:
+        if session_id not in listed:
+            client.get(session_id)
+
+
+def cmd_delete(args) -> int:
+    ids = list(dict.fromkeys(args.ids))
+    resolved = settings_from_args(args)
+    if not args.yes and not _confirm(ids):
+        notice("nothing deleted")
+        return 0
+    with client_from_args(args, resolved) as client:
+        _require_known(client, ids)
+        return _fail_on_errors(client.each("delete", ids), "deleted")
+
+
+def cmd_renew(args) -> int:
+    ids = list(dict.fromkeys(args.ids))
+    with client_from_args(args) as client:
+        return _fail_on_errors(client.each("renew", ids), "renewed")
+
+
+# --- stats / images / context -------------------------------------------------------------------
+
+
+def _flatten(data, prefix="") -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        return [row for key, value in data.items() for row in _flatten(value, f"{prefix}{key}.")]
+    if isinstance(data, list):
+        return [(prefix.rstrip("."), ", ".join(str(v) for v in data))]
+    return [(prefix.rstrip("."), str(data))]
+
+
+def _key_value_table(data) -> Table:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in _flatten(data):
+        table.add_row(key, value)
+    return table
+
+
+def cmd_stats(args) -> int:
+    with client_from_args(args) as client:
+        data = client.stats()
+    print_json(data) if args.json else stdout.print(_key_value_table(data))
+    return 0
+
+
+def cmd_context(args) -> int:
+    with client_from_args(args) as client:
+        data = client.context()
+    print_json(data) if args.json else stdout.print(_key_value_table(data))
+    return 0
+
+
+def cmd_images(args) -> int:
+    with client_from_args(args) as client:
+        images = client.images(args.type)
+    if args.json:
+        print_json(images)
+        return 0
+    table = Table(header_style="bold")
+    table.add_column("IMAGE")
+    table.add_column("TYPES")
+    for image in sorted(images, key=lambda i: str(i.get("id"))):
+        table.add_row(str(image.get("id", "")), ", ".join(sorted(map(str, image.get("types") or []))))
+    stdout.print(table)
+    return 0
+
+
+# --- registration -------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is negative")
+    return value
+
+
+def register(subparsers) -> None:
+    def command(name, handler, help_text, *, json_flag=False):
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        parser.set_defaults(handler=handler)
+        if json_flag:
+            parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+        return parser
+
+    p = command("sessions", cmd_sessions, "list sessions (Pending and Running; --all adds finished ones)", json_flag=True)
+    p.add_argument("--all", action="store_true", help="include Completed and Failed sessions")
+
+    p = command("launch", cmd_launch, "launch headless session(s) running `-- CMD [ARG ...]`; prints the new ids")
+    p.add_argument("--name", required=True, help="session name (letters, digits, '-')")
+    p.add_argument("--image", required=True, help="container image, e.g. images.canfar.net/skaha/terminal:1.1.2")
+    p.add_argument("--cores", type=_positive, help="cores (omit for flexible)")
+    p.add_argument("--ram", type=_positive, help="RAM in GiB (omit for flexible)")
+    p.add_argument("--gpus", type=_positive, help="GPUs")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment variable (repeatable)")
+    p.add_argument("--replicas", type=_positive, default=1, help="launch N sessions NAME-1..NAME-N")
+
+    p = command("info", cmd_info, "show one session", json_flag=True)
+    p.add_argument("id")
+
+    p = command("logs", cmd_logs, "print a session's log (--follow: until it ends)")
+    p.add_argument("id")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the session ends")
+
+    p = command("events", cmd_events, "show a session's scheduling events", json_flag=True)
+    p.add_argument("id")
+
+    p = command("wait", cmd_wait, "wait until sessions end; exit 0 only if all Completed")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=_seconds, help="give up after S seconds (exit 1)")
+
+    p = command("delete", cmd_delete, "delete sessions (asks first unless --yes)")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
+    p = command("renew", cmd_renew, "extend sessions' expiry")
+    p.add_argument("ids", nargs="+", metavar="ID")
+
+    command("stats", cmd_stats, "platform load: cores and RAM requested and available", json_flag=True)
+    p = command("images", cmd_images, "images that can be launched", json_flag=True)
+    p.add_argument("--type", help="only images of this session type (e.g. headless)")
+    command("context", cmd_context, "resource choices offered (cores, RAM, GPUs)", json_flag=True)

@@ -1,0 +1,254 @@
+"""One typed view of a Skaha session, whatever vintage of server produced the JSON.
+
+Skaha has changed its session format several times (reference/skaha-api.md §3.3, §6): resource
+strings have been ``"8.59"``, ``"8G"``, ``"4Gi"``, ``"101Mi"``, ``"561m"`` and ``"<none>"``; fields are
+omitted when null; statuses were renamed (``Succeeded``/``Error``); ``coresInUse`` became
+``cpuCoresInUse``. Everything above this module sees one :class:`Session` with numbers in fixed
+units (cores, decimal GB) and current status names, and never a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+PENDING = "Pending"
+RUNNING = "Running"
+COMPLETED = "Completed"
+FAILED = "Failed"
+TERMINATING = "Terminating"
+STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, TERMINATING)
+ACTIVE_STATUSES = (PENDING, RUNNING, TERMINATING)
+TERMINAL_STATUSES = (COMPLETED, FAILED)
+_LEGACY_STATUS = {"succeeded": COMPLETED, "error": FAILED}
+
+_MISSING = {"", "<none>", "none", "null", "not-applicable", "n/a"}
+_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+# Bytes per unit as Kubernetes writes quantities; a bare number in a RAM field is already decimal GB.
+_BYTES = {
+    "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+}
+
+
+def _quantity(value) -> tuple[float, str] | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value), ""
+    text = str(value).strip()
+    if text.lower() in _MISSING:
+        return None
+    match = _QUANTITY.match(text)
+    return (float(match.group(1)), match.group(2)) if match else None
+
+
+def parse_cores(value) -> float | None:
+    """Cores from ``"2"``, ``"0.500"``, ``"0.004"``, ``"561m"`` (millicores) or ``"<none>"``."""
+    parsed = _quantity(value)
+    if parsed is None:
+        return None
+    number, unit = parsed
+    if unit == "":
+        return number
+    if unit == "m":
+        return number / 1000.0
+    if unit == "n":
+        return number / 1e9
+    return None
+
+
+def parse_gb(value) -> float | None:
+    """Decimal GB from ``"8.59"`` (already GB), ``"8G"``, ``"4Gi"``, ``"101Mi"``, ``"8Gi"`` or ``"<none>"``."""
+    parsed = _quantity(value)
+    if parsed is None:
+        return None
+    number, unit = parsed
+    if unit == "":
+        return number
+    scale = _BYTES.get(unit) or _BYTES.get(unit.rstrip("B")) or _BYTES.get(unit.capitalize())
+    return number * scale / 1e9 if scale else None
+
+
+def parse_int(value) -> int | None:
+    parsed = _quantity(value)
+    if parsed is None or parsed[1]:
+        return None
+    return int(parsed[0])
+
+
+def parse_time(value) -> datetime | None:
+    """An ISO-8601 timestamp as an aware UTC datetime; None when absent or unreadable."""
+    if not value or str(value).strip().lower() in _MISSING:
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def format_time(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def normalise_status(value) -> str:
+    """Current status names; legacy ``Succeeded``/``Error`` mapped; unknown text kept as sent."""
+    text = str(value or "").strip()
+    if not text:
+        return PENDING
+    lowered = text.lower()
+    for status in STATUSES:
+        if status.lower() == lowered:
+            return status
+    return _LEGACY_STATUS.get(lowered, text)
+
+
+def _bool(value) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A Skaha session; numbers are cores and decimal GB, times are aware UTC datetimes."""
+
+    id: str
+    name: str = ""
+    status: str = PENDING
+    type: str = ""
+    image: str = ""
+    userid: str = ""
+    start_time: datetime | None = None
+    expiry_time: datetime | None = None
+    requested_cores: float | None = None
+    requested_ram_gb: float | None = None
+    requested_gpus: int | None = None
+    cores_in_use: float | None = None
+    ram_in_use_gb: float | None = None
+    is_fixed: bool | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Session":
+        """Parse one session object as any Skaha version sent it; unknown fields stay in ``raw``."""
+        data = data if isinstance(data, dict) else {}
+        cores_in_use = data.get("cpuCoresInUse")
+        if parse_cores(cores_in_use) is None:
+            cores_in_use = data.get("coresInUse")
+        return cls(
+            id=_text(data.get("id")),
+            name=_text(data.get("name")),
+            status=normalise_status(data.get("status")),
+            type=_text(data.get("type")),
+            image=_text(data.get("image")),
+            userid=_text(data.get("userid")),
+            start_time=parse_time(data.get("startTime")),
+            expiry_time=parse_time(data.get("expiryTime")),
+            requested_cores=parse_cores(data.get("requestedCPUCores")),
+            requested_ram_gb=parse_gb(data.get("requestedRAM")),
+            requested_gpus=parse_int(data.get("requestedGPUCores")),
+            cores_in_use=parse_cores(cores_in_use),
+            ram_in_use_gb=parse_gb(data.get("ramInUse")),
+            is_fixed=_bool(data.get("isFixedResources")),
+            raw=dict(data),
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def to_json(self) -> dict:
+        """Skaha's field names with parsed values (numbers, current statuses); other raw fields kept."""
+        out = {k: v for k, v in self.raw.items() if k != "coresInUse"}
+        parsed = {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "type": self.type,
+            "image": self.image,
+            "userid": self.userid,
+            "startTime": format_time(self.start_time),
+            "expiryTime": format_time(self.expiry_time),
+            "requestedCPUCores": self.requested_cores,
+            "requestedRAM": self.requested_ram_gb,
+            "requestedGPUCores": self.requested_gpus,
+            "cpuCoresInUse": self.cores_in_use,
+            "ramInUse": self.ram_in_use_gb,
+            "isFixedResources": self.is_fixed,
+        }
+        out.update(parsed)
+        return out
+
+
+def parse_sessions(data) -> list[Session]:
+    """A session list as sent by ``GET /session``; non-object entries are skipped."""
+    if not isinstance(data, list):
+        return []
+    return [Session.from_json(item) for item in data if isinstance(item, dict)]
+
+
+EVENT_FIELDS = ("type", "reason", "message", "first_time", "last_time")
+_HEADER_START = re.compile(r"^\s*TYPE\s{2,}REASON\s{2,}", re.IGNORECASE)
+
+
+def _header_offsets(header: str) -> list[int]:
+    return [m.start() for m in re.finditer(r"\S+", header)]
+
+
+def _row_by_offsets(row: str, offsets: list[int]) -> list[str] | None:
+    """Slice at the header's columns when every column boundary falls on a space in this row."""
+    if len(offsets) != len(EVENT_FIELDS):
+        return None
+    for start in offsets[1:]:
+        if start > len(row) or row[start - 1] != " " or row[start] == " ":
+            return None
+    bounds = offsets + [len(row)]
+    cells = [row[a:b].strip() for a, b in zip(bounds, bounds[1:])]
+    single_token = (cells[0], cells[1], cells[3], cells[4])
+    return cells if all(c and not re.search(r"\s", c) for c in single_token) else None
+
+
+def _row_by_tokens(row: str) -> list[str] | None:
+    """TYPE, REASON and the two times are single tokens; the message is whatever lies between."""
+    tokens = list(re.finditer(r"\S+", row))
+    if len(tokens) < 4:
+        return None
+    message = row[tokens[1].end() : tokens[-2].start()].strip()
+    return [tokens[0].group(), tokens[1].group(), message, tokens[-2].group(), tokens[-1].group()]
+
+
+def parse_events(text: str) -> list[dict]:
+    """Rows of Skaha's padded events table as dicts keyed by :data:`EVENT_FIELDS`.
+
+    ``<none>`` (no events) gives ``[]``. Messages keep their inner runs of spaces: rows are cut at
+    the header's column offsets when they line up, otherwise around the single-token columns.
+    """
+    lines = [line.rstrip() for line in (text or "").splitlines()]
+    header_at = next((i for i, line in enumerate(lines) if _HEADER_START.match(line)), None)
+    if header_at is None:
+        return []
+    offsets = _header_offsets(lines[header_at])
+    events = []
+    for row in lines[header_at + 1 :]:
+        if not row.strip() or row.strip().lower() == "<none>":
+            continue
+        cells = _row_by_offsets(row, offsets) or _row_by_tokens(row)
+        if cells:
+            events.append(dict(zip(EVENT_FIELDS, cells)))
+    return events

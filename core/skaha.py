@@ -1,0 +1,477 @@
+"""The one Skaha v1 client: async httpx, retries that never duplicate a create, checks before sending.
+
+CANFAR is reached over networks that drop connections, time out and answer 503; the official
+``canfar`` client retries nothing (reference/skaha-api.md §5.3). Here every request is retried on
+transient failures with bounded exponential backoff and jitter, while 400/401/403/404 are final and
+their text reaches the user verbatim as :mod:`core.errors` exceptions.
+
+A create is the one request that must not be repeated blindly: after an ambiguous failure (the
+connection dropped or timed out after sending, or a 5xx) the client lists the sessions and adopts
+one with that name and image that was not there before this create began.
+
+Inputs that Skaha would silently mangle (``args`` split on single spaces, ``env`` values holding
+``=``, names it rewrites) are refused before anything is sent: :func:`validate_spec`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import inspect
+import random
+import re
+import ssl
+import time
+from collections import defaultdict
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.errors import AuthError, NotFound, Rejected, SrcnetError, Unreachable, UsageError
+from core.models import Session, parse_sessions
+
+DEFAULT_REGISTRIES = ("images.canfar.net",)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]+$")
+MAX_NAME = 63
+MAX_REPLICAS = 512
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+
+
+@dataclass
+class LaunchSpec:
+    """What to run in one headless session (``replicas`` > 1 gives NAME-1..NAME-N, as canfar does)."""
+
+    name: str
+    image: str
+    cmd: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cores: int | None = None
+    ram: int | None = None
+    gpus: int | None = None
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: ``attempts`` tries within ``total_s``, backoff doubling from ``base_s`` to ``cap_s``."""
+
+    attempts: int = 8
+    base_s: float = 0.25
+    cap_s: float = 10.0
+    total_s: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential backoff; a server's Retry-After is honoured up to ``cap_s``."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap_s) + random.uniform(0, self.base_s)
+        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        moment = email.utils.parsedate_to_datetime(value)
+        return moment.timestamp() - time.time() if moment else None
+
+
+def _positive_int(label: str, value) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        raise UsageError(f"{label}: must be a positive whole number, not {value!r}")
+
+
+def replica_names(spec: LaunchSpec) -> list[str]:
+    if spec.replicas == 1:
+        return [spec.name]
+    return [f"{spec.name}-{i}" for i in range(1, spec.replicas + 1)]
+
+
+def _check_offered(label: str, value, options) -> None:
+    if value is None or not isinstance(options, list) or not options:
+        return
+    if int(value) not in {int(o) for o in options if isinstance(o, (int, float))}:
+        shown = ", ".join(str(o) for o in options)
+        raise UsageError(f"{label}: {value} is not offered by this platform (choose from {shown})")
+
+
+def _context_options(context: dict | None, key: str, legacy: str):
+    if not isinstance(context, dict):
+        return None
+    block = context.get(key)
+    if isinstance(block, dict):
+        return block.get("options")
+    return context.get(legacy)
+
+
+def validate_spec(spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict | None = None,
+                  *, check_image: bool = True) -> None:
+    """Refuse, with one line naming the field, anything Skaha would reject or silently mangle.
+
+    ``check_image=False`` skips the registry check (for checking a spec before the server is known).
+    """
+    if not spec.name or not NAME_PATTERN.match(spec.name):
+        raise UsageError(f"name: {spec.name!r} may contain only letters, digits and '-'")
+    _positive_int("replicas", spec.replicas)
+    if spec.replicas > MAX_REPLICAS:
+        raise UsageError(f"replicas: at most {MAX_REPLICAS}, not {spec.replicas}")
+    longest = replica_names(spec)[-1]
+    if len(longest) > MAX_NAME:
+        raise UsageError(f"name: {longest!r} is longer than {MAX_NAME} characters")
+    image = (spec.image or "").strip()
+    if not image or check_image and not any(image.startswith(host.rstrip("/") + "/") for host in registries):
+        raise UsageError(f"image: {spec.image!r} must come from one of: {', '.join(registries)}")
+    if spec.cmd is not None and (not spec.cmd or re.search(r"\s", spec.cmd)):
+        raise UsageError(f"cmd: {spec.cmd!r} must be one word (put its arguments after it)")
+    if spec.args and spec.cmd is None:
+        raise UsageError("args: given without a command")
+    for i, arg in enumerate(spec.args):
+        if arg == "":
+            raise UsageError(f"args[{i}]: empty arguments are lost (Skaha splits args on spaces)")
+        if re.search(r"\s", arg):
+            raise UsageError(f"args[{i}]: {arg!r} contains whitespace, which Skaha would split into several arguments")
+    for key, value in spec.env.items():
+        if not key or "=" in key or re.search(r"\s", key):
+            raise UsageError(f"env: {key!r} is not a valid variable name")
+        if "=" in str(value):
+            raise UsageError(f"env {key}: values containing '=' are dropped by Skaha")
+        if str(value) == "":
+            raise UsageError(f"env {key}: empty values are dropped by Skaha")
+    for label in ("cores", "ram", "gpus"):
+        _positive_int(label, getattr(spec, label))
+    _check_offered("cores", spec.cores, _context_options(context, "cores", "availableCores"))
+    _check_offered("ram", spec.ram, _context_options(context, "memoryGB", "availableRAM"))
+    _check_offered("gpus", spec.gpus, _context_options(context, "gpus", "availableGPUs"))
+
+
+def create_params(spec: LaunchSpec, name: str, replica: int) -> list[tuple[str, str]]:
+    """The form fields of one create, in the order canfar sends them."""
+    params = [("name", name), ("image", spec.image.strip())]
+    for label in ("cores", "ram"):
+        if getattr(spec, label) is not None:
+            params.append((label, str(int(getattr(spec, label)))))
+    params.append(("type", "headless"))
+    if spec.gpus is not None:
+        params.append(("gpus", str(int(spec.gpus))))
+    if spec.cmd is not None:
+        params.append(("cmd", spec.cmd))
+    if spec.args:
+        params.append(("args", " ".join(spec.args)))
+    env = dict(spec.env)
+    if spec.replicas > 1:
+        env.update(REPLICA_ID=str(replica), REPLICA_COUNT=str(spec.replicas))
+    params.extend(("env", f"{k}={v}") for k, v in env.items())
+    return params
+
+
+def ssl_context_for(cert: Path) -> ssl.SSLContext:
+    """TLS ≥1.2 with verification on, presenting the CADC proxy certificate."""
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(cert))
+    except (OSError, ssl.SSLError) as exc:
+        raise AuthError(f"{cert}: cannot use the proxy certificate: {exc}") from None
+    return context
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+class _Transient(Exception):
+    """One failed attempt worth retrying; ``ambiguous`` when the server may have acted."""
+
+    def __init__(self, reason: str, ambiguous: bool, retry_after: float | None = None):
+        super().__init__(reason)
+        self.ambiguous = ambiguous
+        self.retry_after = retry_after
+
+
+class SkahaClient:
+    """Async client for one Skaha v1 service; use ``async with`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        cert: str | Path | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: RetryPolicy | None = None,
+        concurrency: int = 32,
+    ):
+        self.base_url = base_url.rstrip("/") + "/"
+        self.retries = retries or RetryPolicy()
+        headers = dict(HEADERS)
+        verify: bool | ssl.SSLContext = True
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif cert:
+            verify = ssl_context_for(Path(cert))
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            trust_env=not _is_loopback(self.base_url),
+        )
+        self._slots = asyncio.Semaphore(concurrency)
+        self._name_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._cache: dict[str, object] = {}
+
+    async def __aenter__(self) -> "SkahaClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport -------------------------------------------------------------------------
+
+    async def _attempt(self, method: str, path: str, params) -> httpx.Response:
+        """One HTTP exchange; transient trouble becomes :class:`_Transient`, final errors are raised."""
+        try:
+            async with self._slots:
+                response = await self._http.request(method, path, params=params)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise _Transient(f"cannot connect ({type(exc).__name__}: {exc})", ambiguous=False) from None
+        except httpx.TransportError as exc:
+            raise _Transient(f"connection lost ({type(exc).__name__}: {exc or 'no response'})", ambiguous=True) from None
+        if response.is_success:
+            return response
+        if response.status_code in RETRYABLE_STATUS:
+            reason = f"HTTP {response.status_code}: {response.text.strip()[:200]}"
+            raise _Transient(reason, ambiguous=True, retry_after=_retry_after(response))
+        raise self._final_error(response, path)
+
+    def _final_error(self, response: httpx.Response, path: str) -> SrcnetError:
+        text = response.text.strip() or response.reason_phrase
+        status = response.status_code
+        if status == 400:
+            return Rejected(text)
+        if status in (401, 403):
+            return AuthError(f"{self.base_url}: {text} (HTTP {status})")
+        if status == 404:
+            return NotFound(text if "not found" in text.lower() else f"{path}: not found ({text})")
+        return SrcnetError(f"{self.base_url}{path}: HTTP {status}: {text}")
+
+    async def _request(self, method: str, path: str, params=None, *, recover=None):
+        """Send with retries; ``recover()`` runs before re-sending after an ambiguous failure and
+        may return a result that replaces the request (how a create avoids duplicating itself)."""
+        policy = self.retries
+        deadline = time.monotonic() + policy.total_s
+        ambiguous = False
+        last = ""
+        for attempt in range(policy.attempts):
+            if ambiguous and recover is not None:
+                found = await recover()
+                if found is not None:
+                    return found
+            try:
+                return await self._attempt(method, path, params)
+            except _Transient as failure:
+                ambiguous = ambiguous or failure.ambiguous
+                last = str(failure)
+                pause = policy.delay(attempt, failure.retry_after)
+            if attempt + 1 == policy.attempts or time.monotonic() + pause > deadline:
+                break
+            await asyncio.sleep(pause)
+        if ambiguous and recover is not None:
+            found = await recover()
+            if found is not None:
+                return found
+        raise Unreachable(f"{self.base_url}{path}: no answer after {attempt + 1} attempts ({last})")
+
+    async def _json(self, path: str, params=None):
+        response = await self._request("GET", path, params)
+        try:
+            return response.json()
+        except ValueError:
+            raise SrcnetError(f"{self.base_url}{path}: the server sent something that is not JSON") from None
+
+    async def _text(self, path: str, params=None) -> str:
+        return (await self._request("GET", path, params)).text
+
+    # --- sessions --------------------------------------------------------------------------
+
+    async def list_sessions(self, type: str | None = None, status: str | None = None) -> list[Session]:
+        params = {k: v for k, v in (("type", type), ("status", status)) if v}
+        return parse_sessions(await self._json("session", params or None))
+
+    async def get(self, session_id: str) -> Session:
+        data = await self._json(f"session/{_safe_id(session_id)}")
+        return Session.from_json(data)
+
+    async def logs(self, session_id: str) -> str:
+        return await self._text(f"session/{_safe_id(session_id)}", {"view": "logs"})
+
+    async def events(self, session_id: str) -> str:
+        return await self._text(f"session/{_safe_id(session_id)}", {"view": "events"})
+
+    async def delete(self, session_id: str) -> None:
+        await self._request("DELETE", f"session/{_safe_id(session_id)}")
+
+    async def renew(self, session_id: str) -> None:
+        await self._request("POST", f"session/{_safe_id(session_id)}", {"action": "renew"})
+
+    async def stats(self) -> dict:
+        return await self._json("session", {"view": "stats"})
+
+    async def images(self, type: str | None = None) -> list[dict]:
+        data = await self._json("image", {"type": type} if type else None)
+        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+    async def context(self) -> dict:
+        data = await self._json("context")
+        self._cache["context"] = data
+        return data
+
+    async def repository(self) -> list[str]:
+        data = await self._json("repository")
+        return [str(host) for host in data] if isinstance(data, list) else []
+
+    async def availability(self) -> str:
+        """The unversioned VOSI availability document (XML text) of the service root."""
+        return await self._text(self._root_url() + "availability")
+
+    async def capabilities(self) -> str:
+        """The unversioned VOSI capabilities document (XML text) of the service root."""
+        return await self._text(self._root_url() + "capabilities")
+
+    def _root_url(self) -> str:
+        return re.sub(r"/v\d+/$", "/", self.base_url)
+
+    # --- bulk ------------------------------------------------------------------------------
+
+    async def each(self, method: str, session_ids, *args) -> dict[str, object]:
+        """Run ``method`` for every id concurrently (bounded by the client's concurrency);
+        maps each id to its result or to the :class:`SrcnetError` it raised."""
+        call = getattr(self, method)
+
+        async def one(session_id):
+            try:
+                return await call(session_id, *args)
+            except SrcnetError as exc:
+                return exc
+
+        ids = list(dict.fromkeys(session_ids))
+        return dict(zip(ids, await asyncio.gather(*(one(i) for i in ids))))
+
+    # --- create ----------------------------------------------------------------------------
+
+    async def _cached(self, key: str, fetch, fallback):
+        if key not in self._cache:
+            try:
+                self._cache[key] = await fetch()
+            except (NotFound, Rejected):
+                self._cache[key] = fallback
+        return self._cache[key]
+
+    async def registries(self) -> tuple[str, ...]:
+        hosts = await self._cached("repository", self.repository, list(DEFAULT_REGISTRIES))
+        return tuple(hosts) or DEFAULT_REGISTRIES
+
+    async def create(self, spec: LaunchSpec) -> list[str]:
+        """Create ``spec.replicas`` sessions; returns their ids in replica order.
+
+        Never creates a session twice, and leaves nothing behind when any replica finally fails.
+        """
+        registries, context = await asyncio.gather(self.registries(), self._cached("context", self.context, {}))
+        validate_spec(spec, registries, context)
+        names = replica_names(spec)
+        async with AsyncExitStack() as stack:
+            for name in sorted({n.lower() for n in names}):
+                await stack.enter_async_context(self._name_locks[name])
+            before = {s.id for s in await self.list_sessions(type="headless")}
+            adopted: set[str] = set()
+            tasks = [
+                self._create_one(spec, name, replica, before, adopted)
+                for replica, name in enumerate(names, start=1)
+            ]
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            await self._undo([r for r in results if isinstance(r, str)])
+            raise failures[0]
+        return list(results)
+
+    async def _create_one(self, spec: LaunchSpec, name: str, replica: int, before: set, adopted: set) -> str:
+        async def find_created() -> str | None:
+            for session in await self.list_sessions(type="headless"):
+                if (session.name == name.lower()[:MAX_NAME] and session.image == spec.image.strip()
+                        and session.id not in before and session.id not in adopted):
+                    adopted.add(session.id)
+                    return session.id
+            return None
+
+        outcome = await self._request("POST", "session", create_params(spec, name, replica), recover=find_created)
+        if isinstance(outcome, str):
+            return outcome
+        session_id = outcome.text.strip()
+        if not session_id:
+            raise SrcnetError(f"{self.base_url}session: create of {name!r} returned no session id")
+        adopted.add(session_id)
+        return session_id
+
+    async def _undo(self, session_ids: list[str]) -> None:
+        # Best effort: the error the caller is about to see matters more than a failed clean-up.
+        await self.each("delete", session_ids)
+
+
+def _safe_id(session_id: str) -> str:
+    text = str(session_id).strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]+", text):
+        raise NotFound(f"session {session_id!r} not found (not a session id)")
+    return text
+
+
+class SyncSkaha:
+    """The blocking face of :class:`SkahaClient` for the CLI: the same methods, run on a private loop."""
+
+    def __init__(self, *args, **kwargs):
+        self._loop = asyncio.new_event_loop()
+        self._client = SkahaClient(*args, **kwargs)
+
+    @property
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        method = getattr(self._client, name)
+        if not inspect.iscoroutinefunction(method):
+            return method
+
+        def blocking(*args, **kwargs):
+            return self._loop.run_until_complete(method(*args, **kwargs))
+
+        blocking.__name__ = name
+        blocking.__doc__ = method.__doc__
+        return blocking
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.run_until_complete(self._client.aclose())
+            self._loop.close()
+
+    def __enter__(self) -> "SyncSkaha":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
