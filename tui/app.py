@@ -1,22 +1,254 @@
-"""The srcnet-tui application shell (placeholder until the panes land)."""
+"""The srcnet-tui application: header, four panes in tabs, footer, help, palette and keymap.
+
+The app owns what the panes share: the :class:`tui.platform.Platform` connection, the clock (injected
+so snapshots can pin it), the header, and the routing of messages between panes (a poll of the
+Sessions pane feeds the live charts of Usage and the title of Logs). Each pane asks the core for its
+data in its own workers; nothing here blocks the event loop.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
+import getpass
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from core.errors import AuthError, SrcnetError
+from core.settings import Settings, resolve
+from tui.keymap import Keymap, load_keymap
+from tui.panes.logs import LogsPane
+from tui.panes.runs import RunsPane
+from tui.panes.sessions import SessionsPane, events_table
+from tui.panes.usage import UsagePane
+from tui.platform import Platform, error_line
+from tui.screens.help import HelpScreen
+from tui.screens.modals import ProblemModal, TextModal
+from tui.widgets.status_header import StatusHeader, format_time_left
+
+PANES = (("runs", "1 Runs", RunsPane), ("sessions", "2 Sessions", SessionsPane), ("logs", "3 Logs", LogsPane), ("usage", "4 Usage", UsagePane))
+CREDENTIAL_CHECK_S = 30.0
+ADVICE = {
+    AuthError: "Get a fresh credential (cadc-get-cert writes ~/.ssl/cadcproxy.pem, or set SRCNET_TOKEN / "
+    "CANFAR_TOKEN), then restart srcnet-tui. Polling continues meanwhile.",
+    SrcnetError: "Fix what the message names, then try again.",
+}
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def site_of(settings: Settings) -> str:
+    """``local`` or ``canfar ws-uv.canfar.net``: the backend and the host it talks to."""
+    if not settings.url:
+        return f"{settings.backend} (local server)"
+    host = settings.url.split("//", 1)[-1].split("/", 1)[0]
+    return f"{settings.backend} {host}"
 
 
 class SrcnetApp(App):
+    """Runs, Sessions, Logs and Usage over one platform connection."""
+
+    CSS_PATH = "app.tcss"
     TITLE = "srcnet-tui"
-    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+p,colon", "command_palette", "Commands", show=False, id="app.commands", priority=True),
+        Binding("1", "show_pane('runs')", "Runs", show=False, id="app.pane-runs"),
+        Binding("2", "show_pane('sessions')", "Sessions", show=False, id="app.pane-sessions"),
+        Binding("3", "show_pane('logs')", "Logs", show=False, id="app.pane-logs"),
+        Binding("4", "show_pane('usage')", "Usage", show=False, id="app.pane-usage"),
+        Binding("f8", "screenshot_now", "Screenshot", show=False, id="app.screenshot"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        platform: Any = None,
+        clock: Callable[[], datetime] = local_now,
+        keymap: Keymap | None = None,
+        poll_interval: float = 2.0,
+        log_max_lines: int = 10_000,
+        start_pane: str = "sessions",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.platform = platform or Platform(settings)
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.log_max_lines = log_max_lines
+        self.start_pane = start_pane
+        self.user_keymap = keymap or {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("srcnet-tui")
-        yield Footer()
+        yield StatusHeader(id="status-header")
+        with TabbedContent(initial=self.start_pane, id="panes"):
+            with TabPane("1 Runs", id="runs"):
+                yield RunsPane(id="runs-pane")
+            with TabPane("2 Sessions", id="sessions"):
+                yield SessionsPane(interval=self.poll_interval, id="sessions-pane")
+            with TabPane("3 Logs", id="logs"):
+                yield LogsPane(interval=self.poll_interval, max_lines=self.log_max_lines, id="logs-pane")
+            with TabPane("4 Usage", id="usage"):
+                yield UsagePane(id="usage-pane")
+        yield Footer(compact=True)
+
+    @property
+    def status_header(self) -> StatusHeader:
+        return self.query_one(StatusHeader)
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.user_keymap)
+        header = self.status_header
+        header.site = site_of(self.settings)
+        if self.settings.backend == "local":
+            header.user = getpass.getuser()
+        self.check_credential()
+        self.set_interval(CREDENTIAL_CHECK_S, self.check_credential)
+        self.show_pane(self.start_pane)
+
+    async def on_unmount(self) -> None:
+        try:
+            await self.platform.aclose()
+        except Exception:  # closing a dead connection must not stop the app from exiting
+            pass
+
+    # ---- header -------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="credential", exit_on_error=False)
+    async def check_credential(self) -> None:
+        try:
+            status = await self.platform.credential()
+        except Exception as exc:
+            self.status_header.credential = "unknown"
+            self.log.warning(f"credential check failed: {error_line(exc)}")
+            return
+        self.status_header.credential = format_time_left(status.seconds_left) if not status.problem else "missing"
+        self.status_header.credential_warning = bool(status.problem) or (
+            status.seconds_left is not None and status.seconds_left < 3600
+        )
+        if status.problem and not getattr(self, "_credential_problem_shown", False):
+            self._credential_problem_shown = True
+            self.show_problem("No usable credential", status.problem, AuthError)
+
+    # ---- shared actions -----------------------------------------------------------------------
+
+    def show_problem(self, title: str, problem: str, kind: type[SrcnetError] = SrcnetError) -> None:
+        """A blocking problem as a modal that says what to do."""
+        advice = ADVICE.get(kind, ADVICE[SrcnetError])
+        self.push_screen(ProblemModal(title, problem, advice))
+
+    def action_show_pane(self, pane: str) -> None:
+        self.show_pane(pane)
+
+    def show_pane(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+        self.focus_pane(pane)
+
+    def focus_pane(self, pane: str) -> None:
+        target = {"runs": "#runs-pane", "sessions": "#sessions-table", "logs": "#logs-view", "usage": "#usage-pane"}[pane]
+        widget = self.query_one(target)
+        focusable = widget if widget.focusable else next(iter(widget.query("*").filter(lambda w: w.focusable)), None)
+        if focusable is not None:
+            self.call_after_refresh(focusable.focus)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.focus_pane(event.pane.id)
+
+    @work(group="events", exit_on_error=False)
+    async def show_events(self, session: Any) -> None:
+        """Fetch a session's events and show them in a modal."""
+        try:
+            client = await self.platform.client()
+            text = await client.events(session.id)
+        except Exception as exc:
+            self.notify(error_line(exc), title=f"Events of {session.name}", severity="error")
+            return
+        self.push_screen(TextModal(f"Events of {session.name} ({session.id})", events_table(text)))
+
+    @on(SessionsPane.OpenLogs)
+    def _open_logs(self, message: SessionsPane.OpenLogs) -> None:
+        self.query_one(LogsPane).show_session(message.session)
+        self.show_pane("logs")
+
+    @on(SessionsPane.Polled)
+    def _sessions_polled(self, message: SessionsPane.Polled) -> None:
+        self.query_one(LogsPane).session_changed(message.sessions)
+        self.query_one(UsagePane).record_live(message.sessions, message.at)
+        if not self.status_header.user and message.sessions:
+            self.status_header.user = message.sessions[0].userid
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_sections(), self._keymap))
+
+    def help_sections(self) -> list[tuple[str, list[Binding]]]:
+        """Every binding of the app, grouped by where it works (for help and the palette)."""
+        sections = [("Everywhere", _own_bindings(type(self)))]
+        sections += [(label.split(" ", 1)[1], _own_bindings(cls)) for _, label, cls in PANES]
+        sections += [(label, _own_bindings(cls)) for label, cls in self.extra_help()]
+        return sections
+
+    def extra_help(self) -> Iterable[tuple[str, type]]:
+        from tui.widgets.log_view import LogView
+        from tui.widgets.sessions_table import SessionsTable
+
+        return (("Sessions table", SessionsTable), ("Log view", LogView))
+
+    def action_screenshot_now(self) -> None:
+        path = self.save_screenshot()
+        self.notify(f"Saved {path}", title="Screenshot")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette offers every pane action as ``pane: description``, plus Textual's own."""
+        yield from super().get_system_commands(screen)
+        for pane, label, cls in PANES:
+            yield SystemCommand(f"go: {label.split(' ', 1)[1]}", f"Show the {pane} pane", lambda p=pane: self.show_pane(p))
+            for binding in _own_bindings(cls):
+                if binding.description and binding.action not in ("back",):
+                    yield SystemCommand(
+                        f"{pane}: {binding.description.lower()}",
+                        f"key {binding.key}",
+                        lambda p=pane, a=binding.action: self._run_in_pane(p, a),
+                    )
+
+    def _run_in_pane(self, pane: str, action: str) -> None:
+        self.show_pane(pane)
+        self.call_after_refresh(self.run_action, action, self.query_one(f"#{pane}-pane"))
+
+
+def _own_bindings(cls: type) -> list[Binding]:
+    """The bindings a class declares itself (not those it inherits)."""
+    return [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+
+
+def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
+    """The app as the console script builds it: settings from flags/env/config, keymap from its file."""
+    from core.cli import add_global_options
+
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="srcnet-tui", description="Keyboard-driven terminal UI for SRCNet workloads.")
+    add_global_options(parser)
+    args = parser.parse_args(argv or [])
+    settings = resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    options.setdefault("keymap", load_keymap())
+    return SrcnetApp(settings, **options)
 
 
 def run_app(argv: list[str]) -> int:
-    SrcnetApp().run()
+    try:
+        app = make_app(argv)
+    except SrcnetError as exc:
+        print(f"error: {exc}")
+        return exc.exit_code
+    app.run()
     return 0

@@ -1,0 +1,146 @@
+"""The Logs pane: follows one session's log, appending only what is new since the last fetch.
+
+A worker loop fetches the log every ``interval`` seconds (never two fetches at once) and hands the
+new complete lines to the view; it stops after a last fetch once the session has finished. ``s`` or
+``end`` resume following after the user scrolled up, ``ctrl+s`` saves the whole log to a file, and
+``e`` shows the session's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui.platform import error_line
+from tui.screens.modals import PromptModal
+from tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
+
+
+class LogsPane(Vertical):
+    """Title line + :class:`LogView` for the session chosen in the Sessions pane."""
+
+    BINDINGS = [
+        Binding("s", "follow", "Follow", id="logs.follow"),
+        Binding("ctrl+s", "save", "Save", id="logs.save"),
+        Binding("e", "events", "Events", id="logs.events"),
+        Binding("escape", "back", "Back", id="logs.back"),
+    ]
+
+    def __init__(self, interval: float = 2.0, max_lines: int = DEFAULT_MAX_LINES, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.interval = interval
+        self.max_lines = max_lines
+        self.session: Any = None
+        self.log_offset = 0
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("No session chosen: pick one in Sessions (2) and press l.", id="logs-title")
+        yield LogView(max_lines=self.max_lines, id="logs-view")
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one(LogView)
+
+    def on_mount(self) -> None:
+        self.watch(self.view, "follow", self._show_title, init=False)
+
+    def show_session(self, session: Any) -> None:
+        """Start following ``session`` from the beginning of its log."""
+        self.session = session
+        self.log_offset = 0
+        self.finished = False
+        self.view.clear()
+        self.view.follow = True
+        self._show_title()
+        self.follow_loop()
+
+    def session_changed(self, sessions: list[Any]) -> None:
+        """A poll of the Sessions pane: notice when the followed session has finished or vanished."""
+        if self.session is None:
+            return
+        latest = next((s for s in sessions if s.id == self.session.id), None)
+        if latest is not None and latest != self.session:
+            self.session = latest
+            self._show_title()
+
+    @work(exclusive=True, group="logs-follow", exit_on_error=False, description="follow log")
+    async def follow_loop(self) -> None:
+        failures = 0
+        while not self.finished:
+            final = self.session.is_terminal
+            try:
+                client = await self.app.platform.client()
+                text = await client.logs(self.session.id)
+            except Exception as exc:  # a lost network only pauses the log
+                if failures == 0:
+                    self.notify(error_line(exc), title=f"Log of {self.session.name}", severity="warning")
+                failures += 1
+            else:
+                failures = 0
+                self.append(text, final)
+                self.finished = final
+            await asyncio.sleep(min(self.interval * 2**failures, 60.0))
+
+    def append(self, text: str, final: bool = False) -> int:
+        """Write the part of ``text`` not shown yet; the number of new lines."""
+        if len(text) < self.log_offset:
+            self.view.clear()
+        lines, self.log_offset = take_new_lines(text, self.log_offset, final)
+        if lines:
+            self.view.write_lines(lines)
+            self._show_title()
+        return len(lines)
+
+    def _show_title(self) -> None:
+        if self.session is None:
+            return
+        s = self.session
+        mode = Text("following", style="bold green") if self.view.follow else Text("paused — s/end to follow", style="bold yellow")
+        self.query_one("#logs-title", Static).update(
+            Text.assemble((f"{s.name} ({s.id})", "bold"), f" · {s.status} · {self.view.line_count} lines · ", mode)
+        )
+
+    def action_follow(self) -> None:
+        self.view.follow = True
+
+    def action_back(self) -> None:
+        self.app.show_pane("sessions")
+
+    def action_events(self) -> None:
+        if self.session is not None:
+            self.app.show_events(self.session)
+
+    def action_save(self) -> None:
+        if self.session is None:
+            return
+        default = f"{self.session.name}-{self.session.id}.log"
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.save(Path(path).expanduser())
+
+        self.app.push_screen(PromptModal("Save the log to", default), chosen)
+
+    @work(group="logs-save", exit_on_error=False)
+    async def save(self, path: Path) -> None:
+        """Write the whole log (fetched again, so lines past the cap are kept) to ``path``."""
+        try:
+            client = await self.app.platform.client()
+            text = await client.logs(self.session.id)
+        except Exception:
+            text = "\n".join(self.view.lines) + "\n"
+        try:
+            await asyncio.to_thread(path.write_text, text)
+        except OSError as exc:
+            self.notify(f"{path}: {exc.strerror or exc}", title="Log not saved", severity="error")
+            return
+        self.notify(f"Saved {text.count(chr(10))} lines to {path}.", title="Log saved")

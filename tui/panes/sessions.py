@@ -1,0 +1,345 @@
+"""The Sessions pane: a live table of the user's sessions and the k9s keys to act on them.
+
+Polling follows dolphie: one worker loop asks for the session list, applies it, then waits before
+asking again, so polls never overlap however slow the platform is. While the platform is
+unreachable the wait doubles up to a minute and the header says "stale since" the last good poll;
+``ctrl+r`` polls at once, ``f`` freezes the table (and stops polling) until pressed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Input, Static
+
+from core.errors import AuthError
+from core.models import parse_events
+from tui.platform import error_line
+from tui.screens.modals import ConfirmModal, TextModal
+from tui.widgets.sessions_table import SessionsTable, run_of
+
+MAX_BACKOFF_S = 60.0
+
+
+def backoff_delay(interval: float, failures: int) -> float:
+    """Seconds to wait before the next poll: the interval, doubled per consecutive failure, capped."""
+    return min(interval * (2 ** min(failures, 10)), max(interval, MAX_BACKOFF_S))
+
+
+def details_text(session: Any) -> Table:
+    """A session's fields as a two-column table (the details modal)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in session.to_json().items():
+        if value not in (None, "", []):
+            table.add_row(key, str(value))
+    return table
+
+
+def events_table(text: str) -> Table | Text:
+    events = parse_events(text)
+    if not events:
+        return Text(text.strip() or "no events")
+    table = Table(expand=True)
+    for column in ("type", "reason", "message", "last_time"):
+        table.add_column(column.replace("_", " "))
+    for event in events:
+        table.add_row(*(event[c] for c in ("type", "reason", "message", "last_time")))
+    return table
+
+
+class SessionsPane(Vertical):
+    """Table + filter line + summary line; every key acts on the marked sessions or the current one."""
+
+    BINDINGS = [
+        Binding("enter,i", "details", "Details", id="sessions.details"),
+        Binding("l", "logs", "Logs", id="sessions.logs"),
+        Binding("e", "events", "Events", id="sessions.events"),
+        Binding("space", "mark", "Mark", id="sessions.mark"),
+        Binding("ctrl+d", "delete", "Delete", id="sessions.delete"),
+        Binding("r", "renew", "Renew", id="sessions.renew"),
+        Binding("slash", "filter", "Filter", id="sessions.filter"),
+        Binding("f", "freeze", "Freeze", id="sessions.freeze"),
+        Binding("R", "this_run", "Only this run", show=False, id="sessions.this-run"),
+        Binding("g", "group", "Group by run", show=False, id="sessions.group"),
+        Binding("ctrl+r", "refresh", "Refresh now", show=False, id="sessions.refresh"),
+        Binding("ctrl+backslash", "clear_marks", "Clear marks", show=False, id="sessions.clear-marks"),
+        Binding("N", "sort('name')", "Sort by name", show=False, id="sessions.sort-name"),
+        Binding("S", "sort('status')", "Sort by status", show=False, id="sessions.sort-status"),
+        Binding("A", "sort('age')", "Sort by age", show=False, id="sessions.sort-age"),
+        Binding("C", "sort('cpu')", "Sort by cores used", show=False, id="sessions.sort-cpu"),
+        Binding("M", "sort('ram')", "Sort by RAM used", show=False, id="sessions.sort-ram"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="sessions.clear-filter"),
+    ]
+
+    frozen: reactive[bool] = reactive(False)
+
+    class Polled(Message):
+        """A poll came back: the sessions and when (the Usage pane draws live use from it)."""
+
+        def __init__(self, sessions: list[Any], at: datetime) -> None:
+            super().__init__()
+            self.sessions = sessions
+            self.at = at
+
+    class OpenLogs(Message):
+        """The user asked for a session's log (the app switches to the Logs pane)."""
+
+        def __init__(self, session: Any) -> None:
+            super().__init__()
+            self.session = session
+
+    def __init__(self, interval: float = 2.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.interval = interval
+        self.failures = 0
+        self.polls = 0
+        self._wake = asyncio.Event()
+
+    def compose(self) -> ComposeResult:
+        yield SessionsTable(self.app.clock, id="sessions-table")
+        yield Input(placeholder="filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter")
+        yield Static(id="sessions-summary")
+
+    @property
+    def table(self) -> SessionsTable:
+        return self.query_one(SessionsTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#sessions-filter").display = False
+        self._update_summary()
+        self.poll_loop()
+
+    # ---- polling -------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="sessions-poll", exit_on_error=False, description="poll sessions")
+    async def poll_loop(self) -> None:
+        """Poll, apply, wait (longer after each failure); never two polls at once."""
+        while True:
+            if not self.frozen:
+                await self.poll_once()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), backoff_delay(self.interval, self.failures))
+            except TimeoutError:
+                pass
+
+    async def poll_once(self) -> None:
+        try:
+            client = await self.app.platform.client()
+            sessions = await client.list_sessions()
+        except Exception as exc:  # a lost network or a bug in a server must never end the loop
+            self._poll_failed(exc)
+        else:
+            self._poll_succeeded(sessions)
+
+    def _poll_succeeded(self, sessions: list[Any]) -> None:
+        now = self.app.clock()
+        if self.failures:
+            self.notify("Connection restored.", title="Sessions")
+        self.failures = 0
+        self.polls += 1
+        self.table.apply(sessions)
+        self._update_summary()
+        self.app.status_header.updated_at = now
+        self.app.status_header.stale_since = None
+        self.post_message(self.Polled(sessions, now))
+
+    def _poll_failed(self, exc: Exception) -> None:
+        header = self.app.status_header
+        if self.failures == 0:
+            header.stale_since = header.updated_at or self.app.clock()
+            if isinstance(exc, AuthError):
+                self.app.show_problem("Credential refused", str(exc))
+            else:
+                self.notify(error_line(exc), title="Sessions: cannot poll", severity="warning")
+        self.failures += 1
+
+    def watch_frozen(self, frozen: bool) -> None:
+        if self.is_mounted:
+            self.app.status_header.frozen = frozen
+        if not frozen:
+            self._wake.set()
+
+    # ---- the summary line ---------------------------------------------------------------------
+
+    def _update_summary(self) -> None:
+        table = self.table
+        counts: dict[str, int] = {}
+        for session in table.sessions.values():
+            counts[session.status] = counts.get(session.status, 0) + 1
+        text = Text(f"{len(table.sessions)} sessions")
+        for status, count in sorted(counts.items()):
+            text.append(f" · {count} {status.lower()}")
+        if table.marks:
+            text.append(f" · {len(table.marks)} marked", style="bold")
+        if table.filter_text:
+            text.append(f" · filter “{table.filter_text}” ({table.row_count} shown)", style="bold yellow")
+        arrow = "↓" if table.sort_reverse else "↑"
+        text.append(f" · sort {table.sort_column} {arrow}", style="dim")
+        self.query_one("#sessions-summary", Static).update(text)
+
+    # ---- keys ------------------------------------------------------------------------------------
+
+    def _current(self) -> Any | None:
+        sid = self.table.current_id
+        return self.table.sessions.get(sid) if sid else None
+
+    def _selected(self) -> list[Any]:
+        return [self.table.sessions[sid] for sid in self.table.selected_ids()]
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    @on(DataTable.HeaderSelected)
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.action_sort(event.column_key.value)
+
+    def action_details(self) -> None:
+        session = self._current()
+        if session:
+            self.app.push_screen(TextModal(f"Session {session.name} ({session.id})", details_text(session)))
+
+    def action_logs(self) -> None:
+        session = self._current()
+        if session:
+            self.post_message(self.OpenLogs(session))
+
+    def action_events(self) -> None:
+        session = self._current()
+        if session:
+            self.show_events(session)
+
+    @work(group="sessions-action", exit_on_error=False)
+    async def show_events(self, session: Any) -> None:
+        try:
+            client = await self.app.platform.client()
+            text = await client.events(session.id)
+        except Exception as exc:
+            self.notify(error_line(exc), title=f"Events of {session.name}", severity="error")
+            return
+        self.app.push_screen(TextModal(f"Events of {session.name} ({session.id})", events_table(text)))
+
+    def action_mark(self) -> None:
+        self.table.toggle_mark()
+        self.table.action_cursor_down()
+        self._update_summary()
+
+    def action_clear_marks(self) -> None:
+        self.table.clear_marks()
+        self._update_summary()
+
+    def action_sort(self, column: str) -> None:
+        self.table.sort_by(column)
+        self._update_summary()
+
+    def action_group(self) -> None:
+        """Sessions of one run next to each other (sorted by run, then replica number)."""
+        self.action_sort("name")
+
+    def action_this_run(self) -> None:
+        session = self._current()
+        if session:
+            self.apply_filter(f"run:{run_of(session.name)}")
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+
+    def action_refresh(self) -> None:
+        self._wake.set()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#sessions-filter", Input)
+        box.value = self.table.filter_text
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        self.apply_filter("")
+
+    def apply_filter(self, text: str) -> None:
+        self.table.set_filter(text)
+        self._update_summary()
+
+    @on(Input.Changed, "#sessions-filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    @on(Input.Submitted, "#sessions-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.input.display = bool(event.value)
+        self.table.focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#sessions-filter", Input)
+        if box.has_focus:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+
+    def action_renew(self) -> None:
+        sessions = self._selected()
+        if sessions:
+            self.renew(sessions)
+
+    @work(group="sessions-action", exit_on_error=False)
+    async def renew(self, sessions: list[Any]) -> None:
+        done, failed = await self._each(sessions, "renew")
+        if done:
+            self.notify(f"Renewed {', '.join(done)}.", title="Renew")
+        for line in failed:
+            self.notify(line, title="Renew failed", severity="error")
+
+    def action_delete(self) -> None:
+        sessions = self._selected()
+        if not sessions:
+            return
+        names = "\n".join(f"  {s.name} ({s.id}, {s.status})" for s in sessions)
+        title = f"Delete {len(sessions)} session{'s' if len(sessions) > 1 else ''}?"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.delete(sessions)
+
+        self.app.push_screen(ConfirmModal(title, f"These sessions will be deleted:\n{names}"), confirmed)
+
+    @work(group="sessions-action", exit_on_error=False)
+    async def delete(self, sessions: list[Any]) -> None:
+        done, failed = await self._each(sessions, "delete")
+        self.table.marks -= {s.id for s in sessions}
+        if done:
+            self.notify(f"Deleted {', '.join(done)}.", title="Delete")
+        for line in failed:
+            self.notify(line, title="Delete failed", severity="error")
+        self._wake.set()
+
+    async def _each(self, sessions: list[Any], method: str) -> tuple[list[str], list[str]]:
+        """Call ``client.<method>(id)`` for each session; names that worked, and one line per failure."""
+        done, failed = [], []
+        try:
+            client = await self.app.platform.client()
+        except Exception as exc:
+            return [], [error_line(exc)]
+        for session in sessions:
+            try:
+                await getattr(client, method)(session.id)
+            except Exception as exc:
+                failed.append(f"{session.name} ({session.id}): {error_line(exc)}")
+            else:
+                done.append(session.name)
+        return done, failed
+

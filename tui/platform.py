@@ -1,0 +1,59 @@
+"""The app's one connection to the platform, shared by every pane.
+
+Opening the client may start the local daemon (``core.connect.open_client`` calls
+``ensure_running`` for the local backend), which blocks, so the first pane that needs the client
+opens it in a thread; later callers await the same open. Everything else here is a thin async
+pass-through to :class:`core.skaha.SkahaClient` so that tests and the benchmark can hand the app
+another object with the same methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from core import connect
+from core.credentials import credential_status
+from core.errors import SrcnetError
+from core.settings import Settings
+from core.skaha import RetryPolicy
+
+TUI_RETRIES = RetryPolicy(attempts=3, base_s=0.25, cap_s=2.0, total_s=8.0)
+"""A poll that fails fast: the poll loop has its own backoff, and the header must turn stale soon."""
+
+
+class Platform:
+    """Lazily opened :class:`core.skaha.SkahaClient` for one :class:`core.settings.Settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Any = None
+        self._opening: asyncio.Lock | None = None
+
+    async def client(self) -> Any:
+        """The open client; the first call opens it (in a thread: it may start the local daemon)."""
+        if self._client is None:
+            self._opening = self._opening or asyncio.Lock()
+            async with self._opening:
+                if self._client is None:
+                    self._client = await asyncio.to_thread(self._open)
+        return self._client
+
+    def _open(self) -> Any:
+        return connect.open_client(self.settings, timeout=15.0, retries=TUI_RETRIES)
+
+    async def credential(self) -> Any:
+        """:class:`core.credentials.CredentialStatus` of the settings (read in a thread: it opens files)."""
+        return await asyncio.to_thread(credential_status, self.settings)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a notification: core errors say it themselves; anything else names its type."""
+    if isinstance(exc, SrcnetError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,60 @@
+"""``?`` help: every key of the app, grouped by pane, as remapped by the user's keymap."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from tui.keymap import Keymap, keymap_file
+
+KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space", "ctrl+backslash": "ctrl+\\"}
+
+
+def key_text(binding: Binding, keymap: Keymap) -> str:
+    """The keys a binding answers to, after the user's keymap, as a person would type them."""
+    keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
+    if isinstance(keys, (list, tuple)):
+        keys = ",".join(keys)
+    return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
+def bindings_table(sections: list[tuple[str, list[Binding]]], keymap: Keymap) -> Table:
+    table = Table(expand=True, show_edge=False, box=None, padding=(0, 1))
+    table.add_column("key", style="bold cyan", no_wrap=True)
+    table.add_column("action")
+    table.add_column("id (for keymap.toml)", style="dim", no_wrap=True)
+    for title, bindings in sections:
+        table.add_row(Text(title, style="bold underline"), "", "")
+        for binding in bindings:
+            table.add_row(key_text(binding, keymap), binding.description or binding.action, binding.id or "")
+        table.add_row("", "", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """All the keys; ``escape``, ``q`` or ``?`` close it."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+
+    def __init__(self, sections: list[tuple[str, list[Binding]]], keymap: Keymap) -> None:
+        super().__init__(classes="modal")
+        self._sections = sections
+        self._keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(bindings_table(self._sections, self._keymap))
+            yield Label(f"Remap keys in {keymap_file()} (id = \"keys\").  escape closes.", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,69 @@
+"""A session log that follows new output, k9s/toolong style, with a bounded number of lines.
+
+Skaha serves a session's whole log on every request (no offset, no follow), so the follower keeps
+the offset of what it has already shown and appends only the rest: :func:`take_new_lines` is that
+bookkeeping. A trailing line without its newline waits for the next fetch, unless the session has
+finished. The view keeps at most ``max_lines`` lines (the oldest drop out). Scrolling up turns
+following off; ``end`` (or the pane's ``s``) turns it back on and jumps to the bottom.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.reactive import reactive
+from textual.widgets import Log
+
+DEFAULT_MAX_LINES = 10_000
+
+
+def take_new_lines(text: str, offset: int, final: bool = False) -> tuple[list[str], int]:
+    """The complete lines of ``text`` after ``offset``, and the offset after them.
+
+    A log shorter than the offset was replaced (a restarted session): it is read again from the start.
+    With ``final`` the unterminated last line is taken too.
+    """
+    if len(text) < offset:
+        offset = 0
+    end = len(text) if final else text.rfind("\n", offset) + 1
+    if end <= offset:
+        return [], offset
+    chunk = text[offset:end]
+    return chunk.removesuffix("\n").split("\n"), end
+
+
+class LogView(Log):
+    """A :class:`~textual.widgets.Log` with a ``follow`` switch that user scrolling turns off."""
+
+    follow: reactive[bool] = reactive(True)
+    """Keep the newest line in view as lines arrive."""
+
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, **kwargs) -> None:
+        super().__init__(max_lines=max_lines, highlight=False, auto_scroll=True, **kwargs)
+
+    def watch_follow(self, follow: bool) -> None:
+        self.auto_scroll = follow
+        if follow:
+            self.scroll_end(animate=False)
+
+    def _stop_following(self) -> None:
+        self.follow = False
+
+    def action_scroll_up(self) -> None:
+        self._stop_following()
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self._stop_following()
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self._stop_following()
+        super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        self.follow = True
+        super().action_scroll_end()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._stop_following()
+        super()._on_mouse_scroll_up(event)
