@@ -1,0 +1,355 @@
+"""Turn a checked run configuration into the exact list of sessions a run will launch.
+
+A plan is pure data: which files to stage where, and for every task its session name, region,
+parameter file, resources, output folder and the ``srcnet-task`` command line the session runs.
+It is computed before anything is created, so ``--dry-run`` shows it, ``run.json`` records it and
+a resumed run can compare against it.
+
+Skaha splits a session's ``args`` on single spaces and cannot quote, and Kubernetes expands
+``$(NAME)`` in them; the seed scripts also pushed paths through two shells. So every path that ends
+up in a task's arguments is checked against a small safe alphabet, and a parameter file named
+``a b;touch pwned.par`` is refused here, by name, before any session exists. The session command is
+always ``srcnet-task``, which runs the finder without a shell.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from core.errors import UsageError
+from core.runs.config import RunConfig, is_arc_path
+from core.runs.fits import CubeShape, read_cube_shape
+from core.runs.split import (
+    GIB,
+    Region,
+    counts_for_max_bytes,
+    counts_for_region_size,
+    grid_regions,
+    largest_region_for_ram,
+    ram_needed_gb,
+    ram_request_gb,
+    region_bytes,
+)
+
+TASK_COMMAND = "srcnet-task"
+MAX_NAME = 63  # Skaha stores the session name as a Kubernetes label
+SAFE_ARG = re.compile(r"[A-Za-z0-9._+,:@/-]+")
+SAFE_CHARACTERS = "letters, digits and . _ + , : @ / -"
+_RUN_ID = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
+CATALOGUE_SUFFIXES = {"sofia": ("_cat.xml", "_cat.txt"), "bdsf": ("_cat.csv",)}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A local file the run needs on storage before any task starts."""
+
+    local: Path
+    remote: str
+
+
+@dataclass(frozen=True)
+class TaskOutputs:
+    """What one task writes, all inside ``directory`` (an /arc folder of its own)."""
+
+    directory: str
+    filename: str  # SoFiA's output.filename: every product starts with it
+    profile_log: str
+    finder_log: str
+    catalogues: tuple[str, ...]
+
+    def path(self, name: str) -> str:
+        return f"{self.directory}/{name}"
+
+    def to_dict(self) -> dict:
+        return {
+            "directory": self.directory,
+            "filename": self.filename,
+            "profile_log": self.profile_log,
+            "finder_log": self.finder_log,
+            "catalogues": list(self.catalogues),
+        }
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """One session of a run, numbered from 1 (its files carry the same number: ``<run>_001``)."""
+
+    index: int
+    name: str
+    region: Region | None
+    par_file: str  # the parameter file as the session sees it (/arc/...)
+    cores: int
+    ram_gb: int
+    args: list[str]
+    outputs: TaskOutputs
+    cmd: str = TASK_COMMAND
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "region": str(self.region) if self.region else None,
+            "par_file": self.par_file,
+            "cores": self.cores,
+            "ram_gb": self.ram_gb,
+            "cmd": self.cmd,
+            "args": list(self.args),
+            "outputs": self.outputs.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run will do, decided before it does any of it."""
+
+    run_kind: str  # "task" | "parallel" | "split"
+    tasks: list[PlannedTask]
+    run_id: str
+    config: RunConfig
+    output_dir: str  # the run's folder on /arc; each task has a sub-folder
+    input_data: str  # the cube as the sessions see it
+    uploads: list[Upload]
+    cube: CubeShape | None = None
+    grid: tuple[int, int, int] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def image(self) -> str:
+        return self.config.image
+
+    @property
+    def gpus(self) -> int:
+        return self.config.gpus
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self.config.env)
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "kind": self.run_kind,
+            "config": self.config.to_dict(),
+            "image": self.image,
+            "gpus": self.gpus,
+            "env": self.env,
+            "output_dir": self.output_dir,
+            "input_data": self.input_data,
+            "cube": self.cube.to_dict() if self.cube else None,
+            "grid": list(self.grid) if self.grid else None,
+            "overlap": list(self.config.overlap) if self.run_kind == "split" else None,
+            "uploads": [{"local": str(u.local), "remote": u.remote} for u in self.uploads],
+            "tasks": [task.to_dict() for task in self.tasks],
+            "warnings": list(self.warnings),
+        }
+
+
+def plan_run(
+    config: RunConfig,
+    run_id: str,
+    *,
+    context: dict | None = None,
+    read_header: Callable[[str], CubeShape] = read_cube_shape,
+) -> Plan:
+    """Plan a ``run`` (one task), a ``parallel`` run over a folder of parameter files, or a split run.
+
+    ``context`` is the platform's ``/v1/context`` answer: when given, cores, RAM and GPUs are checked
+    against what it offers and split tasks get the smallest RAM option that fits. ``read_header``
+    reads a cube's shape given ``config.image_file`` (a local path or an /arc path); the default
+    reads local files, the caller passes a storage-aware one for cubes already on /arc.
+    """
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id must be 1-40 lowercase letters, digits or '-', not {run_id!r}")
+    builder = _Builder(config, run_id, _Options.from_context(context))
+    if config.split:
+        return builder.split_plan(read_header(config.image_file))
+    if config.kind == "task":
+        return builder.files_plan("task", [config.parameter_file], "parameter_file")
+    return builder.files_plan("parallel", _parameter_files(config), "parameter_file_dir")
+
+
+def _parameter_files(config: RunConfig) -> list[str]:
+    folder = config.parameter_file_dir
+    if is_arc_path(folder):
+        raise UsageError(f"{config.where('parameter_file_dir')}: must be a local folder, not {folder!r}")
+    files = sorted(str(p) for p in Path(folder).iterdir() if p.suffix == ".par" and p.is_file())
+    if not files:
+        raise UsageError(f"{config.where('parameter_file_dir')}: no *.par files in {folder}")
+    return files
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What the platform offers (empty tuples: unknown, so anything goes)."""
+
+    cores: tuple[int, ...] = ()
+    ram: tuple[int, ...] = ()
+    gpus: tuple[int, ...] = ()
+
+    @classmethod
+    def from_context(cls, context: dict | None) -> _Options:
+        if not context:
+            return cls()
+        return cls(
+            cores=_option_list(context, "cores", "availableCores"),
+            ram=_option_list(context, "memoryGB", "availableRAM"),
+            gpus=_option_list(context, "gpus", "availableGPUs"),
+        )
+
+
+def _option_list(context: dict, key: str, legacy_key: str) -> tuple[int, ...]:
+    entry = context.get(key)
+    values = entry.get("options") if isinstance(entry, dict) else context.get(legacy_key)
+    return tuple(sorted(int(v) for v in values or () if str(v).strip().isdigit()))
+
+
+class _Builder:
+    def __init__(self, config: RunConfig, run_id: str, options: _Options):
+        self.config = config
+        self.run_id = run_id
+        self.options = options
+        self.output_dir = f"{config.vos_dir}/{run_id}"
+        self.uploads: list[Upload] = []
+        self.warnings: list[str] = []
+        self._check_arg(config.vos_dir, "vos_dir")
+        self._check_arg(config.profile_log, "profile_log")
+        self._check_offered("cores", config.cores, options.cores)
+        if config.gpus:
+            self._check_offered("gpus", config.gpus, options.gpus)
+        if config.ram_gb is not None:
+            self._check_offered("ram", config.ram_gb, options.ram)
+        self.input_data = self._staged(config.image_file, "image_file", config.vos_dir)
+
+    def files_plan(self, kind: str, par_files: list[str], key: str) -> Plan:
+        tasks = [
+            self._task(number, self._staged(par, key, f"{self.output_dir}/params"), None, self.config.ram_gb, len(par_files))
+            for number, par in enumerate(par_files, start=1)
+        ]
+        return self._plan(kind, tasks)
+
+    def split_plan(self, cube: CubeShape) -> Plan:
+        grid = self._grid(cube)
+        regions = grid_regions(cube.shape, grid, self.config.overlap)
+        par_file = self._staged(self.config.parameter_file, "parameter_file", f"{self.output_dir}/params")
+        tasks = [
+            self._task(number, par_file, region, self._split_ram(region, cube), len(regions))
+            for number, region in enumerate(regions, start=1)
+        ]
+        return self._plan("split", tasks, cube=cube, grid=grid)
+
+    def _plan(self, kind: str, tasks: list[PlannedTask], **extra) -> Plan:
+        return Plan(
+            run_kind=kind,
+            tasks=tasks,
+            run_id=self.run_id,
+            config=self.config,
+            output_dir=self.output_dir,
+            input_data=self.input_data,
+            uploads=self.uploads,
+            warnings=self.warnings,
+            **extra,
+        )
+
+    def _grid(self, cube: CubeShape) -> tuple[int, int, int]:
+        spec = self.config.split
+        if spec.mode == "grid":
+            return spec.values
+        if spec.mode == "size":
+            return counts_for_region_size(cube.shape, spec.values)
+        max_bytes = self.config.region_max_gb * GIB
+        ram_ceiling = self.config.ram_gb or (max(self.options.ram) if self.options.ram else None)
+        if ram_ceiling:
+            max_bytes = min(max_bytes, largest_region_for_ram(ram_ceiling))
+        try:
+            return counts_for_max_bytes(cube.shape, cube.bytes_per_voxel, self.config.overlap, max_bytes)
+        except UsageError as exc:
+            raise UsageError(f"{self.config.where('split')}: {exc}") from None
+
+    def _split_ram(self, region: Region, cube: CubeShape) -> int:
+        nbytes = region_bytes(region, cube.bytes_per_voxel)
+        if self.config.ram_gb is not None:
+            need = ram_needed_gb(nbytes)
+            if self.config.ram_gb < need:
+                self.warnings.append(
+                    f"{self.config.where('ram')}: {self.config.ram_gb} GiB is less than the ~{need:.1f} GiB "
+                    f"region {region} needs"
+                )
+            return self.config.ram_gb
+        try:
+            return ram_request_gb(nbytes, list(self.options.ram))
+        except UsageError as exc:
+            raise UsageError(f"{self.config.where('split')}: {exc}") from None
+
+    def _task(self, number: int, par_file: str, region: Region | None, ram_gb: int, count: int) -> PlannedTask:
+        config = self.config
+        tag = f"{number:03d}"
+        filename = f"{self.run_id}_{tag}"
+        outputs = TaskOutputs(
+            directory=f"{self.output_dir}/task-{tag}",
+            filename=filename,
+            profile_log=config.profile_log if count == 1 else _numbered(config.profile_log, tag),
+            finder_log=f"{filename}_{config.finder}.log",
+            catalogues=tuple(filename + suffix for suffix in CATALOGUE_SUFFIXES[config.finder]),
+        )
+        args = [
+            "--finder", config.finder,
+            "--par", par_file,
+            "--data", self.input_data,
+            "--out", outputs.directory,
+            "--filename", filename,
+            "--threads", str(config.cores),
+            "--log", outputs.profile_log,
+            "--finder-log", outputs.finder_log,
+            "--interval", f"{config.interval:g}",
+        ]  # fmt: skip
+        if region:
+            args += ["--region", str(region)]
+        return PlannedTask(
+            index=number,
+            name=self._session_name(tag),
+            region=region,
+            par_file=par_file,
+            cores=config.cores,
+            ram_gb=ram_gb,
+            args=args,
+            outputs=outputs,
+        )
+
+    def _session_name(self, tag: str) -> str:
+        suffix = f"-{self.run_id}-{tag}"
+        prefix = self.config.name[: MAX_NAME - len(suffix)].rstrip("-")
+        return f"{prefix}{suffix}" if prefix else suffix.lstrip("-")
+
+    def _staged(self, path: str, key: str, remote_dir: str) -> str:
+        """Where the sessions find ``path``: /arc paths as written, local files uploaded to ``remote_dir``."""
+        if is_arc_path(path):
+            self._check_arg(path, key)
+            return path
+        local = Path(path)
+        self._check_arg(local.name, key, shown=str(local))
+        remote = f"{remote_dir}/{local.name}"
+        upload = Upload(local, remote)
+        if upload not in self.uploads:
+            self.uploads.append(upload)
+        return remote
+
+    def _check_arg(self, value: str, key: str, shown: str | None = None) -> None:
+        if not SAFE_ARG.fullmatch(value):
+            raise UsageError(
+                f"{self.config.where(key)}: {shown or value!r} cannot be passed to a session "
+                f"(Skaha splits arguments at spaces and cannot quote); rename it using only {SAFE_CHARACTERS}"
+            )
+
+    def _check_offered(self, key: str, value: int, offered: tuple[int, ...]) -> None:
+        if offered and value not in offered:
+            shown = ", ".join(map(str, offered))
+            raise UsageError(f"{self.config.where(key)}: {value} is not offered by the platform (options: {shown})")
+
+
+def _numbered(file_name: str, tag: str) -> str:
+    """``sofia_profile.txt`` → ``sofia_profile_003.txt``: one profile log per task in a shared logs folder."""
+    stem, dot, suffix = file_name.rpartition(".")
+    return f"{stem}_{tag}.{suffix}" if dot and stem else f"{file_name}_{tag}"

@@ -1,0 +1,148 @@
+"""``srcnet-task``: what one session of a run executes — the source finder under the recorder.
+
+The seed built ``psrecord "sofia ..."`` by f-string and ran it through two shells, lost SoFiA's
+exit status and wrote into folders that did not exist. This runner takes its inputs as separate
+arguments (Skaha passes them without a shell), maps ``/arc/...`` through ``$SRCNET_ARC_ROOT`` when
+the local server sets it, creates the output folder, and runs
+
+    sofia PARFILE input.data=… output.directory=… output.filename=… pipeline.threads=N
+          output.overwrite=true [input.region=… parameter.offset=true]
+
+(or the PyBDSF driver) as an argument list under ``core.recorder``. The finder's output goes both
+to the session log and to a finder log beside the profile log and its summary. SoFiA-2's exit 8
+("no sources found") is a result: the task exits 0 and the summary says so; any other failure
+exits with the finder's status.
+
+It depends on the standard library and core.recorder only, so the task image can carry it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+NO_SOURCES = 8  # SoFiA-2: "No sources left after linking." / "No reliable sources found."
+NOT_FOUND = 127
+FINDERS = ("sofia", "bdsf")
+BDSF_MODULE = "core.runs.bdsf_task"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="srcnet-task", description="Run a source finder under the recorder.")
+    parser.add_argument("--finder", choices=FINDERS, default="sofia")
+    parser.add_argument("--par", required=True, help="parameter file")
+    parser.add_argument("--data", required=True, help="input cube or image (FITS)")
+    parser.add_argument("--out", required=True, help="output folder (created)")
+    parser.add_argument("--filename", required=True, help="base name of every product (output.filename)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for the finder (the session's cores)")
+    parser.add_argument("--region", help="x_min,x_max,y_min,y_max,z_min,z_max (0-based, inclusive)")
+    parser.add_argument("--log", default="sofia_profile.txt", help="profile log name, in the output folder")
+    parser.add_argument("--finder-log", help="finder output log name, in the output folder (default FILENAME_FINDER.log)")
+    parser.add_argument("--interval", type=float, default=1.0, help="recorder sampling interval, seconds")
+    return parser
+
+
+def arc_path(path: str, arc_root: str | None = None) -> Path:
+    """``/arc/...`` → ``$SRCNET_ARC_ROOT/...`` when the local server plays /arc; other paths unchanged."""
+    if arc_root and (path == "/arc" or path.startswith("/arc/")):
+        return Path(arc_root) / path[len("/arc/") :]
+    return Path(path)
+
+
+def finder_command(args: argparse.Namespace, par: Path, data: Path, out: Path) -> list[str]:
+    """The finder's argument list; every value is one argument, never parsed by a shell."""
+    if args.finder == "bdsf":
+        command = [sys.executable, "-m", BDSF_MODULE, "--par", str(par), "--data", str(data), "--out", str(out)]
+        command += ["--filename", args.filename, "--threads", str(args.threads)]
+        return command + (["--region", args.region] if args.region else [])
+    command = [
+        "sofia", str(par),
+        f"input.data={data}",
+        f"output.directory={out}",
+        f"output.filename={args.filename}",
+        f"pipeline.threads={args.threads}",
+        "output.overwrite=true",  # a retried task must not stop at its own earlier products
+    ]  # fmt: skip
+    if args.region:
+        # Catalogue positions in whole-cube pixels, so the merge can compare tasks.
+        command += [f"input.region={args.region}", "parameter.offset=true"]
+    return command
+
+
+def recorder_command(command: list[str], log: Path, interval: float) -> list[str]:
+    return [sys.executable, "-m", "core.recorder", "--log", str(log), "--interval", f"{interval:g}", "--", *command]
+
+
+def run_teed(command: list[str], log_path: Path) -> int:
+    """Run ``command``, copying its output to our stdout and to ``log_path``; forward SIGTERM/SIGINT."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        previous = {sig: signal.signal(sig, lambda s, _f: process.send_signal(s)) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for chunk in iter(lambda: process.stdout.read1(65536), b""):
+                log.write(chunk)
+                log.flush()
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+            return process.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def exit_status(returncode: int) -> int:
+    """A process's status as an exit code: 128 + N when it was killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def annotate_summary(log: Path, finder: str, finder_status: int, task_status: int, note: str | None) -> None:
+    """Add the finder's verdict to the recorder's summary JSON (written atomically)."""
+    from core.recorder import summary_path
+
+    path = summary_path(log)
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        summary = {}
+    summary.update({"finder": finder, "finder_exit_code": finder_status, "task_exit_code": task_status})
+    if note:
+        summary["note"] = note
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    arc_root = os.environ.get("SRCNET_ARC_ROOT")
+    par, data, out = (arc_path(p, arc_root) for p in (args.par, args.data, args.out))
+    for what, path in (("parameter file", par), ("input", data)):
+        if not path.is_file():
+            print(f"srcnet-task: {what} {path}: no such file", file=sys.stderr)
+            return 2
+    out.mkdir(parents=True, exist_ok=True)
+    command = finder_command(args, par, data, out)
+    if shutil.which(command[0]) is None:
+        print(f"srcnet-task: {command[0]}: not found on PATH", file=sys.stderr)
+        return NOT_FOUND
+    log = out / args.log
+    finder_log = out / (args.finder_log or f"{args.filename}_{args.finder}.log")
+    finder_status = exit_status(run_teed(recorder_command(command, log, args.interval), finder_log))
+    note = None
+    status = finder_status
+    if finder_status == NO_SOURCES:
+        note = "no sources found"
+        status = 0
+    annotate_summary(log, args.finder, finder_status, status, note)
+    print(f"srcnet-task: {args.finder} exited with {finder_status}" + (f" ({note})" if note else ""), file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
