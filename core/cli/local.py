@@ -1,0 +1,65 @@
+"""``serve-local``: run the local Skaha v1 server in the foreground (the CLI and TUI start it as a daemon)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.errors import UsageError
+from core.local.faults import FaultConfig
+from core.local.service import ServeOptions, quiet_logging, serve
+from core.settings import resolve
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return parse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("serve-local", help="serve the Skaha v1 API from this machine (sessions are local processes)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one; see <state>/local/server.json)")
+    p.add_argument("--token", dest="serve_token", help="bearer token clients must send (default: generated, stored 0600)")
+    p.add_argument("--ttl", type=float, default=3600.0, help="seconds a finished session stays listed (default 3600)")
+    p.add_argument("--max-runtime", type=_positive(float), default=1209600.0, help="seconds before a running session is ended as Failed (default 14 days)")
+    p.add_argument("--cores", type=_positive(int), help="cores sessions may hold at once (default: this machine's)")
+    p.add_argument("--ram-gb", type=_positive(float), help="GiB of memory sessions may hold at once (default: this machine's)")
+    p.add_argument("--fault-latency-ms", type=float, default=0.0, help="delay every API request (tests/benchmarks)")
+    p.add_argument("--fault-503-rate", type=_rate, default=0.0, help="fraction of API requests answered 503 before acting")
+    p.add_argument("--fault-drop-rate", type=_rate, default=0.0, help="fraction of API connections dropped after acting")
+    p.add_argument("--fault-seed", type=int, help="seed for the fault dice (reproducible runs)")
+    p.set_defaults(handler=run_serve_local)
+
+
+def run_serve_local(args) -> int:
+    if args.workload:
+        raise UsageError("serve-local: takes no command after '--'")
+    if args.ttl < 0:
+        raise UsageError("serve-local: --ttl must not be negative")
+    settings = resolve(backend="local", state_dir=args.state_dir)
+    quiet_logging()
+    options = ServeOptions(
+        state_dir=Path(settings.state_dir),
+        host=args.host,
+        port=args.port,
+        token=args.serve_token or args.token,
+        ttl_s=args.ttl,
+        max_runtime_s=args.max_runtime,
+        cores=args.cores,
+        ram_gb=args.ram_gb,
+        faults=FaultConfig(args.fault_latency_ms, args.fault_503_rate, args.fault_drop_rate, args.fault_seed),
+    )
+    return serve(options)

@@ -1,0 +1,167 @@
+"""What this machine offers, in Skaha's vocabulary: /context, /image, /repository, and create validation.
+
+The option lists are Skaha's shipped chart lists cut down to this machine's capacity, and a create
+request is checked against them with the server's own error texts (reference/skaha-api.md §3.5), so
+a client that works against the local server meets the same refusals on CANFAR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+
+import psutil
+
+REGISTRY = "images.canfar.net"
+GIB = 2**30
+# sp:helm/skaha-config/k8s-resources.json memory options (GiB).
+CHART_RAM_GB = (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 26, 28, 30, 32, 36, 40, 44, 48, 56, 64, 80, 92, 112, 128, 140, 170, 192)
+CHART_DEFAULT_LIMIT = {"cores": 8, "ram": 32}
+FLEX_REQUEST = {"cores": 1.0, "ram": 4.0}  # Skaha headless flexible-mode request
+SESSION_TYPES = ("notebook", "desktop", "carta", "headless", "firefly", "contributed", "desktop-app")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9-]+")
+MAX_NAME = 63
+IMAGES = (
+    {"id": "images.canfar.net/srcnet/sofia-task:2.6.0", "types": ["headless"]},
+    {"id": "images.canfar.net/skaha/terminal:1.1.2", "types": ["headless"]},
+    {"id": "images.canfar.net/skaha/astroml:24.10", "types": ["headless"]},
+)
+IMAGE_TYPES = ("notebook", "desktop", "carta", "headless", "firefly", "contributed", "desktop-app")
+
+
+class BadRequest(Exception):
+    """A request Skaha would refuse with 400; the message is the response body."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Cores and memory (GiB) that sessions on this machine may hold at once."""
+
+    cores: int
+    ram_gb: float
+
+    @classmethod
+    def of_this_machine(cls, cores: int | None = None, ram_gb: float | None = None) -> "Capacity":
+        return cls(int(cores or os.cpu_count() or 1), float(ram_gb or psutil.virtual_memory().total / GIB))
+
+    @property
+    def core_options(self) -> list[int]:
+        return list(range(1, self.cores + 1))
+
+    @property
+    def ram_options(self) -> list[int]:
+        return [gb for gb in CHART_RAM_GB if gb <= self.ram_gb] or [1]
+
+    def flexible(self, kind: str) -> float:
+        """What an omitted ``cores``/``ram`` holds while running (clamped to what exists here)."""
+        ceiling = self.cores if kind == "cores" else self.ram_gb
+        return min(FLEX_REQUEST[kind], ceiling)
+
+
+@dataclass
+class LaunchRequest:
+    """A validated create request."""
+
+    name: str
+    image: str
+    type: str
+    cmd: str
+    args: list[str] = field(default_factory=list)
+    env: list[tuple[str, str]] = field(default_factory=list)
+    cores: float | None = None
+    ram: float | None = None
+    gpus: int | None = None
+
+
+def context_document(capacity: Capacity) -> dict:
+    cores, ram = capacity.core_options, capacity.ram_options
+    return {
+        "cores": {
+            "default": min(2, cores[-1]),
+            "defaultRequest": 1,
+            "defaultLimit": min(CHART_DEFAULT_LIMIT["cores"], cores[-1]),
+            "options": cores,
+        },
+        "memoryGB": {
+            "default": min(8, ram[-1]),
+            "defaultRequest": min(4, ram[-1]),
+            "defaultLimit": min(CHART_DEFAULT_LIMIT["ram"], ram[-1]),
+            "options": ram,
+        },
+        "gpus": {"options": []},
+        "maxInteractiveSessions": 5,
+    }
+
+
+def images_document(kind: str | None) -> list[dict]:
+    if kind is not None and kind.lower() not in IMAGE_TYPES:
+        raise BadRequest(f"unknown type: {kind}")
+    return [
+        {**image, "digest": "sha256:" + hashlib.sha256(image["id"].encode()).hexdigest()}
+        for image in IMAGES
+        if kind is None or kind.lower() in image["types"]
+    ]
+
+
+def repository_document() -> list[str]:
+    return [REGISTRY]
+
+
+def _first(params: dict[str, list[str]], key: str) -> str | None:
+    values = params.get(key)
+    return values[0] if values else None
+
+
+def _java_split(text: str, sep: str) -> list[str]:
+    """``String.split`` as Java does it: trailing empty strings are dropped."""
+    parts = text.split(sep)
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def _option(params, key: str, options: list[int], *, integer: bool = False) -> float | None:
+    raw = _first(params, key)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise BadRequest(f"Invalid value for '{key}': {raw}") from None
+    if value != value or int(value) not in options:
+        raise BadRequest(f"Invalid value for '{key}': {raw}")
+    return value
+
+
+def validate_create(params: dict[str, list[str]], capacity: Capacity) -> LaunchRequest:
+    """Check a create request the way Skaha's PostAction does; raise BadRequest with its text."""
+    image = _first(params, "image")
+    if not image:
+        raise BadRequest("Missing parameter 'image'")
+    name = _first(params, "name")
+    if not name:
+        raise BadRequest("Missing parameter 'name'")
+    if not NAME_PATTERN.fullmatch(name):
+        raise BadRequest("name can only contain alpha-numeric chars and '-'")
+    kind = (_first(params, "type") or "headless").lower()
+    if kind not in SESSION_TYPES:
+        raise BadRequest(f"Invalid session type: {_first(params, 'type')}")
+    if kind != "headless":
+        raise BadRequest(f"session type '{kind}' is not offered by the local server: only headless sessions run here")
+    if not image.startswith(REGISTRY):
+        raise BadRequest(f"session image '{image}' must come from one of [{REGISTRY}]")
+    cores = _option(params, "cores", capacity.core_options)
+    ram = _option(params, "ram", capacity.ram_options)
+    gpus = _option(params, "gpus", [], integer=True) if _first(params, "gpus") not in (None, "", "0") else None
+    cmd = _first(params, "cmd")
+    if not cmd:
+        raise BadRequest(
+            "Missing parameter 'cmd': the local server runs commands, not containers, so a headless session must name its command"
+        )
+    args = _java_split(_first(params, "args") or "", " ")
+    env = [tuple(parts) for parts in (_java_split(item, "=") for item in params.get("env", [])) if len(parts) == 2]
+    return LaunchRequest(
+        name=name.lower()[:MAX_NAME], image=image, type=kind, cmd=cmd, args=args, env=env, cores=cores, ram=ram, gpus=gpus
+    )

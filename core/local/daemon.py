@@ -1,0 +1,153 @@
+"""Start, find and stop the local server daemon for a state folder (used by the CLI and the TUI).
+
+``ensure_running`` reuses a server that ``server.json`` names when that process is alive and answers
+``/skaha/availability``; otherwise it starts ``python -m core.cli --state-dir X serve-local --port 0``
+detached and waits, with a deadline, until it answers. An flock on ``local/daemon.lock`` serialises
+this, so two CLIs starting at once never start two daemons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from core.errors import Unreachable, UsageError
+from core.local.service import read_server_file
+from core.local.store import Store
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+LOG_NAME = "server.log"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str  # ends in /skaha/v1
+    token: str
+
+    def __repr__(self) -> str:  # never show the token
+        return f"Endpoint(url={self.url!r}, token=***)"
+
+
+def _server_process(info: dict | None) -> psutil.Process | None:
+    if not info:
+        return None
+    try:
+        proc = psutil.Process(int(info["pid"]))
+        if abs(proc.create_time() - float(info.get("create_time") or proc.create_time())) > 0.05:
+            return None
+        return None if proc.status() == psutil.STATUS_ZOMBIE else proc
+    except (psutil.Error, ValueError, TypeError):
+        return None
+
+
+def answers(url: str, timeout_s: float = 2.0) -> bool:
+    """True when the server behind the ``…/skaha/v1`` URL answers its availability check."""
+    root = url.rsplit("/v1", 1)[0]
+    try:
+        response = httpx.get(f"{root}/availability", timeout=timeout_s, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def _live_endpoint(store: Store) -> Endpoint | None:
+    info = read_server_file(store.state_dir)
+    if _server_process(info) is None or not answers(info["url"]):
+        return None
+    try:
+        token = store.token_path().read_text().strip()
+    except OSError:
+        return None
+    return Endpoint(info["url"], token)
+
+
+@contextlib.contextmanager
+def _daemon_lock(store: Store, timeout_s: float):
+    fd = os.open(store.root / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Unreachable(f"{store.root}: timed out waiting for another process starting the local server") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _start_daemon(store: Store) -> subprocess.Popen:
+    with open(store.root / LOG_NAME, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "--state-dir", str(store.state_dir), "serve-local", "--port", "0"],
+            cwd=store.root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def _last_log_line(store: Store) -> str:
+    try:
+        lines = (store.root / LOG_NAME).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].removeprefix("error: ") if lines else ""
+
+
+def _wait_until_answering(store: Store, proc: subprocess.Popen, timeout_s: float) -> Endpoint:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            why = _last_log_line(store) or f"exit status {code}"
+            if code == UsageError.exit_code:
+                raise UsageError(why)
+            raise Unreachable(f"local server did not start: {why} (log: {store.root / LOG_NAME})")
+        info = read_server_file(store.state_dir)
+        if info and info.get("pid") == proc.pid:
+            endpoint = _live_endpoint(store)
+            if endpoint is not None:
+                return endpoint
+        time.sleep(0.05)
+    raise Unreachable(f"local server did not answer within {timeout_s:.0f} s (log: {store.root / LOG_NAME})")
+
+
+def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpoint:
+    """The endpoint of the local server for ``state_dir``, starting the daemon when none answers."""
+    store = Store(Path(state_dir))
+    store.prepare()
+    with _daemon_lock(store, timeout_s):
+        endpoint = _live_endpoint(store)
+        if endpoint is not None:
+            return endpoint
+        return _wait_until_answering(store, _start_daemon(store), timeout_s)
+
+
+def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """Stop the daemon serving ``state_dir`` (its sessions keep running); False when none was running."""
+    proc = _server_process(read_server_file(Path(state_dir)))
+    if proc is None:
+        return False
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout_s)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s)
+    return True

@@ -1,0 +1,387 @@
+"""The local "cluster": session records, admission by cores and RAM, process lifecycle, recovery.
+
+A session is created Pending and costs nothing but a record until the cores and RAM it asked for
+are free on this machine (strict FIFO, like a Kueue queue); then it is started under the shim and
+is Running; the shim's exit file turns it Completed (exit 0) or Failed. A monitor thread notices
+exits, enforces the maximum runtime, samples usage of Running sessions, expires finished sessions
+TTL seconds after they end, and admits the next Pending ones.
+
+Every change of a record is written to the store before it is acted on, and :meth:`recover` turns
+whatever a killed server left on disk back into a consistent picture: live shims are re-adopted,
+finished ones report their exit status, vanished ones become Failed with an event saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import string
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.local import procs
+from core.local.context import Capacity, LaunchRequest
+from core.local.store import Store
+from core.local.views import new_event, local_user
+
+log = logging.getLogger("srcnet.local")
+
+PENDING, RUNNING, COMPLETED, FAILED, TERMINATING = "Pending", "Running", "Completed", "Failed", "Terminating"
+FINISHED = (COMPLETED, FAILED)
+ID_ALPHABET = string.ascii_lowercase + string.digits
+TICK_S = 0.1
+USAGE_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Lifetimes and capacity of the local platform."""
+
+    capacity: Capacity
+    ttl_s: float = 3600.0
+    max_runtime_s: float = 1209600.0
+    kill_grace_s: float = 2.0
+
+
+class NoActiveJob(Exception):
+    """Renew of a session that is not running."""
+
+
+class Scheduler:
+    """All sessions of the local server; every public method is thread-safe."""
+
+    def __init__(self, store: Store, limits: Limits):
+        self.store = store
+        self.limits = limits
+        self.user = local_user()
+        self._lock = threading.RLock()
+        self._records: dict[str, dict] = {}
+        self._children: dict[str, object] = {}  # id -> Popen of shims we started (to reap them)
+        self._usage: dict[str, tuple[float, int]] = {}
+        self._samplers: dict[str, procs.UsageSampler] = {}
+        self._seq = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._last_usage = 0.0
+
+    # --- lifecycle of the scheduler itself ---------------------------------------------------
+    def recover(self) -> None:
+        """Load the state folder and reconcile it with the processes that are actually there."""
+        for record in self.store.load_all():
+            self._records[record["id"]] = record
+            self._seq = max(self._seq, record.get("seq", 0))
+        for record in sorted(self._records.values(), key=lambda r: r.get("seq", 0)):
+            self._reconcile(record)
+        self._admit()
+
+    def start(self) -> None:
+        self._monitor = threading.Thread(target=self._monitor_loop, name="local-monitor", daemon=True)
+        self._monitor.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=5)
+
+    # --- queries -----------------------------------------------------------------------------
+    def snapshot(self) -> list[tuple[dict, tuple[float, int] | None]]:
+        """(record, usage) of every listed session, oldest first."""
+        with self._lock:
+            return [
+                (dict(r), self._usage.get(r["id"]) if r["state"] == RUNNING else None)
+                for r in sorted(self._records.values(), key=lambda r: r.get("seq", 0))
+            ]
+
+    def get(self, session_id: str) -> tuple[dict, tuple[float, int] | None] | None:
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None:
+                return None
+            return dict(record), self._usage.get(session_id) if record["state"] == RUNNING else None
+
+    def logs(self, session_id: str) -> bytes | None:
+        with self._lock:
+            if session_id not in self._records:
+                return None
+        return self.store.read_log(session_id)
+
+    def events(self, session_id: str) -> list | None:
+        """The session's events; None when it has no process yet (Skaha answers 404 then)."""
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None or record["state"] == PENDING:
+                return None
+            return [list(e) for e in record.get("events", [])]
+
+    def allocation(self) -> tuple[float, float]:
+        """Cores and GiB held by sessions that occupy the machine now."""
+        with self._lock:
+            held = [r for r in self._records.values() if r["state"] in (RUNNING, TERMINATING)]
+            return sum(self._demand(r, "cores") for r in held), sum(self._demand(r, "ram") for r in held)
+
+    # --- commands ----------------------------------------------------------------------------
+    def create(self, request: LaunchRequest) -> str:
+        with self._lock:
+            session_id = self._new_id()
+            self._seq += 1
+            now = time.time()
+            record = {
+                "id": session_id,
+                "seq": self._seq,
+                "name": request.name,
+                "image": request.image,
+                "type": request.type,
+                "cmd": request.cmd,
+                "args": list(request.args),
+                "env": [list(kv) for kv in request.env],
+                "cores": request.cores,
+                "ram": request.ram,
+                "gpus": request.gpus,
+                "created": now,
+                "state": PENDING,
+                "events": [],
+            }
+            self._records[session_id] = record
+            self.store.save(record)
+            self._admit()
+            return session_id
+
+    def delete(self, session_id: str) -> None:
+        """End the session's processes (all of them) and forget it; unknown ids are ignored."""
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None or record["state"] == TERMINATING:
+                return
+            if record["state"] != RUNNING:
+                self._forget(session_id)
+                return
+            record["state"] = TERMINATING
+            record["events"].append(new_event("Normal", "Killing", "Stopping container main"))
+            self.store.save(record)
+        self._end_processes(record)
+        with self._lock:
+            self._forget(session_id)
+            self._admit()
+
+    def renew(self, session_id: str) -> None:
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None or record["state"] != RUNNING:
+                raise NoActiveJob(f"No active job for user {self.user} with session ID {session_id}")
+            record["expiry"] = max(record.get("expiry") or 0, time.time() + self.limits.max_runtime_s)
+            self.store.save(record)
+
+    def shutdown_sessions(self) -> None:
+        """Used by tests and `stop --sessions`: end every session's processes."""
+        for session_id in [r["id"] for r, _ in self.snapshot()]:
+            self.delete(session_id)
+
+    # --- admission ---------------------------------------------------------------------------
+    def _demand(self, record: dict, kind: str) -> float:
+        value = record.get(kind)
+        return float(value) if value is not None else self.limits.capacity.flexible(kind)
+
+    def _admit(self) -> None:
+        """Start Pending sessions in creation order while the head of the queue fits."""
+        with self._lock:
+            cores, ram = self.allocation()
+            for record in sorted((r for r in self._records.values() if r["state"] == PENDING), key=lambda r: r["seq"]):
+                need_cores, need_ram = self._demand(record, "cores"), self._demand(record, "ram")
+                if cores + need_cores > self.limits.capacity.cores + 1e-9 or ram + need_ram > self.limits.capacity.ram_gb + 1e-9:
+                    return
+                self._start(record)
+                cores, ram = cores + need_cores, ram + need_ram
+
+    def _session_env(self, record: dict) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({k: v for k, v in record["env"]})
+        bindir = os.path.dirname(sys.executable)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
+        env["SRCNET_ARC_ROOT"] = str(self.store.arc_root)
+        env["skaha_sessionid"] = record["id"]
+        env["skaha_username"] = self.user
+        env["skaha_hostname"] = "localhost"
+        env["OMP_NUM_THREADS"] = str(max(1, int(record["cores"] or 1)))
+        return env
+
+    def _start(self, record: dict) -> None:
+        """Admit one session: record the intent, then fork the shim (see recover() for the gap)."""
+        session_id = record["id"]
+        now = time.time()
+        record.update(state=RUNNING, started=now, expiry=now + self.limits.max_runtime_s)
+        record["events"].append(
+            new_event("Normal", "Scheduled", f"Successfully assigned skaha-headless-{self.user}-{session_id} to localhost", now)
+        )
+        self.store.save(record)
+        meta, workdir = self.store.meta_dir(session_id), self.store.workdir(session_id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        command = [record["cmd"], *record["args"]]
+        child, created = procs.spawn_shim(meta, workdir, command, self._session_env(record), self.store.lock_path(session_id))
+        self._children[session_id] = child
+        record.update(pid=child.pid, pid_created=created)
+        record["events"].append(new_event("Normal", "Started", f"Started container main (pid {child.pid})"))
+        self.store.save(record)
+
+    # --- monitoring --------------------------------------------------------------------------
+    def _monitor_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # keep serving; a bug here must not stop the platform
+                log.exception("local monitor tick failed")
+            self._wake.wait(TICK_S)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        now = time.time()
+        with self._lock:
+            running = [r for r in self._records.values() if r["state"] == RUNNING]
+        for record in running:
+            self._check_running(record, now)
+        self._expire_finished(now)
+        if now - self._last_usage >= USAGE_EVERY_S:
+            self._last_usage = now
+            self._sample_usage()
+        self._admit()
+
+    def _check_running(self, record: dict, now: float) -> None:
+        session_id = record["id"]
+        child = self._children.get(session_id)
+        if child is not None and child.poll() is not None:
+            self._children.pop(session_id, None)
+        with self._lock:
+            if record["state"] != RUNNING:
+                return
+            if (record.get("expiry") or now + 1) < now:
+                self._finish(record, FAILED, None, ("Warning", "DeadlineExceeded", "Job was active longer than specified deadline"))
+                threading.Thread(target=self._end_processes, args=(dict(record),), daemon=True).start()
+                return
+            if self._apply_exit_file(record):
+                return
+            if procs.process_if_alive(record.get("pid"), record.get("pid_created")) is not None:
+                return
+            if self._apply_exit_file(record):  # the shim may have written it just before exiting
+                return
+            self._lost(record, "the session's process ended without recording an exit status")
+
+    def _apply_exit_file(self, record: dict) -> bool:
+        status = self.store.exit_status(record["id"])
+        if status is None:
+            return False
+        code = int(status.get("exit_code", 1))
+        finished = float(status.get("finished") or time.time())
+        if code == 0:
+            self._finish(record, COMPLETED, 0, ("Normal", "Completed", "Job completed"), finished)
+        else:
+            why = f"signal {status['signal']}" if status.get("signal") else f"exit code {code}"
+            self._finish(
+                record, FAILED, code, ("Warning", "BackoffLimitExceeded", f"Job has reached the specified backoff limit ({why})"), finished
+            )
+        return True
+
+    def _lost(self, record: dict, why: str) -> None:
+        self._finish(record, FAILED, None, ("Warning", "ProcessLost", why))
+        stray = procs.marked_processes(record["id"], self.store.arc_root)
+        if stray:
+            threading.Thread(target=procs.end_tree, args=(None, stray, self.limits.kill_grace_s), daemon=True).start()
+
+    def _finish(self, record: dict, state: str, exit_code: int | None, event: tuple, when: float | None = None) -> None:
+        when = time.time() if when is None else when
+        record.update(state=state, finished=when, exit_code=exit_code)
+        record["events"].append(new_event(*event, when))
+        self.store.save(record)
+        self._usage.pop(record["id"], None)
+        self._samplers.pop(record["id"], None)
+        self._wake.set()
+
+    def _expire_finished(self, now: float) -> None:
+        with self._lock:
+            expired = [
+                r["id"] for r in self._records.values() if r["state"] in FINISHED and now - r.get("finished", now) >= self.limits.ttl_s
+            ]
+            for session_id in expired:
+                self._forget(session_id)
+
+    def _sample_usage(self) -> None:
+        with self._lock:
+            running = [(r["id"], r.get("pid"), r.get("pid_created")) for r in self._records.values() if r["state"] == RUNNING]
+        fresh = {}
+        for session_id, pid, created in running:
+            proc = procs.process_if_alive(pid, created)
+            if proc is None:
+                continue
+            sampler = self._samplers.setdefault(session_id, procs.UsageSampler())
+            fresh[session_id] = sampler.sample(proc)
+        with self._lock:
+            self._usage.update({k: v for k, v in fresh.items() if k in self._records})
+
+    # --- ending and forgetting ---------------------------------------------------------------
+    def _end_processes(self, record: dict) -> None:
+        root = procs.process_if_alive(record.get("pid"), record.get("pid_created"))
+        procs.end_tree(root, grace_s=self.limits.kill_grace_s)
+        stray = procs.marked_processes(record["id"], self.store.arc_root)
+        if stray:
+            procs.end_tree(None, stray, grace_s=0.2)
+        child = self._children.pop(record["id"], None)
+        if child is not None:
+            child.poll()
+
+    def _forget(self, session_id: str) -> None:
+        self._records.pop(session_id, None)
+        self._usage.pop(session_id, None)
+        self._samplers.pop(session_id, None)
+        self.store.forget(session_id)
+        self._wake.set()
+
+    def _new_id(self) -> str:
+        while True:
+            candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(8))
+            if candidate not in self._records and not self.store.meta_dir(candidate).exists():
+                return candidate
+
+    # --- recovery after a restart ------------------------------------------------------------
+    def _reconcile(self, record: dict) -> None:
+        state = record.get("state")
+        if state == TERMINATING:
+            self._end_processes(record)
+            self._forget(record["id"])
+        elif state == RUNNING:
+            self._readopt(record)
+
+    def _readopt(self, record: dict) -> None:
+        session_id = record["id"]
+        if self._apply_exit_file(record):
+            return
+        if procs.shim_holds_lock(self.store.lock_path(session_id)):
+            if not record.get("pid"):
+                info = self._wait_for_shim_info(session_id)
+                if info:
+                    record.update(pid=info["pid"], pid_created=procs.create_time_of(info["pid"]))
+                    record["events"].append(new_event("Normal", "Started", f"Started container main (pid {info['pid']})"))
+            record["events"].append(new_event("Normal", "Adopted", "Session re-adopted by a restarted local server"))
+            self.store.save(record)
+            return
+        if self._apply_exit_file(record):
+            return
+        if record.get("pid") or self.store.shim_info(session_id):
+            self._lost(record, "the session's process was gone when the local server restarted, without an exit status")
+            return
+        # The server died between admitting the session and starting its process: queue it again.
+        record.update(state=PENDING, started=None, expiry=None)
+        record["events"] = []
+        self.store.save(record)
+
+    def _wait_for_shim_info(self, session_id: str, timeout_s: float = 5.0) -> dict | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = self.store.shim_info(session_id)
+            if info:
+                return info
+            time.sleep(0.02)
+        return None

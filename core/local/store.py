@@ -1,0 +1,168 @@
+"""The local server's state folder: where each session's record, log and exit status live on disk.
+
+Everything the server knows is written here atomically (temp file + fsync + ``os.replace``), so a
+``kill -9`` of the server at any moment leaves either the old or the new version of a file, never
+half of one. Layout under ``<state_dir>/local/``::
+
+    token                   bearer token (0600) when none was given on the command line
+    server.json             pid/host/port of the running daemon (see core.local.daemon)
+    meta/<id>/session.json  the session record (this module)
+    meta/<id>/output.log    stdout+stderr of the session (written by core.local.shim)
+    meta/<id>/exit.json     how the session's command ended (written by core.local.shim)
+    meta/<id>/shim.json     pid and start time of the shim (written by core.local.shim)
+    meta/<id>/lock          held (flock) by the shim for as long as it lives
+    sessions/<id>/          the session's working directory
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.errors import UsageError
+
+RECORD = "session.json"
+LOG = "output.log"
+EXIT = "exit.json"
+SHIM = "shim.json"
+LOCK = "lock"
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj, mode: int = 0o644) -> None:
+    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode(), mode)
+
+
+def read_json(path: Path):
+    """Read a JSON file; None when it does not exist; UsageError naming the file when it is corrupt."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: unreadable local-server state ({exc.__class__.__name__}: {exc})") from None
+
+
+class Store:
+    """Paths and atomic reads/writes of the local server's state folder."""
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = Path(state_dir)
+        self.root = self.state_dir / "local"
+        self.meta_root = self.root / "meta"
+        self.sessions_root = self.root / "sessions"
+        self.arc_root = self.state_dir / "arc"
+
+    def prepare(self) -> None:
+        """Create the folders, failing with one clear line when the state folder is unusable."""
+        for folder in (self.root, self.meta_root, self.sessions_root, self.arc_root):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"{folder}: cannot create local-server state folder ({exc.strerror})") from None
+            if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                raise UsageError(f"{folder}: local-server state folder is not readable and writable")
+
+    # --- per-session paths -------------------------------------------------------------------
+    def meta_dir(self, session_id: str) -> Path:
+        return self.meta_root / session_id
+
+    def workdir(self, session_id: str) -> Path:
+        return self.sessions_root / session_id
+
+    def log_path(self, session_id: str) -> Path:
+        return self.meta_dir(session_id) / LOG
+
+    def exit_path(self, session_id: str) -> Path:
+        return self.meta_dir(session_id) / EXIT
+
+    def shim_path(self, session_id: str) -> Path:
+        return self.meta_dir(session_id) / SHIM
+
+    def lock_path(self, session_id: str) -> Path:
+        return self.meta_dir(session_id) / LOCK
+
+    # --- records -----------------------------------------------------------------------------
+    def save(self, record: dict) -> None:
+        folder = self.meta_dir(record["id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / RECORD, record)
+
+    def load_all(self) -> list[dict]:
+        """Every session record on disk; a folder without a record is a create that never finished."""
+        records = []
+        for folder in sorted(self.meta_root.iterdir()):
+            record = read_json(folder / RECORD)
+            if record is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            if not isinstance(record, dict) or record.get("id") != folder.name:
+                raise UsageError(f"{folder / RECORD}: unreadable local-server state (not a session record)")
+            records.append(record)
+        return records
+
+    def exit_status(self, session_id: str) -> dict | None:
+        try:
+            return read_json(self.exit_path(session_id))
+        except UsageError:
+            return None
+
+    def shim_info(self, session_id: str) -> dict | None:
+        try:
+            return read_json(self.shim_path(session_id))
+        except UsageError:
+            return None
+
+    def read_log(self, session_id: str) -> bytes:
+        try:
+            return self.log_path(session_id).read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def forget(self, session_id: str) -> None:
+        """Remove every trace of a session (after delete or TTL expiry), record last."""
+        shutil.rmtree(self.workdir(session_id), ignore_errors=True)
+        meta = self.meta_dir(session_id)
+        for name in (LOG, EXIT, SHIM, LOCK):
+            (meta / name).unlink(missing_ok=True)
+        shutil.rmtree(meta, ignore_errors=True)
+
+    # --- token -------------------------------------------------------------------------------
+    def token_path(self) -> Path:
+        return self.root / "token"
+
+    def load_or_create_token(self, given: str | None) -> str:
+        """The server's bearer token: the one given (remembered for clients), else the stored one, else new."""
+        path = self.token_path()
+        if given:
+            write_atomic(path, given.encode(), mode=0o600)
+            return given
+        if path.exists():
+            try:
+                token = path.read_text().strip()
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read token ({exc.strerror})") from None
+            if token:
+                os.chmod(path, 0o600)
+                return token
+        token = secrets.token_urlsafe(32)
+        write_atomic(path, token.encode(), mode=0o600)
+        return token

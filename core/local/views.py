@@ -1,0 +1,104 @@
+"""Session records rendered the way Skaha renders them: Session JSON, the events table, platform stats.
+
+Formats follow reference/skaha-api.md §3.3, §3.8 and §3.9 (current server): decimal-GB strings with two
+decimals, cores as ``"2"`` or ``"0.500"``, ISO-8601 UTC times, null fields left out.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+
+from core.local.context import GIB, Capacity
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+EVENT_COLUMNS = ("TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME")
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime(TIME_FORMAT, time.gmtime(ts))
+
+
+def local_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return os.environ.get("USER") or str(os.getuid())
+
+
+def decimal_gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.2f}"
+
+
+def cores_text(cores: float) -> str:
+    return str(int(cores)) if float(cores).is_integer() else f"{cores:.3f}"
+
+
+def session_json(record: dict, usage: tuple[float, int] | None, user: str) -> dict:
+    """One Session object, fields in Session.java order, nulls omitted."""
+    fixed_ram = record.get("ram")
+    fields = {
+        "id": record["id"],
+        "userid": user,
+        "runAsUID": str(os.getuid()),
+        "runAsGID": str(os.getgid()),
+        "supplementalGroups": sorted(set(os.getgroups()) - {os.getgid()}),
+        "image": record["image"],
+        "type": record["type"],
+        "status": record["state"],
+        "name": record["name"],
+        "startTime": iso(record.get("started")),
+        "expiryTime": iso(record.get("expiry")) if record.get("started") else None,
+        "connectURL": "",
+        "requestedRAM": decimal_gb(fixed_ram * GIB) if fixed_ram is not None else None,
+        "requestedCPUCores": cores_text(record["cores"]) if record.get("cores") is not None else None,
+        "requestedGPUCores": str(record.get("gpus") or 0),
+        "ramInUse": decimal_gb(usage[1]) if usage else None,
+        "cpuCoresInUse": f"{usage[0]:.3f}" if usage else None,
+        "isFixedResources": fixed_ram is not None,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def public_session_json(record: dict, user: str) -> dict:
+    """``view=all``: every user's sessions with reduced fields."""
+    fields = {"userid": user, "type": record["type"], "status": record["state"], "startTime": iso(record.get("started"))}
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def new_event(kind: str, reason: str, message: str, when: float | None = None) -> list:
+    when = time.time() if when is None else when
+    return [kind, reason, message, when, when]
+
+
+def events_table(events: list[list]) -> str:
+    """kubectl custom-columns output: a header row and space-padded columns, ``<none>`` when empty."""
+    if not events:
+        return "<none>\n"
+    rows = [EVENT_COLUMNS] + [(k, r, m, iso(first), iso(last)) for k, r, m, first, last in events]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(EVENT_COLUMNS) - 1)]
+    lines = ["   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "   " + row[-1] for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _gb_text(gb: float) -> str:
+    return f"{round(gb, 1):g}G"
+
+
+def stats_json(capacity: Capacity, requested_cores: float, requested_ram_gib: float) -> dict:
+    """``view=stats``: allocation against this machine's capacity, and the per-session ceiling."""
+    max_cores = float(capacity.cores)
+    max_ram = f"{capacity.ram_options[-1]}Gi"
+    return {
+        "cores": {
+            "requestedCPUCores": round(requested_cores, 3),
+            "cpuCoresAvailable": max_cores,
+            "maxCPUCores": {"cpuCores": max_cores, "withRam": max_ram},
+        },
+        "ram": {
+            "requestedRAM": _gb_text(requested_ram_gib * GIB / 1e9),
+            "ramAvailable": _gb_text(capacity.ram_gb * GIB / 1e9),
+            "maxRAM": {"ram": max_ram, "withCPUCores": max_cores},
+        },
+    }
