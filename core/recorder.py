@@ -1,0 +1,642 @@
+"""Profile a command the way psrecord does, without losing its exit status or its CPU time.
+
+psrecord runs the workload through a shell, always exits 0 and drops the CPU a child used after
+its last sample. This recorder starts the command without a shell in its own process group,
+samples the whole process tree every interval and writes psrecord's CSV columns and units
+(``cpu`` = percent of one core summed over the tree, memory in MiB, cumulative I/O counters), one
+flushed row per sample so a killed run still leaves a readable log. CPU is taken from cumulative
+kernel counters (own time plus the time of reaped children), so the integral of the ``cpu``
+column equals the CPU time the tree used, short-lived children included. At the end it writes a
+summary JSON beside the log (exit status, rusage from ``wait4``, wall time, the cores the
+session was given) and exits with the command's status.
+
+This module depends only on the standard library and psutil: the task container carries it
+alone (``python -m core.recorder --log FILE -- CMD ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual",
+               "read_count", "write_count", "read_bytes", "write_bytes")
+SUMMARY_FORMAT = "srcnet-recorder-summary/1"
+SUMMARY_SUFFIX = ".summary.json"
+DEFAULT_INTERVAL_S = 1.0
+DEFAULT_GRACE_S = 10.0
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+MIB = 1024.0 ** 2
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def summary_path(log_path) -> Path:
+    """Where the summary of the recording logged at ``log_path`` lives (beside it)."""
+    log_path = Path(log_path)
+    return log_path.with_name(log_path.name + SUMMARY_SUFFIX)
+
+
+@dataclass(frozen=True)
+class TreeSample:
+    """One look at the process tree: live process count, cumulative CPU seconds, memory, I/O."""
+
+    nproc: int
+    cpu_s: float
+    rss: int
+    vms: int
+    io: tuple[int, int, int, int]
+
+
+class ProcTree:
+    """The descendants of one process, measured through Linux /proc.
+
+    Each sample lists /proc once, reads ``stat`` only of tree members and of pids not seen before,
+    and remembers the pids known to be outside the tree, so the cost follows the tree's size rather
+    than the machine's. Members are identified by pid and start time, so a reused pid is not
+    mistaken for a member.
+    """
+
+    _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def __init__(self, ancestor: int):
+        self.ancestor = ancestor
+        self.members: dict[int, int] = {}
+        self.outsiders: set[int] = {ancestor}
+        self.io_last: dict[int, tuple[int, int, int, int]] = {}
+        self.io_retired = (0, 0, 0, 0)
+
+    @staticmethod
+    def available() -> bool:
+        return os.path.exists("/proc/self/stat")
+
+    def pids(self) -> list[int]:
+        return list(self.members)
+
+    def sample(self) -> TreeSample:
+        live = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+        self.outsiders &= live
+        self.outsiders.add(self.ancestor)
+        measured, fresh = self._read(live - self.outsiders)
+        measured.extend(self._classify(fresh))
+        return self._measure(measured)
+
+    def _read(self, candidates: set[int]):
+        """Read members oldest first, then new pids: a child reaped by its parent between two
+        reads is then missed for one sample at worst, never counted twice."""
+        members = sorted((start, pid) for pid, start in self.members.items() if pid in candidates)
+        newcomers = sorted(candidates.difference(self.members))
+        self.members = {}
+        measured, fresh = [], {}
+        for known_start, pid in members:
+            fields = _stat_fields(pid)
+            if fields is not None and int(fields[19]) == known_start:
+                self.members[pid] = known_start
+                measured.append((pid, fields))
+            elif fields is not None:
+                fresh[pid] = fields
+        for pid in newcomers:
+            fields = _stat_fields(pid)
+            if fields is not None:
+                fresh[pid] = fields
+        return measured, fresh
+
+    def _classify(self, fresh: dict[int, list[bytes]]):
+        """Adopt new descendants of the tree, remember new outsiders; a pid whose parent could
+        not be read stays unclassified until the next sample."""
+        children: dict[int, list[int]] = {}
+        for pid, fields in fresh.items():
+            children.setdefault(int(fields[1]), []).append(pid)
+        adopted = [(pid, fresh[pid]) for pid in _descend(children, [self.ancestor, *self.members])]
+        for pid, fields in adopted:
+            self.members[pid] = int(fields[19])
+        self.outsiders.update(_descend(children, [0, *self.outsiders]))
+        return adopted
+
+    def _measure(self, measured) -> TreeSample:
+        nproc = ticks = rss_pages = vms = 0
+        for pid, fields in measured:
+            ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            if fields[0] == b"Z":
+                continue
+            nproc += 1
+            vms += int(fields[20])
+            rss_pages += int(fields[21])
+            self.io_last[pid] = _proc_io(pid)
+        return TreeSample(nproc, ticks / self._TICKS, rss_pages * self._PAGE, vms, self._io_total())
+
+    def _io_total(self) -> tuple[int, int, int, int]:
+        """Cumulative I/O of the tree: live members plus the last counters of those gone."""
+        for pid in [pid for pid in self.io_last if pid not in self.members]:
+            self.io_retired = tuple(map(sum, zip(self.io_retired, self.io_last.pop(pid))))
+        return tuple(map(sum, zip(self.io_retired, *self.io_last.values())))
+
+
+class PsutilTree:
+    """The same measurements through psutil, for systems without Linux /proc."""
+
+    def __init__(self, ancestor: int):
+        self.ancestor = psutil.Process(ancestor)
+        self.members: list[psutil.Process] = []
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.members]
+
+    def sample(self) -> TreeSample:
+        try:
+            self.members = self.ancestor.children(recursive=True)
+        except psutil.Error:
+            self.members = []
+        nproc = rss = vms = 0
+        cpu_s = 0.0
+        io = [0, 0, 0, 0]
+        for proc in self.members:
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    cpu_s += times.user + times.system + times.children_user + times.children_system
+                    if proc.status() == psutil.STATUS_ZOMBIE:
+                        continue
+                    memory = proc.memory_info()
+                    counters = _psutil_io(proc)
+            except psutil.Error:
+                continue
+            nproc += 1
+            rss += memory.rss
+            vms += memory.vms
+            for i, value in enumerate(counters):
+                io[i] += value
+        return TreeSample(nproc, cpu_s, rss, vms, tuple(io))
+
+
+def _descend(children: dict[int, list[int]], roots) -> list[int]:
+    """Every pid below ``roots`` in a parent -> children map, consuming the map as it goes."""
+    found, stack = [], list(roots)
+    while stack:
+        for pid in children.pop(stack.pop(), ()):
+            found.append(pid)
+            stack.append(pid)
+    return found
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """Fields of /proc/PID/stat after the command name (index 0 = state, 1 = ppid, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data[data.rindex(b")") + 2:].split()
+
+
+def _proc_io(pid: int) -> tuple[int, int, int, int]:
+    """(syscr, syscw, read_bytes, write_bytes) of one process: psutil's io_counters fields."""
+    try:
+        with open(f"/proc/{pid}/io", "rb") as handle:
+            values = handle.read().split()[1::2]
+        return int(values[2]), int(values[3]), int(values[4]), int(values[5])
+    except (OSError, IndexError, ValueError):
+        return 0, 0, 0, 0
+
+
+def _psutil_io(proc: psutil.Process) -> tuple[int, int, int, int]:
+    try:
+        c = proc.io_counters()
+    except (psutil.Error, AttributeError, NotImplementedError):
+        return 0, 0, 0, 0
+    return c.read_count, c.write_count, c.read_bytes, c.write_bytes
+
+
+def open_tree(ancestor: int):
+    """The cheapest tree sampler this system supports."""
+    return ProcTree(ancestor) if ProcTree.available() else PsutilTree(ancestor)
+
+
+# --- cores the session was given ----------------------------------------------------------
+
+def cores_given(proc_root: str = "/proc", cgroup_root: str = "/sys/fs/cgroup",
+                environ=os.environ) -> dict:
+    """The CPU limit of this process: cgroup quota (v2 ``cpu.max`` or v1 CFS), OMP_NUM_THREADS.
+
+    ``given`` is the best figure for allocated cores: the cgroup quota when one is set (that is
+    what a Kubernetes pod is limited to), else OMP_NUM_THREADS, else None (unknown).
+    """
+    quota = _cgroup_quota(Path(proc_root) / "self" / "cgroup", Path(cgroup_root))
+    omp = _omp_threads(environ.get("OMP_NUM_THREADS", ""))
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    given, source = (quota, "cgroup") if quota else (omp, "OMP_NUM_THREADS") if omp else (None, None)
+    return {"given": given, "source": source, "cgroup_quota": quota,
+            "omp_num_threads": omp, "affinity": affinity, "host_cpus": os.cpu_count()}
+
+
+def _omp_threads(text: str) -> int | None:
+    first = text.split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else None
+
+
+def _cgroup_quota(proc_cgroup: Path, root: Path) -> float | None:
+    """Smallest CPU quota (in cores) on the way from this process's cgroup up to the root."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    quotas = []
+    for line in lines:
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if hierarchy == "0" and controllers == "":
+            quotas += [_v2_quota(d / "cpu.max") for d in _ancestors(root, path)]
+        elif "cpu" in controllers.split(","):
+            for mount in (root / controllers, root / "cpu", root / "cpu,cpuacct"):
+                quotas += [_v1_quota(d) for d in _ancestors(mount, path)]
+    quotas = [q for q in quotas if q]
+    return min(quotas) if quotas else None
+
+
+def _ancestors(mount: Path, path: str) -> list[Path]:
+    parts = [p for p in path.split("/") if p]
+    return [mount.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _v2_quota(cpu_max: Path) -> float | None:
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _v1_quota(directory: Path) -> float | None:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+# --- the recording ------------------------------------------------------------------------
+
+class Recording:
+    """One command under observation: its process, its tree, the log, and the bookkeeping."""
+
+    def __init__(self, command: list[str], log, interval: float, grace_s: float):
+        self.command = command
+        self.log = log
+        self.interval = interval
+        self.grace_s = grace_s
+        self.child: subprocess.Popen | None = None
+        self.tree = None
+        self.root_status: int | None = None
+        self.root_rusage = None
+        self.orphan_rusage = {"user_s": 0.0, "system_s": 0.0, "max_rss_kib": 0}
+        self.reaped_cpu_s = 0.0
+        self.samples = 0
+        self.signalled: int | None = None
+        self.kill_at: float | None = None
+        self.stragglers = 0
+        self.t0 = time.monotonic()
+        self.ended = None
+        self._last = (0.0, 0.0)  # (elapsed, cumulative CPU seconds) at the previous row
+
+    def start(self) -> None:
+        _become_subreaper()
+        self.t0 = time.monotonic()
+        self.child = subprocess.Popen(self.command, start_new_session=True)
+        self.tree = open_tree(os.getpid())
+        if self.signalled is not None:
+            self._send(self.signalled)
+
+    def run(self) -> int:
+        """Sample until the command ends, then stop its stragglers; returns the shell-style status.
+
+        The last row is sampled while the command is still a zombie, so its CPU comes from the
+        same kernel counters as the rows before it; only then is it reaped.
+        """
+        watch = _ExitWatch(self.child.pid)
+        try:
+            next_tick = time.monotonic()
+            while True:
+                exited = self._reap_orphans()
+                self._write_row()
+                if exited:
+                    break
+                next_tick = max(next_tick + self.interval, time.monotonic())
+                self._wait_until(next_tick, watch)
+        finally:
+            watch.close()
+        self._reap()
+        self._stop_stragglers()
+        return _shell_status(self.root_status)
+
+    @property
+    def wall_s(self) -> float:
+        return (self.ended or time.monotonic()) - self.t0
+
+    def _wait_until(self, deadline: float, watch: "_ExitWatch") -> None:
+        """Sleep until the next sample is due or the command exits; SIGKILL when the grace is over."""
+        while True:
+            now = time.monotonic()
+            if self.kill_at is not None and now >= self.kill_at:
+                self._send(signal.SIGKILL)
+                self.kill_at = now + 1.0
+            if now >= deadline:
+                return
+            wake = deadline if self.kill_at is None else min(deadline, self.kill_at)
+            if watch.wait(wake - now):
+                return
+
+    def _write_row(self) -> None:
+        """One CSV row: ``cpu`` is the tree's CPU time since the previous row over the time elapsed.
+
+        The cumulative CPU never goes backwards (a child reaped between two reads can make one
+        sample miss it), so the ``cpu`` column integrates exactly to the CPU time used.
+        """
+        tree = self.tree.sample()
+        elapsed = time.monotonic() - self.t0
+        cumulative = max(self._last[1], tree.cpu_s + self.reaped_cpu_s)
+        span = elapsed - self._last[0]
+        cpu = (cumulative - self._last[1]) / span * 100 if self.samples and span > 0 else 0.0
+        if self.samples:
+            self._last = (elapsed, cumulative)
+        row = f"{elapsed:.3f},{tree.nproc},{cpu:.1f},{tree.rss / MIB:.3f},{tree.vms / MIB:.3f}"
+        self.log.write(row + "," + ",".join(map(str, tree.io)) + "\n")
+        self.log.flush()
+        self.samples += 1
+
+    def _reap_orphans(self) -> bool:
+        """Reap exited adopted orphans; True once the command itself has exited (left unreaped)."""
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return True
+            if info is None:
+                return False
+            if info.si_pid == self.child.pid:
+                return True
+            self._account(*os.wait4(info.si_pid, 0))
+
+    def _reap(self) -> None:
+        """Reap every exited child of ours: the command itself and adopted orphans."""
+        while True:
+            try:
+                reaped = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if reaped[0] == 0:
+                return
+            self._account(*reaped)
+
+    def _account(self, pid: int, status: int, usage) -> None:
+        self.reaped_cpu_s += usage.ru_utime + usage.ru_stime
+        if pid == self.child.pid:
+            self.ended = time.monotonic()
+            self.root_status, self.root_rusage = status, usage
+            self.child.returncode = os.waitstatus_to_exitcode(status)
+        else:
+            self.orphan_rusage["user_s"] += usage.ru_utime
+            self.orphan_rusage["system_s"] += usage.ru_stime
+            self.orphan_rusage["max_rss_kib"] = max(self.orphan_rusage["max_rss_kib"], usage.ru_maxrss)
+
+    def forward(self, signum: int, _frame=None) -> None:
+        """Signal handler: pass the signal on to the whole tree; SIGKILL what is left after the grace."""
+        self.signalled = signum
+        self._send(signum)
+        if self.kill_at is None:
+            self.kill_at = time.monotonic() + self.grace_s
+
+    def _send(self, signum: int) -> None:
+        if self.child is not None and self.root_status is None:
+            _quietly(os.killpg, self.child.pid, signum)
+        for pid in self.tree.pids() if self.tree is not None else ():
+            _quietly(os.kill, pid, signum)
+
+    def _stop_stragglers(self) -> None:
+        """Processes the command left running are stopped: SIGTERM, then SIGKILL after the grace."""
+        self.stragglers = self._live_processes()
+        if not self.stragglers:
+            return
+        self._send(signal.SIGTERM)
+        kill_at = time.monotonic() + self.grace_s
+        while self._live_processes():
+            if time.monotonic() >= kill_at:
+                self._send(signal.SIGKILL)
+            if time.monotonic() >= kill_at + self.grace_s:
+                return
+            time.sleep(0.02)
+
+    def _live_processes(self) -> int:
+        self._reap()
+        return self.tree.sample().nproc
+
+    def summary(self, started_epoch: float, error: str | None) -> dict:
+        code = os.waitstatus_to_exitcode(self.root_status) if self.root_status is not None else None
+        return {
+            "format": SUMMARY_FORMAT,
+            "command": self.command,
+            "host": socket.gethostname(),
+            "interval_s": self.interval,
+            "start_utc": _iso(started_epoch),
+            "end_utc": _iso(started_epoch + self.wall_s),
+            "wall_s": round(self.wall_s, 3),
+            "exit_code": code if code is not None and code >= 0 else None,
+            "signal": -code if code is not None and code < 0 else None,
+            "status": _shell_status(self.root_status) if self.root_status is not None else None,
+            "error": error,
+            "rusage": _rusage_dict(self.root_rusage),
+            "rusage_tree": _tree_rusage(self.root_rusage, self.orphan_rusage),
+            "cores": cores_given(),
+            "samples": self.samples,
+            "left_running": self.stragglers,
+            "forwarded_signal": self.signalled,
+        }
+
+
+def _quietly(send, pid: int, signum: int) -> None:
+    try:
+        send(pid, signum)
+    except OSError:
+        pass
+
+
+class _ExitWatch:
+    """Wait for the command to exit with a timeout, without reaping it (pidfd when available)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        try:
+            self.fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.fd = None
+
+    def wait(self, timeout: float) -> bool:
+        if self.fd is not None:
+            return bool(select.select([self.fd], [], [], max(timeout, 0))[0])
+        end = time.monotonic() + timeout
+        while True:
+            if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(min(0.05, max(end - time.monotonic(), 0)))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux), so none escapes sampling, accounting or a SIGTERM."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _shell_status(wait_status: int) -> int:
+    code = os.waitstatus_to_exitcode(wait_status)
+    return code if code >= 0 else 128 - code
+
+
+def _maxrss_mib(ru_maxrss: int) -> float:
+    return ru_maxrss / MIB if sys.platform == "darwin" else ru_maxrss / 1024.0
+
+
+def _rusage_dict(usage) -> dict | None:
+    if usage is None:
+        return None
+    return {"user_s": round(usage.ru_utime, 6), "system_s": round(usage.ru_stime, 6),
+            "max_rss_mib": round(_maxrss_mib(usage.ru_maxrss), 3)}
+
+
+def _tree_rusage(root, orphans: dict) -> dict | None:
+    if root is None:
+        return None
+    return {"user_s": round(root.ru_utime + orphans["user_s"], 6),
+            "system_s": round(root.ru_stime + orphans["system_s"], 6),
+            "max_rss_mib": round(_maxrss_mib(max(root.ru_maxrss, orphans["max_rss_kib"])), 3)}
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _SignalsForwardedTo:
+    """Route SIGTERM/SIGINT/SIGHUP to a recording while it runs (main thread only)."""
+
+    def __init__(self, recording: Recording):
+        self.recording = recording
+        self.previous = {}
+
+    def __enter__(self):
+        if _in_main_thread():
+            for signum in FORWARDED_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self.recording.forward)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def _in_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _write_summary(path: Path, summary: dict) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *,
+           grace_s: float = DEFAULT_GRACE_S) -> int:
+    """Run ``command`` (no shell) under the recorder; returns its status (128 + signal if killed).
+
+    Raises ValueError for an empty command or a non-positive interval and OSError when the log
+    cannot be written; a command that cannot be started gives 127 (not found) or 126 (not
+    executable), one line on stderr, and still a summary. While it runs, this process adopts the
+    command's orphans and reaps every child it has.
+    """
+    if not command:
+        raise ValueError("no command to record (put it after --)")
+    if not interval > 0:
+        raise ValueError(f"--interval must be positive, got {interval}")
+    log_path = Path(log_path)
+    started = time.time()
+    with open(log_path, "w") as log:
+        log.write(",".join(CSV_COLUMNS) + "\n")
+        log.flush()
+        recording = Recording(list(command), log, interval, grace_s)
+        status, error = _run(recording)
+    summary = recording.summary(started, error)
+    summary["status"] = status
+    _write_summary(summary_path(log_path), summary)
+    return status
+
+
+def _run(recording: Recording) -> tuple[int, str | None]:
+    with _SignalsForwardedTo(recording):
+        try:
+            recording.start()
+        except OSError as exc:
+            status = 127 if isinstance(exc, FileNotFoundError) else 126
+            reason = "command not found" if status == 127 else f"cannot run command ({exc.strerror})"
+            error = f"{reason}: {recording.command[0]}"
+            print(f"record: {error}", file=sys.stderr)
+            return status, error
+        return recording.run(), None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.recorder",
+        description="Run CMD without a shell and log its process tree's CPU, memory and I/O "
+                    "(psrecord CSV columns); exit with CMD's status.",
+        usage="%(prog)s --log FILE [--interval S] [--grace S] -- CMD [ARG ...]")
+    add_record_options(parser)
+    return parser
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", required=True, help="CSV profile to write (summary goes beside it)")
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S,
+                        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g})")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S,
+                        help="seconds between forwarding SIGTERM and sending SIGKILL "
+                             f"(default {DEFAULT_GRACE_S:g})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ours, command = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = build_parser().parse_args(ours)
+    try:
+        return record(command, args.log, args.interval, grace_s=args.grace)
+    except (ValueError, OSError) as exc:
+        print(f"record: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
