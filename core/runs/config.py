@@ -351,8 +351,13 @@ def _split(s: _Section, kind: str) -> SplitSpec | None:
     if text is None or text.lower() in ("no", "none", "off", "false"):
         s.defaulted.add("split")
         return None
+    spec = _split_spec(s, text)
     if kind != "parallel":
         raise s.error("split", "splitting a cube needs the parallel command")
+    return spec
+
+
+def _split_spec(s: _Section, text: str) -> SplitSpec:
     compact = text.lower().replace(" ", "")
     if compact == "auto":
         return SplitSpec("auto")
