@@ -154,11 +154,10 @@ class SrcnetApp(App):
         self.focus_pane(pane)
 
     def focus_pane(self, pane: str) -> None:
-        target = {"runs": "#runs-pane", "sessions": "#sessions-table", "logs": "#logs-view", "usage": "#usage-pane"}[pane]
-        widget = self.query_one(target)
-        focusable = widget if widget.focusable else next(iter(widget.query("*").filter(lambda w: w.focusable)), None)
-        if focusable is not None:
-            self.call_after_refresh(focusable.focus)
+        target = {"runs": "#runs-ledger", "sessions": "#sessions-table", "logs": "#logs-view", "usage": "#usage-runs"}[pane]
+        widgets = self.query(target)
+        if widgets:
+            self.call_after_refresh(widgets.first().focus)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

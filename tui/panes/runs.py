@@ -1,9 +1,336 @@
-"""The Runs pane (placeholder until core.runs lands)."""
+"""The Runs pane: edit a run's config.ini with live validation, preview its plan, launch; the ledger.
+
+The top half edits one section of a config file: each field is checked by core as you type (a
+hidden copy of the section is validated, see :mod:`tui.run_config`), and when the section is valid
+the plan core would launch is shown (tasks, regions, cores and RAM). The bottom half lists the runs
+of the ledger with their progress; ``r`` resumes the selected run, ``enter`` shows its folder.
+"""
 
 from __future__ import annotations
 
-from textual.containers import Vertical
+import asyncio
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Label, Static
+
+from core.errors import SrcnetError
+from core.runs.plan import plan_run
+from tui import runs_adapter
+from tui.platform import error_line
+from tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
+from tui.screens.modals import ConfirmModal, PromptModal, TextModal
+from tui.widgets.keyed_table import KeyedTable
+
+PLAN_COLUMNS = (("index", "#"), ("name", "Session"), ("region", "Region"), ("cores", "Cores"), ("ram", "RAM GB"), ("par", "Parameters"))
+LEDGER_COLUMNS = (
+    ("id", "Run"), ("kind", "Kind"), ("phase", "Phase"), ("created", "Created"),
+    ("pending", "Pending"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
+)  # fmt: skip
+LEDGER_REFRESH_S = 3.0
+CHECK_DELAY_S = 0.25
+
+
+def progress_counts(counts: dict[str, int]) -> tuple[int, int, int, int]:
+    """(pending, running, done, failed) from the ledger's per-state task counts."""
+    pending = counts.get("planned", 0) + counts.get("launching", 0)
+    running = counts.get("launched", 0)
+    done = counts.get("completed", 0) + counts.get("no_sources", 0)
+    failed = counts.get("failed", 0) + counts.get("lost", 0)
+    return pending, running, done, failed
+
+
+def ledger_row(run: Any) -> tuple:
+    pending, running, done, failed = progress_counts(run.counts)
+    created = time.strftime("%m-%d %H:%M", time.localtime(run.created))
+    phase_style = {"failed": "bold red", "done": "green", "finished": "green"}.get(run.phase, "")
+    return (
+        run.id, run.kind, Text(run.phase, style=phase_style), created, str(pending),
+        Text(str(running), style="bold green" if running else ""), str(done),
+        Text(str(failed), style="bold red" if failed else ""),
+    )  # fmt: skip
+
+
+def plan_rows(plan: Any) -> dict[str, tuple]:
+    return {
+        str(task.index): (
+            str(task.index), task.name, str(task.region) if task.region else "whole cube",
+            str(task.cores), str(task.ram_gb), Path(task.par_file).name,
+        )  # fmt: skip
+        for task in plan.tasks
+    }
+
+
+def plan_summary(plan: Any) -> Text:
+    cores = sum(t.cores for t in plan.tasks)
+    ram = sum(t.ram_gb for t in plan.tasks)
+    text = Text.assemble(
+        (f"{len(plan.tasks)} task{'s' if len(plan.tasks) != 1 else ''}", "bold"),
+        f" · {cores} cores · {ram} GB RAM in all · {plan.image.rsplit('/', 1)[-1]}\n",
+        ("→ ", "dim"), plan.output_dir,
+    )
+    for warning in plan.warnings:
+        text.append(f"\n⚠ {warning}", style="yellow")
+    return text
 
 
 class RunsPane(Vertical):
-    BINDINGS = []
+    """Config editor + plan preview on top, ledger of runs below."""
+
+    BINDINGS = [
+        Binding("o", "open", "Open config", id="runs.open"),
+        Binding("t", "kind", "Task/parallel", id="runs.kind"),
+        Binding("ctrl+s", "save", "Save", id="runs.save"),
+        Binding("L", "launch", "Launch", id="runs.launch"),
+        Binding("r", "resume", "Resume", id="runs.resume"),
+        Binding("enter", "run_folder", "Run folder", show=False, id="runs.folder"),
+        Binding("ctrl+r", "refresh", "Refresh runs", show=False, id="runs.refresh"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.draft: ConfigDraft | None = None
+        self.config: Any = None
+        self.plan: Any = None
+        self.kind = "parallel"
+        self.runs: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("No config open: press o to open a config.ini", id="runs-config-line")
+        with Horizontal(id="runs-editor"):
+            with Vertical(id="runs-form-box"):
+                yield VerticalScroll(id="runs-form")
+                yield Static(id="runs-error")
+            with Vertical(id="runs-plan-box"):
+                yield Static(id="runs-plan-summary")
+                yield KeyedTable(PLAN_COLUMNS, id="runs-plan", cursor_type="none")
+        yield KeyedTable(LEDGER_COLUMNS, id="runs-ledger")
+
+    def on_mount(self) -> None:
+        self.query_one("#runs-ledger").border_title = "Runs (ledger)"
+        self.query_one("#runs-plan-box").border_title = "Plan"
+        self.query_one("#runs-form-box").border_title = "Config"
+        self.ledger_loop()
+
+    @property
+    def ledger(self) -> KeyedTable:
+        return self.query_one("#runs-ledger", KeyedTable)
+
+    # ---- the ledger ----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="runs-ledger", exit_on_error=False, description="read the run ledger")
+    async def ledger_loop(self) -> None:
+        while True:
+            await self.refresh_ledger()
+            await asyncio.sleep(LEDGER_REFRESH_S)
+
+    async def refresh_ledger(self) -> None:
+        try:
+            runs = await asyncio.to_thread(runs_adapter.list_runs, self.app.settings)
+        except Exception as exc:  # a locked or broken ledger must not end the loop
+            self.query_one("#runs-ledger").border_subtitle = error_line(exc)
+            return
+        self.runs = {run.id: run for run in runs}
+        self.ledger.sync({run.id: ledger_row(run) for run in runs})
+        self.ledger.border_subtitle = f"{len(runs)} runs · enter folder · r resume"
+
+    def action_refresh(self) -> None:
+        self.run_worker(self.refresh_ledger(), group="runs-ledger-now")
+
+    def _selected_run(self) -> Any | None:
+        key = self.ledger.current_key
+        return self.runs.get(key) if key else None
+
+    @on(DataTable.RowSelected, "#runs-ledger")
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_run_folder()
+
+    def action_run_folder(self) -> None:
+        run = self._selected_run()
+        if run is not None:
+            self.show_run(run)
+
+    @work(group="runs-action", exit_on_error=False)
+    async def show_run(self, run: Any) -> None:
+        body = await asyncio.to_thread(runs_adapter.describe_run, self.app.settings, run)
+        self.app.push_screen(TextModal(f"Run {run.id}", body))
+
+    def action_resume(self) -> None:
+        run = self._selected_run()
+        if run is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.resume(run)
+
+        pending, running, done, failed = progress_counts(run.counts)
+        body = f"Resume run {run.id}? {done} done, {running} running, {pending + failed} to (re)launch or watch."
+        self.app.push_screen(ConfirmModal("Resume run", body), confirmed)
+
+    @work(group="runs-launch", exit_on_error=False)
+    async def resume(self, run: Any) -> None:
+        self.notify(f"Resuming {run.id}…", title="Runs")
+        await self._background(runs_adapter.resume_run, self.app.settings, run.id, title=f"Run {run.id}")
+
+    async def _background(self, fn, *args, title: str) -> None:
+        """Run a long core call (launch, resume) in a thread; its outcome becomes a notification."""
+        try:
+            message = await asyncio.to_thread(fn, *args)
+        except SrcnetError as exc:
+            self.app.show_problem(title, str(exc), type(exc))
+        except Exception as exc:
+            self.notify(error_line(exc), title=title, severity="error")
+        else:
+            self.notify(message, title=title)
+        await self.refresh_ledger()
+
+    # ---- the config editor ----------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        start = str(self.draft.path) if self.draft else "config.ini"
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.open_config(Path(path).expanduser())
+
+        self.app.push_screen(PromptModal("Open a run configuration (config.ini)", start), chosen)
+
+    def action_kind(self) -> None:
+        self.kind = "task" if self.kind == "parallel" else "parallel"
+        if self.draft:
+            self.open_config(self.draft.path)
+        else:
+            self._show_config_line()
+
+    @work(exclusive=True, group="runs-open", exit_on_error=False)
+    async def open_config(self, path: Path) -> None:
+        try:
+            self.draft, self.config = await asyncio.to_thread(open_draft, path, self.kind)
+        except SrcnetError as exc:
+            self.app.show_problem("Cannot open the configuration", str(exc), type(exc))
+            return
+        await self._build_form()
+        self._show_config_line()
+        self._show_check(None)
+        await self.preview()
+
+    async def _build_form(self) -> None:
+        form = self.query_one("#runs-form", VerticalScroll)
+        await form.remove_children()
+        rows = []
+        for key in EDITABLE:
+            effective, note = self.draft.shown.get(key, ("", ""))
+            field = Input(self.draft.values.get(key, ""), placeholder=effective or note, id=f"field-{key}", compact=True)
+            field.tooltip = note or None
+            rows.append(Horizontal(Label(key, classes="field-label"), field, classes="field-row"))
+        await form.mount_all(rows)
+
+    def _show_config_line(self) -> None:
+        if self.draft is None:
+            text = Text(f"No config open ({self.kind}): press o to open a config.ini, t for task/parallel")
+        else:
+            text = Text.assemble((str(self.draft.path), "bold"), f" [{self.draft.section}] · {self.kind}")
+        self.query_one("#runs-config-line", Static).update(text)
+
+    @on(Input.Changed, ".field-row Input")
+    def _field_changed(self, event: Input.Changed) -> None:
+        if self.draft is None:
+            return
+        key = event.input.id.removeprefix("field-")
+        if event.value.strip():
+            self.draft.values[key] = event.value.strip()
+        else:
+            self.draft.values.pop(key, None)
+        self.check()
+
+    @work(exclusive=True, group="runs-check", exit_on_error=False)
+    async def check(self) -> None:
+        """Validate the draft with core (after a short pause in typing), then preview the plan."""
+        await asyncio.sleep(CHECK_DELAY_S)
+        draft = replace(self.draft, values=dict(self.draft.values))
+        try:
+            self.config = await asyncio.to_thread(check_draft, draft)
+        except SrcnetError as exc:
+            self.config = self.plan = None
+            self._show_check(exc)
+            self.query_one("#runs-plan-summary", Static).update(Text("fix the config to see the plan", style="dim"))
+            self.query_one("#runs-plan", KeyedTable).sync({})
+            return
+        self._show_check(None)
+        await self.preview()
+
+    def _show_check(self, error: Exception | None) -> None:
+        for field in self.query(".field-row Input"):
+            field.remove_class("error")
+        box = self.query_one("#runs-error", Static)
+        if error is None:
+            box.update(Text("✓ valid", style="green"))
+            return
+        box.update(Text(f"✗ {error}", style="bold red"))
+        for key in EDITABLE:
+            if f"] {key}:" in str(error):
+                self.query_one(f"#field-{key}").add_class("error")
+
+    async def preview(self) -> None:
+        """Show the plan core would launch for the current (valid) config."""
+        summary = self.query_one("#runs-plan-summary", Static)
+        try:
+            context = await runs_adapter.platform_context(self.app.platform)
+            self.plan = await asyncio.to_thread(plan_run, self.config, "preview", context=context)
+        except SrcnetError as exc:
+            self.plan = None
+            summary.update(Text(f"✗ {exc}", style="bold red"))
+            self.query_one("#runs-plan", KeyedTable).sync({})
+            return
+        summary.update(plan_summary(self.plan))
+        self.query_one("#runs-plan", KeyedTable).sync(plan_rows(self.plan))
+
+    def action_save(self) -> None:
+        if self.draft is not None and self.config is not None:
+            self.save()
+        elif self.draft is not None:
+            self.notify("Fix the errors before saving.", severity="warning", title="Not saved")
+
+    @work(group="runs-save", exit_on_error=False)
+    async def save(self) -> None:
+        try:
+            await asyncio.to_thread(save_draft, self.draft)
+        except OSError as exc:
+            self.notify(f"{self.draft.path}: {exc.strerror or exc}", title="Not saved", severity="error")
+            return
+        self.notify(f"Saved [{self.draft.section}] to {self.draft.path}.", title="Config")
+
+    def action_launch(self) -> None:
+        if self.draft is None or self.config is None or self.plan is None:
+            self.notify("Open a valid config first (o).", title="Launch", severity="warning")
+            return
+        plan = self.plan
+        body = (
+            f"Launch {len(plan.tasks)} session(s) of {plan.image}\n"
+            f"({plan.tasks[0].cores} cores, {plan.tasks[0].ram_gb} GB RAM each) "
+            f"from {self.draft.path.name} [{self.draft.section}]?\nThe config is saved first."
+        )
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.launch()
+
+        self.app.push_screen(ConfirmModal("Launch run", body), confirmed)
+
+    @work(group="runs-launch", exit_on_error=False)
+    async def launch(self) -> None:
+        draft = self.draft
+        await asyncio.to_thread(save_draft, draft)
+        self.notify(f"Launching {draft.path.name} [{draft.section}]…", title="Runs")
+        await self._background(
+            runs_adapter.launch_run, self.app.settings, draft.path, draft.section, draft.kind, title="Launch"
+        )

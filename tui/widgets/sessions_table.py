@@ -1,22 +1,21 @@
 """The live sessions table: rows keyed by session id, changed cells updated in place.
 
 A poll hands :meth:`SessionsTable.apply` the full list of sessions; the table renders each session
-into plain cells, compares them with what it shows, and calls ``update_cell`` only for cells that
-changed (dolphie's keyed diff), adding and removing rows as sessions come and go. The cursor, the
-scroll position, the marks, the filter and the sort survive every poll. Only a user action that
-changes most rows at once (a new filter) rebuilds the table, and the cursor stays on its session.
+into plain cells and lets :class:`~tui.widgets.keyed_table.KeyedTable` change only the cells that
+differ. The cursor, the scroll position, the marks, the filter and the sort survive every poll;
+rows are re-sorted only when one arrives or the sort column changed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
+
+from tui.widgets.keyed_table import KeyedTable, SyncStats
 
 COLUMNS = (
     ("mark", " "),
@@ -38,8 +37,6 @@ STATUS_STYLES = {
 }
 STATUS_ORDER = {status: rank for rank, status in enumerate(STATUS_STYLES)}
 MARK = "●"
-REBUILD_ABOVE = 100
-"""Removing more rows than this at once rebuilds the table (``remove_row`` is O(rows) each)."""
 
 
 def run_of(name: str) -> str:
@@ -123,21 +120,11 @@ def matches(session: Any, text: str) -> bool:
     return text in haystack
 
 
-@dataclass
-class ApplyStats:
-    """What one poll changed in the table (for the benchmark and the tests)."""
-
-    added: int = 0
-    removed: int = 0
-    cells: int = 0
-    rebuilt: bool = False
-
-
-class SessionsTable(DataTable):
-    """A DataTable of sessions that updates in place; marks, filter and sort are its own state."""
+class SessionsTable(KeyedTable):
+    """The sessions as rows; marks, filter and sort are its own state and survive every poll."""
 
     def __init__(self, clock: Callable[[], datetime], **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(COLUMNS, **kwargs)
         self._clock = clock
         self.sessions: dict[str, Any] = {}
         """Every session of the last poll, visible or filtered out."""
@@ -145,18 +132,11 @@ class SessionsTable(DataTable):
         self.filter_text = ""
         self.sort_column = "name"
         self.sort_reverse = False
-        self._shown: dict[str, tuple] = {}
-
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
 
     @property
     def current_id(self) -> str | None:
         """The session id under the cursor, or None when the table is empty."""
-        if not self._shown or not self.is_valid_row_index(self.cursor_row):
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self.current_key
 
     def selected_ids(self) -> list[str]:
         """The marked sessions that still exist, or else the one under the cursor."""
@@ -166,72 +146,33 @@ class SessionsTable(DataTable):
         current = self.current_id
         return [current] if current else []
 
-    def visible(self) -> list[Any]:
-        return [s for s in self.sessions.values() if matches(s, self.filter_text)]
+    def visible_rows(self) -> dict[str, tuple]:
+        now = self._clock()
+        return {
+            s.id: render_cells(s, now, s.id in self.marks)
+            for s in self.sessions.values()
+            if matches(s, self.filter_text)
+        }
 
-    def apply(self, sessions: Iterable[Any]) -> ApplyStats:
-        """Show a new poll: add, update in place and remove rows; re-sort only when order may change."""
+    def apply(self, sessions: Iterable[Any]) -> SyncStats:
+        """Show a new poll in place; re-sort only when a row arrived or the sort column changed."""
         self.sessions = {s.id: s for s in sessions}
         self.marks &= self.sessions.keys()
-        wanted = {s.id: s for s in self.visible()}
-        stats = ApplyStats()
-        gone = [sid for sid in self._shown if sid not in wanted]
-        if len(gone) > REBUILD_ABOVE:
-            self._rebuild(wanted.values())
-            return ApplyStats(added=len(wanted), removed=len(gone), rebuilt=True)
-        with self.app.batch_update():
-            for sid in gone:
-                self.remove_row(sid)
-                del self._shown[sid]
-            stats.removed = len(gone)
-            reorder = self._write_rows(wanted.values(), stats)
-            if reorder:
-                self._sort_rows()
+        stats = self.sync(self.visible_rows())
+        if stats.added or self.sort_column in stats.columns:
+            self._sort_rows()
         return stats
 
-    def _write_rows(self, sessions: Iterable[Any], stats: ApplyStats) -> bool:
-        """Add new rows and update changed cells; True when the sort order may have changed."""
-        now = self._clock()
-        sort_index = COLUMN_KEYS.index(self.sort_column)
-        reorder = False
-        for session in sessions:
-            cells = render_cells(session, now, session.id in self.marks)
-            old = self._shown.get(session.id)
-            if old is None:
-                self.add_row(*cells, key=session.id)
-                stats.added += 1
-                reorder = True
-            elif old != cells:
-                for column, before, after in zip(COLUMN_KEYS, old, cells):
-                    if before != after:
-                        self.update_cell(session.id, column, after, update_width=True)
-                        stats.cells += 1
-                reorder = reorder or old[sort_index] != cells[sort_index]
-            self._shown[session.id] = cells
-        return reorder
-
-    def _rebuild(self, sessions: Iterable[Any]) -> None:
-        """Re-fill the table (a filter change); the cursor stays on the session it was on."""
+    def _sort_rows(self) -> None:
         keep = self.current_id
-        with self.app.batch_update():
-            self.clear()
-            self._shown.clear()
-            self._write_rows(sessions, ApplyStats())
-            self._sort_rows(keep)
-
-    def _sort_rows(self, keep: str | None = None) -> None:
-        keep = keep or self.current_id
         key = sort_key(self.sort_column)
         self.sort("id", key=lambda sid: key(self.sessions[sid]), reverse=self.sort_reverse)
         self.move_cursor_to(keep)
 
-    def move_cursor_to(self, session_id: str | None) -> None:
-        if session_id in self._shown:
-            self.move_cursor(row=self.get_row_index(session_id), animate=False)
-
     def set_filter(self, text: str) -> None:
         self.filter_text = text
-        self._rebuild(self.visible())
+        self.refill(self.visible_rows())
+        self._sort_rows()
 
     def sort_by(self, column: str) -> None:
         """Sort by a column; choosing the same column again reverses the order."""
@@ -243,10 +184,9 @@ class SessionsTable(DataTable):
 
     def toggle_mark(self) -> None:
         sid = self.current_id
-        if sid is None:
-            return
-        self.marks ^= {sid}
-        self.apply(self.sessions.values())
+        if sid is not None:
+            self.marks ^= {sid}
+            self.apply(self.sessions.values())
 
     def clear_marks(self) -> None:
         self.marks.clear()

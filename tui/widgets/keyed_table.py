@@ -1,0 +1,94 @@
+"""A DataTable whose rows are keyed and synchronised in place, never cleared by an update.
+
+:meth:`KeyedTable.sync` takes the rows that should be shown (key -> cells) and touches only what
+differs: ``update_cell`` for changed cells, ``add_row`` for new keys, ``remove_row`` for vanished
+ones (dolphie's keyed diff). Cursor and scroll stay where the user left them. When more rows vanish
+at once than :data:`REBUILD_ABOVE` (``remove_row`` costs O(rows) each) the table is refilled and the
+cursor put back on its key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.widgets import DataTable
+
+REBUILD_ABOVE = 100
+
+
+@dataclass
+class SyncStats:
+    """What one sync changed (for the benchmark, the tests and re-sorting)."""
+
+    added: int = 0
+    removed: int = 0
+    cells: int = 0
+    rebuilt: bool = False
+    columns: set[str] = field(default_factory=set)
+    """Columns in which at least one cell changed."""
+
+
+class KeyedTable(DataTable):
+    """Row-cursor DataTable with :meth:`sync`; ``column_keys`` name the columns in order."""
+
+    def __init__(self, columns: tuple[tuple[str, str], ...], **kwargs) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", True)
+        super().__init__(**kwargs)
+        self._column_spec = columns
+        self.column_keys = tuple(key for key, _ in columns)
+        self._shown: dict[str, tuple] = {}
+
+    def on_mount(self) -> None:
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+
+    @property
+    def current_key(self) -> str | None:
+        """The key of the row under the cursor, or None when the table is empty."""
+        if not self._shown or not self.is_valid_row_index(self.cursor_row):
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def sync(self, rows: dict[str, tuple]) -> SyncStats:
+        """Make the table show exactly ``rows``, changing only what differs."""
+        gone = [key for key in self._shown if key not in rows]
+        if len(gone) > REBUILD_ABOVE:
+            self.refill(rows)
+            return SyncStats(added=len(rows), removed=len(gone), rebuilt=True, columns=set(self.column_keys))
+        stats = SyncStats(removed=len(gone))
+        with self.app.batch_update():
+            for key in gone:
+                self.remove_row(key)
+                del self._shown[key]
+            for key, cells in rows.items():
+                self._write(key, cells, stats)
+        return stats
+
+    def _write(self, key: str, cells: tuple, stats: SyncStats) -> None:
+        old = self._shown.get(key)
+        if old is None:
+            self.add_row(*cells, key=key)
+            stats.added += 1
+        elif old != cells:
+            for column, before, after in zip(self.column_keys, old, cells):
+                if before != after:
+                    self.update_cell(key, column, after, update_width=True)
+                    stats.cells += 1
+                    stats.columns.add(column)
+        self._shown[key] = cells
+
+    def refill(self, rows: dict[str, tuple]) -> None:
+        """Clear and re-add every row (a user action such as a new filter); the cursor keeps its key."""
+        keep = self.current_key
+        with self.app.batch_update():
+            self.clear()
+            self._shown.clear()
+            stats = SyncStats()
+            for key, cells in rows.items():
+                self._write(key, cells, stats)
+            self.move_cursor_to(keep)
+
+    def move_cursor_to(self, key: str | None) -> None:
+        if key in self._shown:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
