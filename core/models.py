@@ -23,6 +23,12 @@ ACTIVE_STATUSES = (PENDING, RUNNING, TERMINATING)
 TERMINAL_STATUSES = (COMPLETED, FAILED)
 _LEGACY_STATUS = {"succeeded": COMPLETED, "error": FAILED}
 
+# Field order of Skaha's Session.java, which --json output follows.
+SKAHA_FIELD_ORDER = (
+    "id", "userid", "runAsUID", "runAsGID", "supplementalGroups", "appid", "image", "type", "status", "name",
+    "startTime", "expiryTime", "connectURL", "requestedRAM", "requestedCPUCores", "requestedGPUCores",
+    "ramInUse", "cpuCoresInUse", "gpuRAMInUse", "gpuUtilization", "isFixedResources",
+)
 _MISSING = {"", "<none>", "none", "null", "not-applicable", "n/a"}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 # Bytes per unit as Kubernetes writes quantities; a bare number in a RAM field is already decimal GB.
@@ -175,7 +181,6 @@ class Session:
 
     def to_json(self) -> dict:
         """Skaha's field names with parsed values (numbers, current statuses); other raw fields kept."""
-        out = {k: v for k, v in self.raw.items() if k != "coresInUse"}
         parsed = {
             "id": self.id,
             "name": self.name,
@@ -192,8 +197,9 @@ class Session:
             "ramInUse": self.ram_in_use_gb,
             "isFixedResources": self.is_fixed,
         }
-        out.update(parsed)
-        return out
+        merged = {**{k: v for k, v in self.raw.items() if k != "coresInUse"}, **parsed}
+        ordered = {k: merged.pop(k) for k in SKAHA_FIELD_ORDER if k in merged}
+        return {**ordered, **merged}
 
 
 def parse_sessions(data) -> list[Session]:

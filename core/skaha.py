@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import inspect
+import os
 import random
 import re
 import ssl
@@ -64,6 +65,18 @@ class RetryPolicy:
     base_s: float = 0.25
     cap_s: float = 10.0
     total_s: float = 120.0
+
+    @classmethod
+    def from_env(cls, environ=None) -> "RetryPolicy":
+        """Defaults, or ``SRCNET_RETRY_ATTEMPTS`` / ``SRCNET_RETRY_TOTAL_S`` from the environment."""
+        env = os.environ if environ is None else environ
+        policy = cls()
+        try:
+            attempts = int(env.get("SRCNET_RETRY_ATTEMPTS") or policy.attempts)
+            total_s = float(env.get("SRCNET_RETRY_TOTAL_S") or policy.total_s)
+        except ValueError:
+            raise UsageError("SRCNET_RETRY_ATTEMPTS / SRCNET_RETRY_TOTAL_S: must be numbers") from None
+        return cls(attempts=max(attempts, 1), base_s=policy.base_s, cap_s=min(policy.cap_s, total_s), total_s=total_s)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff; a server's Retry-After is honoured up to ``cap_s``."""
@@ -213,7 +226,7 @@ class SkahaClient:
         concurrency: int = 32,
     ):
         self.base_url = base_url.rstrip("/") + "/"
-        self.retries = retries or RetryPolicy()
+        self.retries = retries or RetryPolicy.from_env()
         headers = dict(HEADERS)
         verify: bool | ssl.SSLContext = True
         if token:

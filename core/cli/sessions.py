@@ -56,11 +56,11 @@ def _number(value, digits=2) -> str:
 
 
 def _usage(in_use, requested) -> str:
-    return f"{_number(in_use)} / {_number(requested)}"
+    return f"{_number(in_use)}/{_number(requested)}"
 
 
 def _when(session: Session) -> str:
-    return session.start_time.strftime("%Y-%m-%d %H:%M:%S") if session.start_time else "-"
+    return session.start_time.strftime("%m-%d %H:%M:%S") if session.start_time else "-"
 
 
 def _fail_on_errors(results: dict, done_verb: str) -> int:
@@ -78,12 +78,18 @@ def _fail_on_errors(results: dict, done_verb: str) -> int:
 # --- sessions / info ----------------------------------------------------------------------------
 
 
+def short_image(image: str) -> str:
+    """Drop the registry host, which is the same for every image a platform accepts."""
+    return image.split("/", 1)[1] if image.count("/") >= 2 else image
+
+
 def sessions_table(sessions: list[Session]) -> Table:
     table = Table(header_style="bold")
-    for column in ("ID", "NAME", "STATUS", "IMAGE", "STARTED (UTC)", "CORES used/req", "RAM GB used/req"):
-        table.add_column(column, no_wrap=column in ("ID", "STATUS"))
+    for column in ("ID", "NAME", "STATUS", "IMAGE", "STARTED UTC", "CPU use/req", "RAM GB use/req"):
+        table.add_column(column, no_wrap=column in ("ID", "STATUS", "STARTED UTC"), overflow="fold",
+                         min_width=22 if column == "IMAGE" else None)
     for s in sessions:
-        table.add_row(s.id, s.name, status_text(s.status), s.image, _when(s),
+        table.add_row(s.id, s.name, status_text(s.status), short_image(s.image), _when(s),
                       _usage(s.cores_in_use, s.requested_cores), _usage(s.ram_in_use_gb, s.requested_ram_gb))
     return table
 
@@ -262,6 +268,8 @@ def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None,
             seen.add(session_id)
         if len(final) == len(ids):
             return final
+        if pause == poll_s:
+            notice(f"waiting for {len(ids) - len(final)} session(s): {', '.join(i for i in ids if i not in final)}")
         if deadline is not None and time.monotonic() + pause > deadline:
             rest = ", ".join(i for i in ids if i not in final)
             raise TaskFailed(f"wait: timed out after {timeout_s:g} s; not finished: {rest}")
