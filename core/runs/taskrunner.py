@@ -27,6 +27,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.recorder import summary_path
+
 NO_SOURCES = 8  # SoFiA-2: "No sources left after linking." / "No reliable sources found."
 NOT_FOUND = 127
 FINDERS = ("sofia", "bdsf")
@@ -103,8 +105,6 @@ def exit_status(returncode: int) -> int:
 
 def annotate_summary(log: Path, finder: str, finder_status: int, task_status: int, note: str | None) -> None:
     """Add the finder's verdict to the recorder's summary JSON (written atomically)."""
-    from core.recorder import summary_path
-
     path = summary_path(log)
     try:
         summary = json.loads(path.read_text())
