@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import BinaryIO, Callable, TypeVar
 
 from core.errors import AuthError, NotFound, SrcnetError, Unreachable, UsageError
 
@@ -138,6 +138,13 @@ class Storage:
 
     def exists(self, path: str) -> bool:
         return self.is_dir(path) or self.stat(path) is not None
+
+    def open_read(self, path: str) -> BinaryIO:
+        """A binary stream of a file's bytes from the start (e.g. to read a FITS header)."""
+        return self._retrying(f"open {self.describe(path)}", lambda: self._open(path))
+
+    def _open(self, path: str) -> BinaryIO:
+        raise NotImplementedError
 
     def mkdir_p(self, path: str) -> None:
         """Create a folder and its missing parents; folders that exist are fine."""
@@ -279,6 +286,9 @@ class VOSpace(Storage):
     def _get(self, path: str, local: Path) -> None:
         self._client.copy(to_uri(path), str(local), send_md5=True)
 
+    def _open(self, path: str) -> BinaryIO:
+        return self._client.open(to_uri(path), view="data")
+
     def _already_exists(self, exc: BaseException) -> bool:
         from cadcutils import exceptions as cadc
 
@@ -367,6 +377,9 @@ class LocalArc(Storage):
 
     def _get(self, path: str, local: Path) -> None:
         shutil.copyfile(self.local_path(path), local)
+
+    def _open(self, path: str) -> BinaryIO:
+        return open(self.local_path(path), "rb")
 
 
 def open_storage(settings, **kwargs) -> Storage:

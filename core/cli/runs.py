@@ -1,0 +1,209 @@
+"""The run commands: run, parallel, runs, resume, quickstart.
+
+``run`` and ``parallel`` read the seed's config.ini (extended), name their run id on stderr before
+anything is launched, and end with the usage table of the run; ``--no-wait`` returns once every
+task is launched, ``--dry-run`` prints the plan and touches nothing. ``resume RUN_ID`` finishes a
+run that was interrupted at any moment. Exit codes: 0 every task gave a result (SoFiA's "no
+sources" included), 1 a task failed or was lost, 2 config, 3 auth, 4 unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.table import Table
+
+from core import settings as settings_module
+from core.cli.output import notice, print_json, stderr, stdout
+from core.runs import ledger as L
+from core.runs.ledger import Ledger, RunRecord, TaskRecord
+from core.runs.orchestrate import (
+    LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, resume_run, start_run,
+)
+
+STATE_STYLE = {L.COMPLETED: "green", L.NO_SOURCES: "green", L.FAILED: "red", L.LOST: "red",
+               L.LAUNCHED: "cyan", L.LAUNCHING: "yellow"}
+
+
+def settings_from_args(args):
+    resolved = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    notice(resolved.describe())
+    return resolved
+
+
+class CliReporter(Reporter):
+    """Progress on stderr: the run id first, then one line per task change worth knowing."""
+
+    def __init__(self, quiet_launches: bool = False):
+        self.quiet_launches = quiet_launches
+
+    def run_started(self, run: RunRecord) -> None:
+        stderr.print(f"run {run.id}: {run.tasks} task(s), {run.kind}; outputs {run.remote_dir}; "
+                     f"results {run.local_dir}", highlight=False)
+
+    def task_changed(self, task: TaskRecord) -> None:
+        if task.state == L.LAUNCHING or (task.state == L.LAUNCHED and self.quiet_launches):
+            return
+        detail = f" session {task.session_id}" if task.session_id else ""
+        if task.exit_code is not None:
+            detail += f", exit {task.exit_code}"
+        if task.message and task.state != L.COMPLETED:
+            detail += f" ({task.message})"
+        style = STATE_STYLE.get(task.state, "")
+        stderr.print(f"task {task.index:03d} {task.name}: [{style}]{task.state}[/]{detail}", highlight=False)
+
+    def task_failed(self, task: TaskRecord, tail: list[str]) -> None:
+        if tail:
+            stderr.print(f"last lines of task {task.index:03d} ({task.name}):", style="red", highlight=False)
+            for line in tail:
+                stderr.print(f"  {line}", markup=False, highlight=False)
+
+    def notice(self, message: str) -> None:
+        notice(message)
+
+
+def plan_table(plan) -> Table:
+    table = Table(title=f"{plan.run_kind} run: {len(plan.tasks)} task(s)", title_justify="left")
+    for column in ("#", "session name", "region", "parameter file", "cores", "RAM GiB"):
+        table.add_column(column, justify="right" if column in ("#", "cores", "RAM GiB") else "left")
+    for task in plan.tasks:
+        table.add_row(str(task.index), task.name, str(task.region or "-"), task.par_file, str(task.cores),
+                      str(task.ram_gb))
+    return table
+
+
+def print_plan(plan) -> None:
+    settings = Table(title=f"{plan.config.path.name} [{plan.config.section}]", title_justify="left")
+    for column in ("key", "value", "note"):
+        settings.add_column(column)
+    for key, value, note in plan.config.describe():
+        settings.add_row(key, "-" if value in (None, {}, "") else str(value), note)
+    stdout.print(settings)
+    stdout.print(plan_table(plan))
+    stdout.print(f"image: {plan.image}   outputs: {plan.output_dir}   input: {plan.input_data}", highlight=False)
+    for upload in plan.uploads:
+        stdout.print(f"upload: {upload.local} -> {upload.remote}", highlight=False)
+    if plan.tasks:
+        first = plan.tasks[0]
+        stdout.print(f"task command: {first.cmd} {' '.join(first.args)}", markup=False, highlight=False)
+    for warning in plan.warnings:
+        notice(f"warning: {warning}")
+
+
+def usage_table(report: dict) -> Table:
+    from core.usage import render_table
+
+    return render_table(report)
+
+
+def print_result(result: RunResult, as_json: bool) -> None:
+    run = result.run
+    if as_json:
+        print_json({**run.to_json(), "exit_code": result.exit_code, "usage": result.usage,
+                    "tasks_detail": [_task_json(t) for t in result.tasks]})
+        return
+    if not result.waited:
+        notice(f"run {run.id}: launched; follow it with `runs`, finish it with `resume {run.id}`")
+        return
+    if result.usage:
+        stdout.print(usage_table(result.usage))
+    for problem in result.usage_problems:
+        notice(f"usage: {problem}")
+    counts = ", ".join(f"{n} {state}" for state, n in run.to_json()["counts"].items() if n)
+    notice(f"run {run.id}: {counts}; results in {result.local_dir}")
+    if result.exit_code and any(t.state == L.LOST for t in result.tasks):
+        notice(f"lost tasks are relaunched by `resume {run.id}`")
+
+
+def _task_json(task: TaskRecord) -> dict:
+    return {"index": task.index, "name": task.name, "state": task.state, "session_id": task.session_id,
+            "exit_code": task.exit_code, "message": task.message, "attempt": task.attempt}
+
+
+def _run_command(kind: str):
+    def handler(args) -> int:
+        config = load_config(args.config, kind, args.section)
+        settings = settings_from_args(args)
+        if args.dry_run:
+            plan = dry_run_plan(settings, config)
+            print_json(plan.to_dict()) if args.json else print_plan(plan)
+            return 0
+        result = asyncio.run(start_run(settings, config, wait=not args.no_wait, reporter=CliReporter(),
+                                       launch_concurrency=args.max_launching))
+        print_result(result, args.json)
+        return result.exit_code
+
+    return handler
+
+
+def cmd_resume(args) -> int:
+    settings = settings_from_args(args)
+    result = asyncio.run(resume_run(settings, args.run_id, wait=not args.no_wait, reporter=CliReporter(),
+                                    launch_concurrency=args.max_launching))
+    print_result(result, args.json)
+    return result.exit_code
+
+
+def runs_table(runs: list[RunRecord]) -> Table:
+    table = Table()
+    for column in ("run", "created (UTC)", "kind", "phase", "tasks", "done", "ok", "failed", "lost", "config"):
+        table.add_column(column)
+    for run in runs:
+        counts = run.counts
+        ok = counts.get(L.COMPLETED, 0) + counts.get(L.NO_SOURCES, 0)
+        table.add_row(run.id, run.to_json()["created"].replace("T", " ").rstrip("Z"), run.kind, run.phase,
+                      str(run.tasks), str(run.done), str(ok), str(counts.get(L.FAILED, 0)),
+                      str(counts.get(L.LOST, 0)), Path(run.config or "-").name)
+    return table
+
+
+def cmd_runs(args) -> int:
+    state_dir = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir).state_dir
+    if not L.ledger_path(state_dir).exists():
+        runs = []
+    else:
+        with Ledger(state_dir) as ledger:
+            runs = ledger.runs()
+    if args.json:
+        print_json([run.to_json() for run in runs])
+    elif runs:
+        stdout.print(runs_table(runs))
+    else:
+        notice(f"no runs yet in {L.ledger_path(state_dir)}")
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from examples.quickstart import run_quickstart
+
+    return run_quickstart(args)
+
+
+def _add_wait_options(parser) -> None:
+    parser.add_argument("--no-wait", action="store_true", help="return once every task is launched")
+    parser.add_argument("--json", action="store_true", help="print the result (or the plan) as JSON")
+    parser.add_argument("--max-launching", type=int, default=LAUNCH_CONCURRENCY, metavar="N",
+                        help=f"create requests in flight at once (default {LAUNCH_CONCURRENCY}; not a cap on running tasks)")
+
+
+def register(subparsers) -> None:
+    for kind, command, what in (("task", "run", "one task ([sofia-task])"),
+                                ("parallel", "parallel", "many tasks ([sofia-parallel])")):
+        parser = subparsers.add_parser(command, help=f"run {what} from CONFIG.ini")
+        parser.add_argument("config", metavar="CONFIG.ini")
+        parser.add_argument("--section", help=f"config section (default [{'sofia-task' if kind == 'task' else 'sofia-parallel'}])")
+        parser.add_argument("--dry-run", action="store_true", help="print the plan; stage and launch nothing")
+        _add_wait_options(parser)
+        parser.set_defaults(handler=_run_command(kind))
+    parser = subparsers.add_parser("runs", help="runs in the ledger, newest first")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=cmd_runs)
+    parser = subparsers.add_parser("resume", help="finish an interrupted run")
+    parser.add_argument("run_id", metavar="RUN_ID")
+    _add_wait_options(parser)
+    parser.set_defaults(handler=cmd_resume)
+    parser = subparsers.add_parser("quickstart", help="PyBDSF on generated images: a parallel run on the local server")
+    parser.add_argument("--dir", help="folder for the example's config, images and results (default ./srcnet-quickstart)")
+    parser.add_argument("--images", type=int, default=4, help="number of synthetic images, one task each (default 4)")
+    parser.set_defaults(handler=cmd_quickstart)

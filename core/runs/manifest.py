@@ -1,0 +1,108 @@
+"""``run.json``: the provenance of a run, enough to tell later exactly what ran on what.
+
+Software versions, the effective configuration, checksums of the parameter files and inputs,
+and for every task its session id, times and exit code. It is written into the local results
+folder and uploaded beside the run's outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from core.runs.ledger import RunRecord, TaskRecord
+from core.runs.storage import Storage, file_md5
+
+FORMAT = "srcnet-run/1"
+PACKAGES = ("srcnet-tui", "httpx", "vos", "cadcutils", "psutil", "pandas", "astropy", "bdsf")
+
+
+def software_versions() -> dict:
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _iso(stamp: float | None) -> str | None:
+    return None if stamp is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+def input_checksums(plan: dict, storage: Storage) -> list[dict]:
+    """MD5 and size of every uploaded file (from the local copy) and of the input data on storage."""
+    entries = []
+    for upload in plan["uploads"]:
+        local = Path(upload["local"])
+        if local.is_file():
+            entries.append({"path": upload["remote"], "source": str(local), "size": local.stat().st_size,
+                            "md5": file_md5(local)})
+    uploaded = {u["remote"] for u in plan["uploads"]}
+    if plan["input_data"] not in uploaded:
+        found = storage.stat(plan["input_data"])
+        entries.append({"path": plan["input_data"], "size": found.size if found else None,
+                        "md5": found.md5 if found else None})
+    return entries
+
+
+def task_entry(task: TaskRecord) -> dict:
+    spec = task.spec
+    return {
+        "index": task.index,
+        "name": task.name,
+        "attempt": task.attempt,
+        "session_id": task.session_id,
+        "state": task.state,
+        "exit_code": task.exit_code,
+        "message": task.message,
+        "launching": _iso(task.launching_at),
+        "launched": _iso(task.launched_at),
+        "finished": _iso(task.finished_at),
+        "region": spec.get("region"),
+        "par_file": spec.get("par_file"),
+        "cores": spec.get("cores"),
+        "ram_gb": spec.get("ram_gb"),
+        "cmd": spec.get("cmd"),
+        "args": spec.get("args"),
+        "outputs": spec.get("outputs"),
+    }
+
+
+def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None) -> dict:
+    plan = run.details["plan"]
+    return {
+        "format": FORMAT,
+        "run_id": run.id,
+        "kind": run.kind,
+        "backend": run.backend,
+        "created": _iso(run.created),
+        "written": _iso(time.time()),
+        "command": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+        "software": software_versions(),
+        "image": plan.get("image"),
+        "config": plan.get("config"),
+        "output_dir": run.remote_dir,
+        "input_data": plan.get("input_data"),
+        "cube": plan.get("cube"),
+        "grid": plan.get("grid"),
+        "checksums": input_checksums(plan, storage),
+        "counts": run.to_json()["counts"],
+        "tasks": [task_entry(t) for t in tasks],
+        "usage": usage,
+    }
+
+
+def write_manifest(manifest: dict, path: Path) -> Path:
+    """Write atomically, so a reader never sees half a manifest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,464 @@
+"""A run from start to finish: plan -> stage -> launch -> watch -> collect, resumable at any moment.
+
+The seed scripts capped concurrency at four, stopped collecting at the first failure, lost SoFiA's
+exit status and could not be resumed. Here:
+
+- the plan and every task are in the ledger before anything is staged or launched, and the run id
+  is announced first, so ``resume RUN_ID`` always has something to resume;
+- staging is idempotent (uploads skip identical files), so a resume simply stages again;
+- launches are concurrent and bounded only by a semaphore; the platform schedules;
+- each create is preceded by a committed ``launching`` record carrying the deterministic session
+  name, so a resume adopts a session that was created just before a crash instead of launching it
+  twice (:func:`reconcile`);
+- watching polls one session list with back-off and captures each finished session's log while
+  Skaha still keeps it (about an hour);
+- collection brings back every small product of every task, failed ones included, and the run
+  ends with the usage table and ``run.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from core.errors import NotFound, SrcnetError, UsageError
+from core.runs import ledger as L
+from core.runs.config import RunConfig, is_arc_path, load_run_config
+from core.runs.ledger import Ledger, RunRecord, TaskRecord
+from core.runs.storage import LocalArc, Storage, join, open_storage
+from core.skaha import LaunchSpec
+
+LAUNCH_CONCURRENCY = 16
+ADOPTION_GRACE_S = 5.0
+"""A create sent just before a crash may still be in flight; wait this long before deciding it never arrived."""
+POLL_START_S, POLL_MAX_S = 1.0, 15.0
+COLLECT_SKIP_SUFFIXES = (".fits", ".fits.gz", ".fz")
+"""Cubes, masks and cubelets stay on storage; everything else a task wrote comes back."""
+FAILED_TAIL_LINES = 15
+RUN_JSON = "run.json"
+
+
+class Reporter:
+    """How a run tells its user what happens; the CLI prints, the TUI updates a pane. Override freely."""
+
+    def run_started(self, run: RunRecord) -> None:
+        pass
+
+    def phase(self, run_id: str, phase: str) -> None:
+        pass
+
+    def task_changed(self, task: TaskRecord) -> None:
+        pass
+
+    def task_failed(self, task: TaskRecord, tail: list[str]) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    """What a finished (or deliberately not awaited) run came to."""
+
+    run: RunRecord
+    tasks: list[TaskRecord]
+    local_dir: Path | None = None
+    usage: dict | None = None
+    usage_problems: list[str] = field(default_factory=list)
+    waited: bool = True
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every task ended with a result (completed or no sources), else 1 (contract)."""
+        if not self.waited:
+            return 0
+        return 0 if all(t.state in L.SUCCESS_STATES for t in self.tasks) else 1
+
+
+# -- planning --------------------------------------------------------------------------------------
+
+def load_config(path: str | Path, kind: str, section: str | None = None) -> RunConfig:
+    return load_run_config(path, section=section, kind=kind)
+
+
+def make_plan(config: RunConfig, run_id: str, storage: Storage, context: dict | None = None):
+    """The plan of a run; a cube already on /arc has its header read through storage."""
+    from core.runs.plan import plan_run
+
+    return plan_run(config, run_id, context=context, read_header=lambda path: read_cube_header(storage, path))
+
+
+def read_cube_header(storage: Storage, path: str):
+    from core.runs.fits import read_cube_shape, read_cube_shape_from
+
+    if not is_arc_path(path):
+        return read_cube_shape(path)
+    if isinstance(storage, LocalArc):
+        return read_cube_shape(storage.local_path(path))
+    return read_cube_shape_from(storage.open_read(path), path)
+
+
+def task_spec(plan, task) -> dict:
+    """Everything needed to (re)launch and collect a task, stored in the ledger with it."""
+    return {
+        **task.to_dict(),
+        "image": plan.image,
+        "env": plan.env,
+        "gpus": plan.gpus or None,
+    }
+
+
+def launch_spec(task: TaskRecord) -> LaunchSpec:
+    spec = task.spec
+    return LaunchSpec(name=task.name, image=spec["image"], cmd=spec["cmd"], args=list(spec["args"]),
+                      env=dict(spec.get("env") or {}), cores=spec.get("cores"), ram=spec.get("ram_gb"),
+                      gpus=spec.get("gpus"))
+
+
+def local_results_dir(config: RunConfig, state_dir: Path, run_id: str) -> Path:
+    """Where a run's products come back to: ``logs_dir/RUN_ID`` or ``<state_dir>/runs/RUN_ID``."""
+    base = Path(config.logs_dir) if config.logs_dir else Path(state_dir) / "runs"
+    return base / run_id
+
+
+def record_plan(ledger: Ledger, plan, settings, local_dir: Path) -> RunRecord:
+    tasks = [(t.index, t.name, task_spec(plan, t)) for t in plan.tasks]
+    ledger.create_run(plan.run_id, plan.run_kind, tasks, config=str(plan.config.path), section=plan.config.section,
+                      backend=settings.backend, remote_dir=plan.output_dir, local_dir=str(local_dir),
+                      details={"plan": plan.to_dict()})
+    return ledger.run(plan.run_id)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+@dataclass
+class Runner:
+    """One run being driven by this process: the ledger, storage, a Skaha client and a reporter."""
+
+    ledger: Ledger
+    storage: Storage
+    client: object  # core.skaha.SkahaClient
+    run_id: str
+    reporter: Reporter = field(default_factory=Reporter)
+    launch_concurrency: int = LAUNCH_CONCURRENCY
+    poll_start_s: float = POLL_START_S
+    poll_max_s: float = POLL_MAX_S
+
+    @property
+    def run(self) -> RunRecord:
+        return self.ledger.run(self.run_id)
+
+    @property
+    def plan(self) -> dict:
+        return self.run.details["plan"]
+
+    def _phase(self, phase: str, finished: bool = False) -> None:
+        self.ledger.set_phase(self.run_id, phase, finished=finished)
+        self.reporter.phase(self.run_id, phase)
+
+    def _changed(self, index: int) -> TaskRecord:
+        task = self.ledger.task(self.run_id, index)
+        self.reporter.task_changed(task)
+        return task
+
+    # stage ------------------------------------------------------------------------------------
+    def stage(self) -> None:
+        """Upload inputs and parameter files, create the run's and every task's output folder."""
+        self._phase("staging")
+        plan = self.plan
+        for upload in plan["uploads"]:
+            self.storage.mkdir_p(upload["remote"].rsplit("/", 1)[0])
+            result = self.storage.upload(Path(upload["local"]), upload["remote"])
+            verb = "unchanged" if result.skipped else "uploaded"
+            self.reporter.notice(f"{verb}: {upload['local']} -> {upload['remote']}")
+        for task in plan["tasks"]:
+            self.storage.mkdir_p(task["outputs"]["directory"])
+        self._phase("staged")
+
+    # launch -----------------------------------------------------------------------------------
+    async def launch_pending(self) -> None:
+        """Launch every task still ``planned``, concurrently; stop at the first hard error."""
+        pending = self.ledger.tasks(self.run_id, (L.PLANNED,))
+        if not pending:
+            return
+        self._phase("launching")
+        await self._validate(pending)
+        gate = asyncio.Semaphore(self.launch_concurrency)
+
+        async def launch(task: TaskRecord) -> None:
+            async with gate:
+                await self._launch_one(task)
+
+        results = await asyncio.gather(*(launch(t) for t in pending), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    async def _validate(self, tasks: list[TaskRecord]) -> None:
+        """Refuse before launching anything if any task would be refused (exit 2, nothing created)."""
+        from core.skaha import validate_spec
+
+        registries, context = await asyncio.gather(self.client.registries(), self.client.context())
+        for task in tasks:
+            try:
+                validate_spec(launch_spec(task), registries, context)
+            except UsageError as exc:
+                raise UsageError(f"task {task.index} ({task.name}): {exc}") from None
+
+    async def _launch_one(self, task: TaskRecord) -> None:
+        task = self.ledger.mark_launching(self.run_id, task.index)
+        self.reporter.task_changed(task)
+        session_ids = await self.client.create(launch_spec(task))
+        self.ledger.mark_launched(self.run_id, task.index, session_ids[0])
+        self._changed(task.index)
+
+    # reconcile (resume) -------------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        """Settle tasks a killed process left in ``launching``; put lost tasks back in the queue."""
+        stuck = self.ledger.tasks(self.run_id, (L.LAUNCHING,))
+        if stuck:
+            newest = max(t.launching_at or 0 for t in stuck)
+            wait = newest + ADOPTION_GRACE_S - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            by_name = _sessions_by_name(await self.client.list_sessions())
+            for task in stuck:
+                await self._settle_stuck(task, by_name.get(task.name.lower(), []))
+        for task in self.ledger.tasks(self.run_id, (L.LOST,)):
+            self.ledger.mark_planned(self.run_id, task.index, next_attempt=True)
+            self.reporter.notice(f"task {task.index}: {task.name} was lost; relaunching as attempt {task.attempt + 1}")
+            self._changed(task.index)
+
+    async def _settle_stuck(self, task: TaskRecord, sessions: list) -> None:
+        if sessions:
+            session = min(sessions, key=lambda s: (s.start_time is None, s.start_time or 0))
+            self.ledger.mark_launched(self.run_id, task.index, session.id)
+            self.reporter.notice(f"task {task.index}: adopted session {session.id} ({task.name})")
+        elif self._outcome_from_outputs(task) is not None:
+            self._finish_from_outputs(task, session_status=None)
+        else:
+            self.ledger.mark_planned(self.run_id, task.index)
+        self._changed(task.index)
+
+    # watch ------------------------------------------------------------------------------------
+    async def watch(self) -> None:
+        """Poll until every launched task has finished; capture each finished session's log."""
+        self._phase("watching")
+        delay = self.poll_start_s
+        while True:
+            active = self.ledger.tasks(self.run_id, (L.LAUNCHED,))
+            if not active:
+                return
+            sessions = {s.id: s for s in await self.client.list_sessions()}
+            changed = False
+            for task in active:
+                session = sessions.get(task.session_id)
+                if session is None:
+                    session = await self._get_or_none(task.session_id)
+                if session is None or session.is_terminal:
+                    await self._finish(task, session)
+                    changed = True
+            delay = self.poll_start_s if changed else min(delay * 1.5, self.poll_max_s)
+            if self.ledger.tasks(self.run_id, (L.LAUNCHED,)):
+                await asyncio.sleep(delay)
+
+    async def _get_or_none(self, session_id: str):
+        try:
+            return await self.client.get(session_id)
+        except NotFound:
+            return None
+
+    async def _finish(self, task: TaskRecord, session) -> None:
+        if session is not None:
+            await self._capture_log(task)
+        self._finish_from_outputs(task, session.status if session is not None else None)
+
+    async def _capture_log(self, task: TaskRecord) -> None:
+        try:
+            text = await self.client.logs(task.session_id)
+        except SrcnetError as exc:
+            self.reporter.notice(f"task {task.index}: session {task.session_id} log not available ({exc})")
+            return
+        path = self._local_dir() / f"{task.name}.session.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def _finish_from_outputs(self, task: TaskRecord, session_status: str | None) -> None:
+        state, code, message = self._outcome_from_outputs(task) or _outcome_without_summary(session_status)
+        self.ledger.mark_finished(self.run_id, task.index, state, code, message)
+        finished = self._changed(task.index)
+        if state == L.FAILED:
+            self.reporter.task_failed(finished, self._tail(finished))
+
+    def _outcome_from_outputs(self, task: TaskRecord) -> tuple[str, int | None, str | None] | None:
+        """The task's verdict from the recorder summary it wrote, if it wrote one."""
+        summary = self._read_summary(task)
+        if summary is None:
+            return None
+        finder = summary.get("finder_exit_code", summary.get("exit_code"))
+        status = summary.get("task_exit_code", summary.get("status", finder))
+        if finder == 8:
+            return L.NO_SOURCES, 8, summary.get("note") or "no sources found"
+        if status == 0:
+            return L.COMPLETED, 0, None
+        return L.FAILED, finder if finder is not None else status, summary.get("error") or f"exit code {finder}"
+
+    def _read_summary(self, task: TaskRecord) -> dict | None:
+        import json
+
+        from core.recorder import summary_path
+
+        outputs = task.spec["outputs"]
+        name = summary_path(Path(outputs["profile_log"])).name
+        target = self._local_dir() / name
+        try:
+            self.storage.download(join(outputs["directory"], name), target)
+            return json.loads(target.read_text())
+        except (NotFound, ValueError, OSError):
+            return None
+
+    def _tail(self, task: TaskRecord) -> list[str]:
+        for name in (f"{task.name}.session.log", task.spec["outputs"]["finder_log"]):
+            path = self._local_dir() / name
+            if not path.exists():
+                try:
+                    self.storage.download(join(task.spec["outputs"]["directory"], name), path)
+                except (NotFound, OSError):
+                    continue
+            lines = path.read_text(errors="replace").splitlines()
+            if lines:
+                return lines[-FAILED_TAIL_LINES:]
+        return []
+
+    # collect ----------------------------------------------------------------------------------
+    def _local_dir(self) -> Path:
+        return Path(self.run.local_dir)
+
+    def collect(self) -> Path:
+        """Bring back every task's small products (failed tasks too) into the local results folder."""
+        self._phase("collecting")
+        local = self._local_dir()
+        for task in self.ledger.tasks(self.run_id):
+            directory = task.spec["outputs"]["directory"]
+            for name in self.storage.listdir(directory):
+                if name.lower().endswith(COLLECT_SKIP_SUFFIXES) or name.startswith("."):
+                    continue
+                if self.storage.stat(join(directory, name)) is not None:
+                    self.storage.download(join(directory, name), local / name)
+        return local
+
+    def usage(self) -> tuple[dict | None, list[str]]:
+        """The usage report of the run's profile logs (the same numbers as ``aggregate``)."""
+        from core import usage
+
+        logs = [self._local_dir() / t.spec["outputs"]["profile_log"] for t in self.ledger.tasks(self.run_id)]
+        present = [p for p in logs if p.exists()]
+        if not present:
+            return None, ["no profile logs came back"]
+        cores = self.ledger.tasks(self.run_id)[0].spec.get("cores")
+        loaded = usage.load(present)
+        return usage.aggregate(loaded.runs, cores=cores), list(loaded.problems)
+
+    def write_manifest(self, report: dict | None) -> Path:
+        from core.runs.manifest import build_manifest, write_manifest
+
+        manifest = build_manifest(self.run, self.ledger.tasks(self.run_id), self.storage, report)
+        path = write_manifest(manifest, self._local_dir() / RUN_JSON)
+        self.storage.upload(path, join(self.run.remote_dir, RUN_JSON))
+        return path
+
+    # everything -------------------------------------------------------------------------------
+    async def drive(self, wait: bool = True) -> RunResult:
+        """Take the run from wherever the ledger says it is to its end (or to launched, without wait)."""
+        await self.reconcile()
+        if self.ledger.tasks(self.run_id, (L.PLANNED,)):
+            self.stage()
+            await self.launch_pending()
+        if not wait:
+            self._phase("launched")
+            return RunResult(self.run, self.ledger.tasks(self.run_id), self._local_dir(), waited=False)
+        await self.watch()
+        local = self.collect()
+        report, problems = self.usage()
+        self.write_manifest(report)
+        self._phase("done", finished=True)
+        return RunResult(self.run, self.ledger.tasks(self.run_id), local, report, problems)
+
+
+def _sessions_by_name(sessions) -> dict[str, list]:
+    by_name: dict[str, list] = {}
+    for session in sessions:
+        by_name.setdefault(session.name.lower(), []).append(session)
+    return by_name
+
+
+def _outcome_without_summary(session_status: str | None) -> tuple[str, int | None, str]:
+    from core.models import COMPLETED
+
+    if session_status is None:
+        return L.LOST, None, "the session vanished before its result was seen, and it left no summary"
+    if session_status == COMPLETED:
+        return L.COMPLETED, None, "completed, but wrote no recorder summary"
+    return L.FAILED, None, f"session {session_status.lower()} without a recorder summary"
+
+
+# -- entry points for the CLI and the TUI ----------------------------------------------------------
+
+async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter: Reporter | None = None,
+                    launch_concurrency: int = LAUNCH_CONCURRENCY,
+                    on_planned: Callable[[RunRecord], None] | None = None) -> RunResult:
+    """Plan a run, record it in the ledger, announce it, then drive it to its end."""
+    from core.connect import open_client
+
+    reporter = reporter or Reporter()
+    warn_if_credential_expires(settings, reporter)
+    storage = open_storage(settings)
+    async with open_client(settings) as client:
+        run_id = L.new_run_id()
+        plan = make_plan(config, run_id, storage, context=await client.context())
+        with Ledger(settings.state_dir) as ledger:
+            run = record_plan(ledger, plan, settings, local_results_dir(config, settings.state_dir, run_id))
+            reporter.run_started(run)
+            if on_planned:
+                on_planned(run)
+            runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
+            return await runner.drive(wait=wait)
+
+
+async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Reporter | None = None,
+                     launch_concurrency: int = LAUNCH_CONCURRENCY) -> RunResult:
+    """Finish an interrupted run from the ledger: adopt, relaunch what never started, watch, collect."""
+    from core.connect import open_client
+
+    reporter = reporter or Reporter()
+    with Ledger(settings.state_dir) as ledger:
+        run = ledger.run(run_id)
+        if run.backend and run.backend != settings.backend:
+            raise UsageError(f"run {run_id} ran on the {run.backend} backend; resume it with --backend {run.backend}")
+        warn_if_credential_expires(settings, reporter)
+        storage = open_storage(settings)
+        reporter.run_started(run)
+        async with open_client(settings) as client:
+            runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
+            return await runner.drive(wait=wait)
+
+
+def dry_run_plan(settings, config: RunConfig, context: dict | None = None):
+    """The plan a run would launch, with a placeholder id; nothing is recorded, staged or created."""
+    return make_plan(config, "dry-run", open_storage(settings), context=context)
+
+
+def warn_if_credential_expires(settings, reporter: Reporter, expected_s: float = 24 * 3600) -> None:
+    """Report a certificate or token that would expire before a run of ``expected_s`` ends."""
+    from core.credentials import credential_status
+
+    status = credential_status(settings)
+    if status.problem is None and status.seconds_left is not None and status.seconds_left < expected_s:
+        hours = status.seconds_left / 3600
+        reporter.notice(f"warning: the {status.kind} credential expires in {hours:.1f} h "
+                        f"({status.expires_at:%Y-%m-%d %H:%M} UTC), possibly before this run ends; "
+                        "renew it (cadc-get-cert) to keep staging and collecting working")
