@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 
 from core import settings as settings_module
@@ -146,15 +147,15 @@ def cmd_resume(args) -> int:
 
 
 def runs_table(runs: list[RunRecord]) -> Table:
-    table = Table()
-    for column in ("run", "created (UTC)", "kind", "phase", "tasks", "done", "ok", "failed", "lost", "config"):
-        table.add_column(column)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    for column in ("run", "created UTC", "kind", "phase", "done", "ok", "failed", "lost"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("done", "ok", "failed", "lost") else "left")
     for run in runs:
         counts = run.counts
         ok = counts.get(L.COMPLETED, 0) + counts.get(L.NO_SOURCES, 0)
-        table.add_row(run.id, run.to_json()["created"].replace("T", " ").rstrip("Z"), run.kind, run.phase,
-                      str(run.tasks), str(run.done), str(ok), str(counts.get(L.FAILED, 0)),
-                      str(counts.get(L.LOST, 0)), Path(run.config or "-").name)
+        created = run.to_json()["created"][5:16].replace("T", " ")
+        table.add_row(run.id, created, run.kind, run.phase, f"{run.done}/{run.tasks}", str(ok),
+                      str(counts.get(L.FAILED, 0)), str(counts.get(L.LOST, 0)))
     return table
 
 

@@ -1,0 +1,105 @@
+"""A run workspace for the run tests: the seed's config.ini with paths adjusted, a cube, a finder.
+
+SoFiA-2 cannot be installed here, so ``sofia`` on the sessions' PATH is a small real finder with
+SoFiA's command line and exit codes: it reads the cube named by ``input.data``, reports voxels
+above ``scfind.threshold`` × the noise as a catalogue ``<output.filename>_cat.txt`` in
+``output.directory``, exits 8 when it finds nothing and 7 when the threshold is not a number.
+"""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+SEED = Path("/work/shared/fixtures/seed")
+
+FINDER = r'''#!{python}
+import sys, time
+import numpy as np
+from astropy.io import fits
+args = dict(a.split("=", 1) for a in sys.argv[2:] if "=" in a)
+par = dict(
+    (k.strip(), v.strip()) for k, _, v in
+    (line.partition("=") for line in open(sys.argv[1]) if "=" in line and not line.startswith("#"))
+)
+print("SoFiA 2 stand-in", sys.argv[1], flush=True)
+try:
+    threshold = float(par.get("scfind.threshold", "3.5"))
+except ValueError:
+    print("ERROR: Failed to parse scfind.threshold", flush=True)
+    sys.exit(7)
+time.sleep(float(par.get("test.sleep", "0")))
+data = fits.getdata(args["input.data"])
+noise = 1.4826 * np.median(np.abs(data - np.median(data)))
+found = np.argwhere(data > threshold * noise)
+if len(found) == 0:
+    print("No sources left after linking.", flush=True)
+    sys.exit(8)
+with open(f"{{args['output.directory']}}/{{args['output.filename']}}_cat.txt", "w") as cat:
+    cat.write("# z y x\n")
+    for z, y, x in found:
+        cat.write(f"{{z}} {{y}} {{x}}\n")
+print(f"Found {{len(found)}} voxels above threshold.", flush=True)
+'''
+
+
+def write_finder(bin_dir: Path) -> Path:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / "sofia"
+    path.write_text(FINDER.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def write_cube(path: Path, shape=(8, 24, 24), seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
+    data = rng.normal(0, 1, shape).astype("float32")
+    data[shape[0] // 2, shape[1] // 2, shape[2] // 2] = 50.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fits.PrimaryHDU(data).writeto(path, overwrite=True)
+    return path
+
+
+def par_file(path: Path, threshold: str = "3.5", sleep_s: float = 0.0) -> Path:
+    text = (SEED / "sofia.par").read_text()
+    text = text.replace("scfind.threshold           =  3.5", f"scfind.threshold           =  {threshold}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + f"\ntest.sleep = {sleep_s}\n")
+    return path
+
+
+def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"), sleep_s: float = 0.0) -> Path:
+    """The seed's config.ini with its paths adjusted, beside its files; returns the config path.
+
+    [sofia-task] keeps its relative files (uploaded); [sofia-parallel] keeps its /arc cube, which
+    is put where the local backend's /arc is.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(SEED / "config.ini")
+    par_file(root / "sofia.par", sleep_s=sleep_s)
+    write_cube(root / config["sofia-task"]["image_file"])
+    arc_cube = config["sofia-parallel"]["image_file"]
+    write_cube(state_dir / "arc" / arc_cube.removeprefix("/arc/"))
+    for number, threshold in enumerate(thresholds, start=1):
+        par_file(root / config["sofia-parallel"]["parameter_file_dir"] / f"sofia_{number:02d}.par", threshold, sleep_s)
+    for section in ("sofia-task", "sofia-parallel"):
+        config[section]["cores"] = "1"
+        config[section]["ram"] = "1"
+        config[section]["interval"] = "0.2"
+    path = root / "config.ini"
+    with path.open("w") as handle:
+        config.write(handle)
+    return path
+
+
+def copy_seed_config(root: Path) -> Path:
+    """The seed's config.ini byte for byte (for tests that only read it)."""
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(SEED / "config.ini", root / "config.ini"))

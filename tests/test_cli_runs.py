@@ -1,0 +1,120 @@
+"""run / parallel / runs end to end on a real local server, with the seed's config.ini (paths adjusted)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from core import usage
+from runs_workspace import seed_workspace, write_finder
+
+
+@pytest.fixture
+def workspace(tmp_path, state_dir, test_env, local_server_factory):
+    bin_dir = tmp_path / "bin"
+    write_finder(bin_dir)
+    test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
+    config = seed_workspace(tmp_path / "work", state_dir)
+    server = local_server_factory()
+    return config, server
+
+
+def _json_result(proc) -> dict:
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_run_one_task_brings_back_logs_catalogue_and_manifest(workspace, cli, state_dir):
+    config, _ = workspace
+    proc = cli("run", config, "--json", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    result = _json_result(proc)
+    run_id = result["id"]
+    assert proc.stderr.index(f"run {run_id}") < proc.stderr.index("launched")
+    assert result["counts"]["completed"] == 1 and result["tasks"] == 1
+    results = state_dir / "runs" / run_id
+    names = {p.name for p in results.iterdir()}
+    assert {"sofia_profile.txt", "sofia_profile.txt.summary.json", f"{run_id}_001_cat.txt",
+            f"{run_id}_001_sofia.log", "run.json"} <= names
+    manifest = json.loads((results / "run.json").read_text())
+    assert manifest["tasks"][0]["session_id"] == result["tasks_detail"][0]["session_id"]
+    assert manifest["tasks"][0]["exit_code"] == 0
+    assert {c["path"].rsplit("/", 1)[-1] for c in manifest["checksums"]} == {"sofia.par", "sofia_test_datacube.fits"}
+    assert all(len(c["md5"]) == 32 for c in manifest["checksums"])
+    assert manifest["software"]["srcnet-tui"] and manifest["config"]["section"] == "sofia-task"
+    remote_manifest = state_dir / "arc" / "projects/WALLABY_test/canfar-sofia/tasks" / run_id / "run.json"
+    assert json.loads(remote_manifest.read_text())["run_id"] == run_id
+
+
+def test_parallel_counts_no_sources_as_a_result_and_reports_usage(workspace, cli, state_dir):
+    config, _ = workspace
+    proc = cli("parallel", config, "--json", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = _json_result(proc)
+    assert result["counts"]["completed"] == 2 and result["counts"]["no-sources"] == 1
+    logs = config.parent / "logs" / result["id"]
+    profiles = sorted(logs.glob("sofia_profile_*.txt"))
+    assert [p.name for p in profiles] == ["sofia_profile_001.txt", "sofia_profile_002.txt", "sofia_profile_003.txt"]
+    assert len(list(logs.glob("*_cat.txt"))) == 2
+    expected = usage.aggregate(usage.load(profiles).runs, cores=1)
+    assert result["usage"]["total"] == json.loads(json.dumps(expected["total"]))
+    assert len(result["usage"]["runs"]) == 3
+
+    listed = cli("runs", "--json")
+    assert listed.returncode == 0
+    runs = json.loads(listed.stdout)
+    assert runs[0]["id"] == result["id"] and runs[0]["tasks"] == 3
+    assert runs[0]["counts"]["no-sources"] == 1 and runs[0]["created"].endswith("Z")
+
+
+def test_failed_task_shows_its_last_lines_keeps_its_products_and_exits_1(workspace, cli, state_dir):
+    config, _ = workspace
+    seed_workspace(config.parent, state_dir, thresholds=("3.5", "oops"))
+    (config.parent / "parameter_files" / "sofia_03.par").unlink()
+    proc = cli("parallel", config, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "ERROR: Failed to parse scfind.threshold" in proc.stderr
+    assert "1 completed, 1 failed" in proc.stderr
+    run_id = json.loads(cli("runs", "--json").stdout)[0]["id"]
+    logs = config.parent / "logs" / run_id
+    assert (logs / "sofia_profile_002.txt").exists() and (logs / f"{run_id}_002_sofia.log").exists()
+    manifest = json.loads((logs / "run.json").read_text())
+    assert [t["exit_code"] for t in manifest["tasks"]] == [0, 7]
+
+
+def test_dry_run_prints_the_plan_and_creates_nothing(workspace, cli, state_dir):
+    config, server = workspace
+    proc = cli("parallel", config, "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert [t["index"] for t in plan["tasks"]] == [1, 2, 3]
+    assert plan["tasks"][0]["args"][0] == "--finder"
+    with server.client() as http:
+        assert http.get("session").json() == []
+    assert json.loads(cli("runs", "--json").stdout) == []
+
+
+def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
+    config, _ = workspace
+    proc = cli("parallel", config, "--no-wait", "--json", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = _json_result(proc)
+    assert result["counts"]["launched"] + result["counts"]["completed"] + result["counts"]["no-sources"] == 3
+    finished = cli("resume", result["id"], "--json", timeout=90)
+    assert finished.returncode == 0, finished.stderr
+    assert _json_result(finished)["phase"] == "done"
+
+
+def test_config_errors_exit_2_and_name_the_key(workspace, cli, tmp_path):
+    config, _ = workspace
+    text = config.read_text().replace("cores = 1", "cores = 64", 1)
+    bad = Path(tmp_path / "work" / "bad.ini")
+    bad.write_text(text)
+    proc = cli("run", bad)
+    assert proc.returncode == 2
+    assert "[sofia-task] cores" in proc.stderr and "Traceback" not in proc.stderr
+    missing = cli("resume", "20990101-000000-dead")
+    assert missing.returncode == 2 and "20990101-000000-dead" in missing.stderr
