@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import inspect
+import math
 import os
 import random
 import re
@@ -38,6 +39,7 @@ DEFAULT_REGISTRIES = ("images.canfar.net",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]+$")
 MAX_NAME = 63
 MAX_REPLICAS = 512
+POOL_SIZE = 8
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
@@ -233,15 +235,22 @@ class SkahaClient:
             headers["Authorization"] = f"Bearer {token}"
         elif cert:
             verify = ssl_context_for(Path(cert))
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            verify=verify,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            trust_env=not _is_loopback(self.base_url),
-        )
-        self._slots = asyncio.Semaphore(concurrency)
+        # httpcore's pool does O(connections²) work per request; several small pools keep that cheap.
+        # Each slot of the concurrency bound belongs to one pool, so no pool ever queues requests.
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                verify=verify,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+                trust_env=not _is_loopback(self.base_url),
+            )
+            for _ in range(math.ceil(concurrency / POOL_SIZE))
+        ]
+        self._slots: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(concurrency):
+            self._slots.put_nowait(slot // POOL_SIZE)
         self._name_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._cache: dict[str, object] = {}
 
@@ -252,19 +261,21 @@ class SkahaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await asyncio.gather(*(pool.aclose() for pool in self._pools))
 
     # --- transport -------------------------------------------------------------------------
 
     async def _attempt(self, method: str, path: str, params) -> httpx.Response:
         """One HTTP exchange; transient trouble becomes :class:`_Transient`, final errors are raised."""
+        pool = await self._slots.get()
         try:
-            async with self._slots:
-                response = await self._http.request(method, path, params=params)
+            response = await self._pools[pool].request(method, path, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise _Transient(f"cannot connect ({type(exc).__name__}: {exc})", ambiguous=False) from None
         except httpx.TransportError as exc:
             raise _Transient(f"connection lost ({type(exc).__name__}: {exc or 'no response'})", ambiguous=True) from None
+        finally:
+            self._slots.put_nowait(pool)
         if response.is_success:
             return response
         if response.status_code in RETRYABLE_STATUS:
@@ -404,13 +415,15 @@ class SkahaClient:
 
         Never creates a session twice, and leaves nothing behind when any replica finally fails.
         """
-        registries, context = await asyncio.gather(self.registries(), self._cached("context", self.context, {}))
-        validate_spec(spec, registries, context)
+        validate_spec(spec, check_image=False)
         names = replica_names(spec)
         async with AsyncExitStack() as stack:
             for name in sorted({n.lower() for n in names}):
                 await stack.enter_async_context(self._name_locks[name])
-            before = {s.id for s in await self.list_sessions(type="headless")}
+            registries, context, existing = await asyncio.gather(
+                self.registries(), self._cached("context", self.context, {}), self.list_sessions(type="headless"))
+            validate_spec(spec, registries, context)
+            before = {s.id for s in existing}
             adopted: set[str] = set()
             tasks = [
                 self._create_one(spec, name, replica, before, adopted)
@@ -419,7 +432,8 @@ class SkahaClient:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            await self._undo([r for r in results if isinstance(r, str)])
+            # Best effort: the error the caller is about to see matters more than a failed clean-up.
+            await self.delete_all([r for r in results if isinstance(r, str)])
             raise failures[0]
         return list(results)
 
@@ -441,9 +455,10 @@ class SkahaClient:
         adopted.add(session_id)
         return session_id
 
-    async def _undo(self, session_ids: list[str]) -> None:
-        # Best effort: the error the caller is about to see matters more than a failed clean-up.
-        await self.each("delete", session_ids)
+    async def delete_all(self, session_ids) -> dict[str, SrcnetError]:
+        """Delete concurrently; returns the ids that could not be deleted, with their errors."""
+        results = await self.each("delete", session_ids)
+        return {i: r for i, r in results.items() if isinstance(r, SrcnetError)}
 
 
 def _safe_id(session_id: str) -> str:
