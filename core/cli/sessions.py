@@ -182,6 +182,14 @@ class _LogPrinter:
         return bool(fresh)
 
 
+def _logs_so_far(client: SyncSkaha, session_id: str) -> str:
+    """The log, or nothing yet when the session exists but its process does not (Pending)."""
+    try:
+        return client.logs(session_id)
+    except NotFound:
+        return ""
+
+
 def follow_logs(client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_poll_s: float = 5.0,
                 give_up_s: float = 600.0) -> Session:
     """Print new log lines until the session ends; survives transient trouble for ``give_up_s``."""
@@ -190,7 +198,7 @@ def follow_logs(client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_pol
     while True:
         try:
             session = client.get(session_id)
-            text = client.logs(session_id)
+            text = _logs_so_far(client, session_id)
         except Unreachable as exc:
             trouble_since = trouble_since or time.monotonic()
             if time.monotonic() - trouble_since > give_up_s:
