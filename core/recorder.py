@@ -41,6 +41,7 @@ DEFAULT_GRACE_S = 10.0
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 MIB = 1024.0 ** 2
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 
 
 def summary_path(log_path) -> Path:
@@ -316,7 +317,6 @@ class Recording:
         self._last = (0.0, 0.0)  # (elapsed, cumulative CPU seconds) at the previous row
 
     def start(self) -> None:
-        _become_subreaper()
         self.t0 = time.monotonic()
         self.child = subprocess.Popen(self.command, start_new_session=True)
         self.tree = open_tree(os.getpid())
@@ -502,14 +502,19 @@ class _ExitWatch:
             os.close(self.fd)
 
 
-def _become_subreaper() -> None:
-    """Adopt orphaned descendants (Linux), so none escapes sampling, accounting or a SIGTERM."""
+def _set_subreaper(on: bool) -> bool:
+    """Make this process adopt orphaned descendants (Linux), so none escapes sampling, accounting
+    or a SIGTERM; returns the previous setting."""
     if not sys.platform.startswith("linux"):
-        return
+        return False
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc = ctypes.CDLL(None, use_errno=True)
+        previous = ctypes.c_int(0)
+        libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+        return bool(previous.value)
     except (OSError, AttributeError):
-        pass
+        return False
 
 
 def _shell_status(wait_status: int) -> int:
@@ -596,16 +601,20 @@ def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *
 
 
 def _run(recording: Recording) -> tuple[int, str | None]:
-    with _SignalsForwardedTo(recording):
-        try:
-            recording.start()
-        except OSError as exc:
-            status = 127 if isinstance(exc, FileNotFoundError) else 126
-            reason = "command not found" if status == 127 else f"cannot run command ({exc.strerror})"
-            error = f"{reason}: {recording.command[0]}"
-            print(f"record: {error}", file=sys.stderr)
-            return status, error
-        return recording.run(), None
+    was_subreaper = _set_subreaper(True)
+    try:
+        with _SignalsForwardedTo(recording):
+            try:
+                recording.start()
+            except OSError as exc:
+                status = 127 if isinstance(exc, FileNotFoundError) else 126
+                reason = "command not found" if status == 127 else f"cannot run command ({exc.strerror})"
+                error = f"{reason}: {recording.command[0]}"
+                print(f"record: {error}", file=sys.stderr)
+                return status, error
+            return recording.run(), None
+    finally:
+        _set_subreaper(was_subreaper)
 
 
 def build_parser() -> argparse.ArgumentParser:
