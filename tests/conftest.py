@@ -108,7 +108,7 @@ class LocalServer:
 
 
 def _server_args(state_dir: Path, token: str, options: dict) -> list[str]:
-    args = [sys.executable, "-m", "core.cli", "--state-dir", str(state_dir), "serve-local", "--port", "0", "--token", token]
+    args = [sys.executable, "-m", "core.cli", "--state-dir", str(state_dir), "serve-local", "--port", "0", f"--token={token}"]
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
         if value is True:

@@ -60,6 +60,7 @@ class Scheduler:
         self.user = local_user()
         self._lock = threading.RLock()
         self._records: dict[str, dict] = {}
+        self._queue: dict[str, dict] = {}  # Pending records in arrival order (the admission queue)
         self._children: dict[str, object] = {}  # id -> Popen of shims we started (to reap them)
         self._usage: dict[str, tuple[float, int]] = {}
         self._samplers: dict[str, procs.UsageSampler] = {}
@@ -77,6 +78,8 @@ class Scheduler:
             self._seq = max(self._seq, record.get("seq", 0))
         for record in sorted(self._records.values(), key=lambda r: r.get("seq", 0)):
             self._reconcile(record)
+            if record["state"] == PENDING:
+                self._queue[record["id"]] = record
         self._admit()
 
     def start(self) -> None:
@@ -130,27 +133,29 @@ class Scheduler:
         with self._lock:
             session_id = self._new_id()
             self._seq += 1
-            now = time.time()
-            record = {
-                "id": session_id,
-                "seq": self._seq,
-                "name": request.name,
-                "image": request.image,
-                "type": request.type,
-                "cmd": request.cmd,
-                "args": list(request.args),
-                "env": [list(kv) for kv in request.env],
-                "cores": request.cores,
-                "ram": request.ram,
-                "gpus": request.gpus,
-                "created": now,
-                "state": PENDING,
-                "events": [],
-            }
+            seq = self._seq
+        record = {
+            "id": session_id,
+            "seq": seq,
+            "name": request.name,
+            "image": request.image,
+            "type": request.type,
+            "cmd": request.cmd,
+            "args": list(request.args),
+            "env": [list(kv) for kv in request.env],
+            "cores": request.cores,
+            "ram": request.ram,
+            "gpus": request.gpus,
+            "created": time.time(),
+            "state": PENDING,
+            "events": [],
+        }
+        self.store.save(record)  # durable before anyone can see it (fsync outside the lock)
+        with self._lock:
             self._records[session_id] = record
-            self.store.save(record)
+            self._queue[session_id] = record
             self._admit()
-            return session_id
+        return session_id
 
     def delete(self, session_id: str) -> None:
         """End the session's processes (all of them) and forget it; unknown ids are ignored."""
@@ -191,7 +196,7 @@ class Scheduler:
         """Start Pending sessions in creation order while the head of the queue fits."""
         with self._lock:
             cores, ram = self.allocation()
-            for record in sorted((r for r in self._records.values() if r["state"] == PENDING), key=lambda r: r["seq"]):
+            for record in list(self._queue.values()):
                 need_cores, need_ram = self._demand(record, "cores"), self._demand(record, "ram")
                 if cores + need_cores > self.limits.capacity.cores + 1e-9 or ram + need_ram > self.limits.capacity.ram_gb + 1e-9:
                     return
@@ -213,6 +218,7 @@ class Scheduler:
     def _start(self, record: dict) -> None:
         """Admit one session: record the intent, then fork the shim (see recover() for the gap)."""
         session_id = record["id"]
+        self._queue.pop(session_id, None)
         now = time.time()
         record.update(state=RUNNING, started=now, expiry=now + self.limits.max_runtime_s)
         record["events"].append(
@@ -220,9 +226,13 @@ class Scheduler:
         )
         self.store.save(record)
         meta, workdir = self.store.meta_dir(session_id), self.store.workdir(session_id)
-        workdir.mkdir(parents=True, exist_ok=True)
         command = [record["cmd"], *record["args"]]
-        child, created = procs.spawn_shim(meta, workdir, command, self._session_env(record), self.store.lock_path(session_id))
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+            child, created = procs.spawn_shim(meta, workdir, command, self._session_env(record), self.store.lock_path(session_id))
+        except OSError as exc:
+            self._finish(record, FAILED, None, ("Warning", "FailedCreate", f"Error creating the session process: {exc}"))
+            return
         self._children[session_id] = child
         record.update(pid=child.pid, pid_created=created)
         record["events"].append(new_event("Normal", "Started", f"Started container main (pid {child.pid})"))
@@ -334,6 +344,7 @@ class Scheduler:
 
     def _forget(self, session_id: str) -> None:
         self._records.pop(session_id, None)
+        self._queue.pop(session_id, None)
         self._usage.pop(session_id, None)
         self._samplers.pop(session_id, None)
         self.store.forget(session_id)

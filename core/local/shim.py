@@ -1,6 +1,6 @@
 """The tiny parent of every local session: runs the command, captures its output, records how it ended.
 
-The local server starts ``python -m core.local.shim META_DIR -- CMD ARG ...`` as a detached process
+The local server starts ``python -I -S .../shim.py META_DIR -- CMD ARG ...`` as a detached process
 (new session, no shell). The shim
 
 * records its pid in ``META_DIR/shim.json`` and keeps the inherited ``META_DIR/lock`` flock held for
@@ -152,7 +152,7 @@ def run(meta_dir: str, command: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m core.local.shim META_DIR -- CMD [ARG ...]", file=sys.stderr)
+        print("usage: shim.py META_DIR -- CMD [ARG ...]", file=sys.stderr)
         return 2
     return run(argv[0], argv[2:])
 
