@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from core import settings as settings_module
 from core.cli.output import notice, print_json, stderr, stdout
@@ -51,8 +52,8 @@ class CliReporter(Reporter):
             detail += f", exit {task.exit_code}"
         if task.message and task.state != L.COMPLETED:
             detail += f" ({task.message})"
-        style = STATE_STYLE.get(task.state, "")
-        stderr.print(f"task {task.index:03d} {task.name}: [{style}]{task.state}[/]{detail}", highlight=False)
+        line = Text.assemble(f"task {task.index:03d} {task.name}: ", (task.state, STATE_STYLE.get(task.state, "")), detail)
+        stderr.print(line, highlight=False)
 
     def task_failed(self, task: TaskRecord, tail: list[str]) -> None:
         if tail:

@@ -1,0 +1,116 @@
+"""SIGKILL the CLI during ``parallel`` at several moments, then ``resume``: nothing twice, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from conftest import wait_for
+from core.runs.ledger import Ledger, ledger_path
+from runs_workspace import seed_workspace, write_finder
+
+TASKS = 4
+
+
+def _run_state(state_dir):
+    if not ledger_path(state_dir).exists():
+        return None
+    with Ledger(state_dir) as ledger:
+        runs = ledger.runs()
+        return (runs[0], ledger.tasks(runs[0].id)) if runs else None
+
+
+def after_plan(state):
+    run, tasks = state
+    return all(t.state == "planned" for t in tasks)
+
+
+def mid_launch(state):
+    _, tasks = state
+    states = Counter(t.state for t in tasks)
+    return states["launching"] >= 1 and states["launched"] >= 1 and states["planned"] >= 1
+
+
+def during_watch(state):
+    run, tasks = state
+    return run.phase == "watching" and any(t.state == "launched" for t in tasks)
+
+
+@pytest.fixture
+def slow_workspace(tmp_path, state_dir, test_env, local_server_factory):
+    bin_dir = tmp_path / "bin"
+    write_finder(bin_dir)
+    test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
+    config = seed_workspace(tmp_path / "work", state_dir, thresholds=("3.5",) * (TASKS - 1) + ("1000",), sleep_s=1)
+    server = local_server_factory(fault_latency_ms=150, cores=8)
+    return config, server
+
+
+@pytest.mark.parametrize("moment", [after_plan, mid_launch, during_watch], ids=lambda f: f.__name__)
+def test_sigkill_then_resume_launches_nothing_twice_and_loses_nothing(slow_workspace, state_dir, test_env, cli, tmp_path, moment):
+    config, server = slow_workspace
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "parallel", str(config), "--max-launching", "1"],
+                            cwd=tmp_path, env=test_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def reached():
+            state = _run_state(state_dir)
+            if proc.poll() is not None:
+                raise AssertionError(f"the run ended before the kill point: {proc.stderr.read()}")
+            return state is not None and moment(state)
+
+        wait_for(reached, timeout_s=60, interval_s=0.01, message=moment.__name__)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+        proc.stderr.close()
+    run, _ = _run_state(state_dir)
+
+    resumed = cli("resume", run.id, "--json", timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert result["counts"]["completed"] == TASKS - 1 and result["counts"]["no-sources"] == 1
+
+    with server.client() as http:
+        names = Counter(session["name"] for session in http.get("session").json())
+    with Ledger(state_dir) as ledger:
+        tasks = ledger.tasks(run.id)
+    assert {t.name for t in tasks} == set(names), "every task ran, and nothing else"
+    assert all(count == 1 for count in names.values()), f"launched twice: {names}"
+    assert len({t.session_id for t in tasks}) == TASKS
+
+
+def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, state_dir, test_env, cli, tmp_path):
+    """Task 1 was created on the platform but the CLI died before recording its id; task 2's create never
+    arrived. Resume adopts the first by name and launches only the second."""
+    from core.runs.orchestrate import launch_spec
+    from core.skaha import SyncSkaha
+
+    config, server = slow_workspace
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "parallel", str(config)], cwd=tmp_path, env=test_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (s := _run_state(state_dir)) is not None and after_plan(s), timeout_s=60, interval_s=0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    run, _ = _run_state(state_dir)
+    with Ledger(state_dir) as ledger:
+        first = ledger.mark_launching(run.id, 1)
+        ledger.mark_launching(run.id, 2)
+    with SyncSkaha(server.url, token=server.token) as client:
+        created = client.create(launch_spec(first))[0]
+
+    resumed = cli("resume", run.id, "--json", timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"adopted session {created}" in resumed.stderr
+    with Ledger(state_dir) as ledger:
+        assert ledger.task(run.id, 1).session_id == created
+    with server.client() as http:
+        names = Counter(session["name"] for session in http.get("session").json())
+    assert sorted(names.values()) == [1] * TASKS
