@@ -1,11 +1,16 @@
 """The Runs pane's calls into core.runs: the ledger, a run's folder, launch and resume.
 
-Everything here blocks (SQLite, files, the orchestrator's own event loop), so the pane calls it
-through ``asyncio.to_thread``; each function opens what it needs and closes it before returning.
+The ledger and folder reads block (SQLite, files), so the pane calls them through
+``asyncio.to_thread``; each opens what it needs and closes it before returning. A launch or a
+resume runs the orchestrator on its own loop in a daemon thread (:func:`in_daemon_thread`) and
+reports through notifications.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from core.runs.config import load_run_config
 from core.runs.ledger import Ledger
+from core.runs.orchestrate import Reporter, resume_run, start_run
 from core.settings import Settings
 
 _context_cache: dict[int, dict | None] = {}
@@ -70,3 +77,75 @@ async def platform_context(platform: Any) -> dict | None:
         except Exception:  # the preview still works without the platform's options
             return None
     return _context_cache[key]
+
+
+class NotifyingReporter(Reporter):
+    """Core's run reporter turned into app notifications (called from the run's own thread)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def _say(self, message: str, severity: str = "information", title: str = "Run") -> None:
+        self.app.call_from_thread(self.app.notify, message, title=title, severity=severity)
+
+    def run_started(self, run: Any) -> None:
+        self._say(f"Run {run.id}: {run.tasks} task(s) recorded in the ledger.")
+
+    def phase(self, run_id: str, phase: str) -> None:
+        self._say(f"Run {run_id}: {phase}.")
+
+    def task_failed(self, task: Any, tail: list[str]) -> None:
+        last = tail[-1] if tail else task.message or ""
+        self._say(f"Task {task.index} ({task.name}) failed: {last}", "error")
+
+    def notice(self, message: str) -> None:
+        if message.startswith("warning"):
+            self._say(message, "warning")
+
+
+async def in_daemon_thread(coroutine_factory: Callable[[], Coroutine]) -> Any:
+    """Run a core coroutine on its own event loop in a daemon thread and await its result.
+
+    The orchestrator mixes async calls with blocking ones (storage, SQLite), so it must not share
+    the UI's loop; a daemon thread lets the app quit mid-run (the ledger makes the run resumable).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error else done.set_result(result)
+
+    def body() -> None:
+        try:
+            result, error = asyncio.run(coroutine_factory()), None
+        except BaseException as exc:  # handed to the awaiting side, never lost in the thread
+            result, error = None, exc
+        loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=body, name="srcnet-run", daemon=True).start()
+    return await done
+
+
+def result_line(result: Any) -> str:
+    """One line about a finished (or launched) run for a notification."""
+    states: dict[str, int] = {}
+    for task in result.tasks:
+        states[task.state] = states.get(task.state, 0) + 1
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    return f"Run {result.run.id}: {counts}." + (f" Results in {result.local_dir}." if result.local_dir else "")
+
+
+async def launch_run(app: Any, path: Path, section: str, kind: str) -> str:
+    """Plan, record, stage, launch, watch and collect a run from a saved config (orchestrate.start_run)."""
+    settings = app.settings
+    config = load_run_config(path, section=section, kind=kind)
+    result = await in_daemon_thread(lambda: start_run(settings, config, reporter=NotifyingReporter(app)))
+    return result_line(result)
+
+
+async def resume_existing_run(app: Any, run_id: str) -> str:
+    """Finish an interrupted run from the ledger (orchestrate.resume_run)."""
+    settings = app.settings
+    result = await in_daemon_thread(lambda: resume_run(settings, run_id, reporter=NotifyingReporter(app)))
+    return result_line(result)

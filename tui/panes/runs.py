@@ -179,12 +179,12 @@ class RunsPane(Vertical):
     @work(group="runs-launch", exit_on_error=False)
     async def resume(self, run: Any) -> None:
         self.notify(f"Resuming {run.id}…", title="Runs")
-        await self._background(runs_adapter.resume_run, self.app.settings, run.id, title=f"Run {run.id}")
+        await self._background(runs_adapter.resume_existing_run(self.app, run.id), title=f"Run {run.id}")
 
-    async def _background(self, fn, *args, title: str) -> None:
-        """Run a long core call (launch, resume) in a thread; its outcome becomes a notification."""
+    async def _background(self, call, *, title: str) -> None:
+        """Await a long core call (launch, resume); its outcome becomes a notification or a modal."""
         try:
-            message = await asyncio.to_thread(fn, *args)
+            message = await call
         except SrcnetError as exc:
             self.app.show_problem(title, str(exc), type(exc))
         except Exception as exc:
@@ -331,6 +331,4 @@ class RunsPane(Vertical):
         draft = self.draft
         await asyncio.to_thread(save_draft, draft)
         self.notify(f"Launching {draft.path.name} [{draft.section}]…", title="Runs")
-        await self._background(
-            runs_adapter.launch_run, self.app.settings, draft.path, draft.section, draft.kind, title="Launch"
-        )
+        await self._background(runs_adapter.launch_run(self.app, draft.path, draft.section, draft.kind), title="Launch")

@@ -222,17 +222,7 @@ class SessionsPane(Vertical):
     def action_events(self) -> None:
         session = self._current()
         if session:
-            self.show_events(session)
-
-    @work(group="sessions-action", exit_on_error=False)
-    async def show_events(self, session: Any) -> None:
-        try:
-            client = await self.app.platform.client()
-            text = await client.events(session.id)
-        except Exception as exc:
-            self.notify(error_line(exc), title=f"Events of {session.name}", severity="error")
-            return
-        self.app.push_screen(TextModal(f"Events of {session.name} ({session.id})", events_table(text)))
+            self.app.show_events(session)
 
     def action_mark(self) -> None:
         self.table.toggle_mark()
@@ -272,24 +262,26 @@ class SessionsPane(Vertical):
         self.apply_filter("")
 
     def apply_filter(self, text: str) -> None:
+        """Filter the table; the filter line shows while a filter is set."""
+        box = self.query_one("#sessions-filter", Input)
+        if box.value != text:
+            with box.prevent(Input.Changed):
+                box.value = text
+        if not text and box.has_focus:
+            self.table.focus()
+        box.display = bool(text) or box.has_focus
         self.table.set_filter(text)
         self._update_summary()
 
     @on(Input.Changed, "#sessions-filter")
     def _filter_typed(self, event: Input.Changed) -> None:
-        self.apply_filter(event.value)
+        self.table.set_filter(event.value)
+        self._update_summary()
 
     @on(Input.Submitted, "#sessions-filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         event.input.display = bool(event.value)
         self.table.focus()
-
-    def key_escape(self) -> None:
-        box = self.query_one("#sessions-filter", Input)
-        if box.has_focus:
-            box.value = ""
-            box.display = False
-            self.table.focus()
 
     def action_renew(self) -> None:
         sessions = self._selected()

@@ -158,15 +158,19 @@ class SessionsTable(KeyedTable):
         """Show a new poll in place; re-sort only when a row arrived or the sort column changed."""
         self.sessions = {s.id: s for s in sessions}
         self.marks &= self.sessions.keys()
+        first_fill = not self._shown
         stats = self.sync(self.visible_rows())
         if stats.added or self.sort_column in stats.columns:
-            self._sort_rows()
+            self._sort_rows(follow_cursor=not first_fill)
         return stats
 
-    def _sort_rows(self) -> None:
-        keep = self.current_id
+    def _sort_rows(self, follow_cursor: bool = True) -> None:
+        """Re-order the rows; the cursor stays on its session (or on the top row after the first fill)."""
+        keep = self.current_id if follow_cursor else None
         key = sort_key(self.sort_column)
         self.sort("id", key=lambda sid: key(self.sessions[sid]), reverse=self.sort_reverse)
+        if keep is None:
+            self.move_cursor(row=0, animate=False)
         self.move_cursor_to(keep)
 
     def set_filter(self, text: str) -> None:

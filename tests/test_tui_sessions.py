@@ -1,0 +1,128 @@
+"""The Sessions pane against a real local server with real sessions: live rows, keys, resilience."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+
+from tui.screens.modals import ConfirmModal, TextModal
+from tui_support import app_for, launch, notifications, screen_text, server_sessions, wait_until
+
+from tui.panes.sessions import backoff_delay
+
+
+def table(app):
+    return app.query_one("#sessions-table")
+
+
+async def test_rows_are_keyed_and_updated_in_place(local_server):
+    sleeper = await launch(local_server, "sleeper", "sleep", "60")
+    quick = await launch(local_server, "quick", "sleep", "1.5")
+    app = app_for(local_server)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 2, message="both sessions listed")
+        table(app).move_cursor_to(sleeper)
+        cleared = []
+        table(app).clear = lambda *a, **k: cleared.append(1)  # a poll must never clear the table
+        await wait_until(pilot, lambda: table(app).sessions[quick].status == "Completed", message="quick to complete")
+        polls = app.query_one("#sessions-pane").polls
+        await wait_until(pilot, lambda: app.query_one("#sessions-pane").polls > polls + 1)
+        assert table(app).current_id == sleeper
+        assert not cleared
+        assert "Completed" in screen_text(app) and "sleeper" in screen_text(app)
+        assert "updated" in screen_text(app)
+
+
+async def test_mark_and_delete_after_a_confirmation_naming_them(local_server):
+    ids = [await launch(local_server, f"victim-{i}", "sleep", "60") for i in (1, 2)]
+    keeper = await launch(local_server, "keeper", "sleep", "60")
+    app = app_for(local_server)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 3)
+        assert [table(app).coordinate_to_cell_key((r, 0)).row_key.value for r in range(3)] == [keeper, *ids]
+        await wait_until(pilot, lambda: table(app).has_focus)
+        await pilot.press("down", "space", "space")
+        assert table(app).marks == set(ids)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        shown = app.screen._body
+        assert "victim-1" in shown and "victim-2" in shown and "keeper" not in shown
+        await pilot.press("y")
+        await wait_until(pilot, lambda: set(table(app).sessions) == {keeper}, message="deleted rows to go")
+        assert set((await server_sessions(local_server))) == {keeper}
+
+
+async def test_declining_the_confirmation_deletes_nothing(local_server):
+    sid = await launch(local_server, "survivor", "sleep", "60")
+    app = app_for(local_server)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 1)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        assert sid in await server_sessions(local_server)
+
+
+async def test_filter_sort_run_grouping_details_events_renew(local_server_factory):
+    local_server = local_server_factory(cores=16, ram_gb=32)
+    for name in ("alpha-1", "alpha-2", "beta-1"):
+        await launch(local_server, name, "sleep", "60")
+    app = app_for(local_server)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await wait_until(pilot, lambda: len(table(app).sessions) == 3 and all(s.status == "Running" for s in table(app).sessions.values()))
+        await pilot.press("slash")
+        assert app.query_one("#sessions-filter", Input).has_focus
+        await pilot.press("b", "e", "t")
+        await wait_until(pilot, lambda: table(app).row_count == 1)
+        await pilot.press("enter", "escape")
+        await pilot.press("R")
+        assert table(app).filter_text == "run:beta" and table(app).row_count == 1
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: table(app).row_count == 3)
+        await pilot.press("N")
+        assert table(app).sort_reverse
+        await pilot.press("home", "i")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextModal))
+        await wait_until(pilot, lambda: "beta-1" in screen_text(app) and "requestedCPUCores" in screen_text(app))
+        await pilot.press("escape", "e")
+        await wait_until(pilot, lambda: "Events of beta-1" in screen_text(app), message="events (or why there are none)")
+        await pilot.press("escape", "r")
+        await wait_until(pilot, lambda: any("Renewed beta-1" in n for n in notifications(app)))
+
+
+async def test_freeze_stops_updates_until_pressed_again(local_server):
+    await launch(local_server, "first", "sleep", "60")
+    app = app_for(local_server)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 1)
+        await pilot.press("f")
+        assert "FROZEN" in screen_text(app)
+        await launch(local_server, "second", "sleep", "60")
+        await pilot.pause(1.0)
+        assert table(app).row_count == 1
+        await pilot.press("f")
+        await wait_until(pilot, lambda: table(app).row_count == 2)
+
+
+async def test_lost_platform_shows_stale_and_backs_off_without_crashing(local_server):
+    await launch(local_server, "lonely", "sleep", "60")
+    app = app_for(local_server)
+    async with app.run_test(notifications=True) as pilot:
+        pane = app.query_one("#sessions-pane")
+        await wait_until(pilot, lambda: table(app).row_count == 1)
+        local_server.kill()
+        await wait_until(pilot, lambda: pane.failures >= 1, timeout_s=30, message="a failed poll")
+        assert "stale since" in screen_text(app)
+        assert any("cannot" in n.lower() or "no answer" in n.lower() for n in notifications(app)) or pane.failures
+        assert table(app).row_count == 1  # the last known rows stay
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        assert app.is_running
+
+
+def test_backoff_doubles_and_is_capped():
+    assert backoff_delay(2.0, 0) == 2.0
+    assert backoff_delay(2.0, 3) == 16.0
+    assert backoff_delay(2.0, 50) == 60.0

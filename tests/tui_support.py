@@ -1,0 +1,57 @@
+"""Helpers for the TUI tests: an app on a test's local server, waiting on conditions, launching sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from core.settings import Settings
+from core.skaha import LaunchSpec, SkahaClient
+from tui.app import SrcnetApp
+
+IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
+
+
+def local_settings(state_dir: Path) -> Settings:
+    return Settings("local", None, None, None, Path(state_dir), "test")
+
+
+def app_for(server, **options) -> SrcnetApp:
+    """The app as a user gets it, on the test's local server (the local backend reuses its daemon)."""
+    options.setdefault("poll_interval", 0.25)
+    options.setdefault("keymap", {})
+    return SrcnetApp(local_settings(server.state_dir), **options)
+
+
+async def wait_until(pilot, condition, timeout_s: float = 15.0, message: str = "condition"):
+    """Let the app run until ``condition()`` is truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {message}")
+        await pilot.pause(0.05)
+
+
+async def launch(server, name: str, cmd: str, *args: str) -> str:
+    """Create one real session on the local server through core's client; its id."""
+    async with SkahaClient(server.url, token=server.token) as client:
+        (session_id,) = await client.create(LaunchSpec(name=name, image=IMAGE, cmd=cmd, args=list(args), cores=1, ram=1))
+    return session_id
+
+
+async def server_sessions(server) -> dict[str, str]:
+    async with SkahaClient(server.url, token=server.token) as client:
+        return {s.id: s.status for s in await client.list_sessions()}
+
+
+def screen_text(app) -> str:
+    """Everything the screen shows, as plain text (for assertions about what a user reads)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
