@@ -25,6 +25,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 from core.recorder import SUMMARY_SUFFIX, summary_path
@@ -303,14 +304,14 @@ def _run_metrics(run: RunProfile, cores: float | None) -> dict:
         "cpu_mean_pct": round(cpu_s / span * 100, 1) if span > 0 else 0.0,
         "cpu_peak_pct": round(float(cpu[1:].max() if len(cpu) > 1 else cpu[0]), 1),
         "rss_peak_mib": round(float(mem.max()), 3),
-        "cpu_hours": round(cpu_s / 3600, 6),
+        "cpu_hours": round(cpu_s / 3600, 9),
     }
     rusage = summary.get("rusage_tree") or summary.get("rusage")
     if rusage:
-        row["rusage_cpu_hours"] = round((rusage["user_s"] + rusage["system_s"]) / 3600, 6)
+        row["rusage_cpu_hours"] = round((rusage["user_s"] + rusage["system_s"]) / 3600, 9)
     if cores:
         alloc = cores * float(wall) / 3600
-        row.update(cores=cores, alloc_core_hours=round(alloc, 6),
+        row.update(cores=cores, alloc_core_hours=round(alloc, 9),
                    efficiency=round(cpu_s / 3600 / alloc, 4) if alloc > 0 else None)
     for name in IO_COLUMNS:
         values = run.column(name)
@@ -329,15 +330,15 @@ def _totals(rows: list[dict], runs: list[RunProfile]) -> dict:
         "runs": len(rows),
         "wall_s": round(sum(r["wall_s"] for r in rows), 3),
         "makespan_s": round(makespan_s(rows), 3),
-        "cpu_hours": round(sum(r["cpu_hours"] for r in rows), 6),
-        "alloc_core_hours": round(sum(r["alloc_core_hours"] for r in allocated), 6) if allocated else None,
+        "cpu_hours": round(sum(r["cpu_hours"] for r in rows), 9),
+        "alloc_core_hours": round(sum(r["alloc_core_hours"] for r in allocated), 9) if allocated else None,
         "rss_peak_mib": max((r["rss_peak_mib"] for r in rows), default=0.0),
     }
     if allocated:
         used = sum(r["cpu_hours"] for r in allocated)
         total["efficiency"] = round(used / total["alloc_core_hours"], 4) if total["alloc_core_hours"] else None
     if any("rusage_cpu_hours" in r for r in rows):
-        total["rusage_cpu_hours"] = round(sum(r.get("rusage_cpu_hours", 0.0) for r in rows), 6)
+        total["rusage_cpu_hours"] = round(sum(r.get("rusage_cpu_hours", 0.0) for r in rows), 9)
     return total
 
 
@@ -397,10 +398,9 @@ def render_table(report: dict) -> Table:
     runs, total = report["runs"], report["total"]
     with_alloc = any("alloc_core_hours" in r for r in runs)
     with_rusage = any("rusage_cpu_hours" in r for r in runs)
-    table = Table(title="Usage", show_footer=True, footer_style="bold",
-                  caption=f"makespan {_duration(total['makespan_s'])}")
-    columns = [("Run", "left", f"{total['runs']} runs"), ("Samples", "right", ""),
-               ("Wall", "right", _duration(total["wall_s"])), ("CPU%", "right", ""),
+    table = Table(title="Usage", show_footer=True, footer_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, caption=f"makespan {_duration(total['makespan_s'])}")
+    columns = [("Run", "left", f"{total['runs']} runs"), ("Wall", "right", _duration(total["wall_s"])), ("CPU%", "right", ""),
                ("Peak%", "right", ""), ("RSS MiB", "right", f"{total['rss_peak_mib']:.0f}"),
                ("CPU-h", "right", _number(total["cpu_hours"]))]
     if with_rusage:
@@ -410,9 +410,10 @@ def render_table(report: dict) -> Table:
                     ("Eff", "right", _percent(total.get("efficiency")))]
     columns.append(("Exit", "right", ""))
     for title, justify, footer in columns:
-        table.add_column(title, justify=justify, footer=footer, overflow="fold")
+        table.add_column(title, justify=justify, footer=footer, overflow="fold",
+                         min_width=12 if title == "Run" else None)
     for r in runs:
-        cells = [r["run"], str(r["samples"]), _duration(r["wall_s"]), f"{r['cpu_mean_pct']:.0f}",
+        cells = [r["run"], _duration(r["wall_s"]), f"{r['cpu_mean_pct']:.0f}",
                  f"{r['cpu_peak_pct']:.0f}", f"{r['rss_peak_mib']:.0f}", _number(r["cpu_hours"])]
         if with_rusage:
             cells.append(_number(r.get("rusage_cpu_hours")))
@@ -431,7 +432,9 @@ def _duration(seconds: float) -> str:
 
 
 def _number(value) -> str:
-    return "—" if value is None else f"{value:.3g}"
+    if value is None:
+        return "—"
+    return f"{value:.3f}" if value < 100 else f"{value:.0f}"
 
 
 def _percent(value) -> str:

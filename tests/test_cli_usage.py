@@ -1,0 +1,68 @@
+"""`aggregate` as users and scripts call it: table, JSON, CSV, exit codes, problems on stderr."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+FIXTURES = Path("/work/shared/fixtures/profiles")
+
+
+def test_aggregate_json_over_the_fixture_folder(cli):
+    done = cli("aggregate", FIXTURES, "--json", "--cores", "2")
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [r["run"] for r in report["runs"]] == ["sofia_big_plain", "sofia_mid"]
+    assert all(r["cores"] == 2 and 0 < r["efficiency"] <= 1 for r in report["runs"])
+    total = report["total"]
+    assert total["cpu_hours"] == sum(r["cpu_hours"] for r in report["runs"])
+    assert total["wall_s"] == total["makespan_s"]  # psrecord logs carry no start time
+
+
+def test_aggregate_table_by_default_and_csv_file(cli, tmp_path):
+    out = tmp_path / "usage.csv"
+    done = cli("aggregate", FIXTURES / "sofia_mid.csv", "--csv", out, env={"COLUMNS": "160"})
+
+    assert done.returncode == 0, done.stderr
+    assert "sofia_mid" in done.stdout and "1 runs" in done.stdout
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["run"] == "sofia_mid" and float(rows[0]["cpu_peak_pct"]) == 191.8
+
+
+def test_aggregate_lists_problems_and_still_reports_the_rest(cli, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    done = cli("aggregate", FIXTURES / "sofia_mid.csv", tmp_path / "empty.csv", "--json")
+
+    assert done.returncode == 0
+    assert len(json.loads(done.stdout)["runs"]) == 1
+    assert done.stderr.strip() == f"warning: {tmp_path / 'empty.csv'}: empty file"
+
+
+def test_aggregate_exits_2_when_nothing_could_be_read(cli, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "garbled.csv").write_text("elapsed_time,nproc,cpu,mem_real,mem_virtual\n0,1,x,2,3\n")
+
+    done = cli("aggregate", tmp_path, tmp_path / "nope.csv")
+
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert any("empty.csv: empty file" in line for line in lines)
+    assert any("garbled.csv line 2" in line for line in lines)
+    assert any("nope.csv: no such file or directory" in line for line in lines)
+    assert lines[-1].startswith("error: no profile log could be read")
+    assert "Traceback" not in done.stderr
+
+
+def test_recorded_run_aggregates_with_its_exit_status(cli, tmp_path):
+    log = tmp_path / "task.csv"
+    assert cli("record", "--log", log, "--interval", "0.1", "--", sys.executable, "-c",
+               "import time; time.sleep(0.3); raise SystemExit(8)").returncode == 8
+
+    run = json.loads(cli("aggregate", tmp_path, "--json").stdout)["runs"][0]
+
+    assert run["run"] == "task" and run["exit_code"] == 8 and run["format"] == "recorder"
+    assert run["samples"] >= 3 and "rusage_cpu_hours" in run and run["start_utc"].endswith("Z")
