@@ -184,10 +184,7 @@ class _Section:
         text = self.raw(key)
         if text is None:
             return default
-        try:
-            number = int(text)
-        except ValueError:
-            number = None
+        number = _parsed(text, int)
         if number is None or number < minimum:
             kind = "a positive integer" if minimum >= 1 else "an integer ≥ 0"
             raise self.error(key, f"must be {kind}, not {text!r}")
@@ -197,11 +194,8 @@ class _Section:
         text = self.raw(key)
         if text is None:
             return default
-        try:
-            number = float(text)
-        except ValueError:
-            number = float("nan")
-        if not number > 0 or number == float("inf"):
+        number = _parsed(text, float)
+        if number is None or not 0 < number < float("inf"):
             raise self.error(key, f"must be a positive number, not {text!r}")
         return number
 
@@ -215,6 +209,14 @@ class _Section:
         if must_exist == "dir" and not path.is_dir():
             raise self.error(key, f"no such folder: {path}")
         return str(path)
+
+
+def _parsed(text: str, kind: type):
+    """``kind(text)``, or None when the text is not one."""
+    try:
+        return kind(text)
+    except ValueError:
+        return None
 
 
 def load_run_config(path: str | Path, section: str | None = None, kind: str = "task") -> RunConfig:
