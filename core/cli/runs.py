@@ -18,6 +18,7 @@ from rich.text import Text
 
 from core import settings as settings_module
 from core.cli.output import notice, print_json, stderr, stdout
+from core.errors import UsageError
 from core.runs import ledger as L
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
 from core.runs.orchestrate import (
@@ -177,9 +178,21 @@ def cmd_runs(args) -> int:
 
 
 def cmd_quickstart(args) -> int:
-    from examples.quickstart import run_quickstart
+    from core.runs import quickstart
 
-    return run_quickstart(args)
+    quickstart.check_installed()
+    if args.backend == "canfar":
+        raise UsageError("quickstart: runs on the local server only (PyBDSF is not in the CANFAR task image)")
+    settings = settings_module.resolve("local", None, None, None, args.state_dir)
+    notice(settings.describe())
+    example = quickstart.make_example(Path(args.dir or "srcnet-quickstart"))
+    notice(f"quickstart: synthetic image {example.image} ({len(example.sources)} sources), config {example.config}")
+    config = load_config(example.config, "parallel", quickstart.SECTION)
+    result = asyncio.run(start_run(settings, config, reporter=CliReporter(), launch_concurrency=args.max_launching))
+    print_result(result, args.json)
+    notice(f"next: edit {example.config} and run `srcnet-tui --headless parallel {example.config} "
+           f"--section {quickstart.SECTION}`, or open the TUI with `srcnet-tui`")
+    return result.exit_code
 
 
 def _add_wait_options(parser) -> None:
@@ -207,5 +220,5 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=cmd_resume)
     parser = subparsers.add_parser("quickstart", help="PyBDSF on generated images: a parallel run on the local server")
     parser.add_argument("--dir", help="folder for the example's config, images and results (default ./srcnet-quickstart)")
-    parser.add_argument("--images", type=int, default=4, help="number of synthetic images, one task each (default 4)")
+    _add_wait_options(parser)
     parser.set_defaults(handler=cmd_quickstart)
