@@ -1,0 +1,90 @@
+"""A planned task as the platform runs it: cmd + args through the Skaha API of a real serve-local.
+
+This is the contract between the plan and the sessions: Skaha's form-encoded ``args`` (split on
+single spaces), the local server's /arc (``SRCNET_ARC_ROOT``) and PATH, the recorder's outputs, and
+the session's final status — SoFiA-2's "no sources" must end Completed, a real error Failed.
+"""
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.runs.config import load_run_config
+from core.runs.plan import plan_run
+from core.skaha import LaunchSpec, SyncSkaha
+
+FAKE_SOFIA = """#!{python}
+import os, sys
+settings = dict(l.split("=", 1) for l in open(sys.argv[1]).read().split())
+overrides = dict(a.split("=", 1) for a in sys.argv[2:])
+print("Pipeline started", flush=True)
+code = int(settings.get("fake.exit", "0"))
+if code == 0:
+    open(os.path.join(overrides["output.directory"], overrides["output.filename"] + "_cat.xml"), "w").write("<VOTABLE/>")
+    print("Pipeline finished.", flush=True)
+sys.exit(code)
+"""
+
+
+def stage(plan, arc_root: Path) -> None:
+    """What the storage layer does on the local backend: put each upload under the folder that plays /arc."""
+    for upload in plan.uploads:
+        target = arc_root / upload.remote.removeprefix("/arc/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(upload.local, target)
+
+
+def wait_until_finished(client, session_id: str, timeout_s: float = 60.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        session = client.get(session_id)
+        if session.is_terminal:
+            return session
+        assert time.monotonic() < deadline, f"session {session_id} still {session.status}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def project(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sofia").write_text(FAKE_SOFIA.format(python=sys.executable))
+    (bin_dir / "sofia").chmod(0o755)
+    params = tmp_path / "parameter_files"
+    params.mkdir()
+    for name, text in (("a_ok.par", "fake.exit=0"), ("b_empty.par", "fake.exit=8"), ("c_broken.par", "fake.exit=5")):
+        (params / name).write_text(text)
+    (tmp_path / "cube.fits").write_bytes(b"SIMPLE  =                    T")
+    (tmp_path / "config.ini").write_text(
+        "[sofia-parallel]\nvos_dir = /arc/projects/demo/parallel\nimage_file = cube.fits\n"
+        "parameter_file_dir = parameter_files\nlogs_dir = logs\ncores = 1\nram = 1\ninterval = 0.2\n"
+    )
+    return tmp_path
+
+
+def test_planned_tasks_run_on_the_local_server(local_server, project):
+    arc_root = local_server.state_dir / "arc"
+    with SyncSkaha(local_server.url, token=local_server.token) as client:
+        plan = plan_run(load_run_config(project / "config.ini", kind="parallel"), "demo-1", context=client.context())
+        stage(plan, arc_root)
+        path = f"{project / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+        ids = {}
+        for task in plan.tasks:
+            spec = LaunchSpec(name=task.name, image=plan.image, cmd=task.cmd, args=task.args,
+                              env={**plan.env, "PATH": path}, cores=task.cores, ram=task.ram_gb)  # fmt: skip
+            [ids[task.index]] = client.create(spec)
+        finished = {index: wait_until_finished(client, sid) for index, sid in ids.items()}
+        logs = {index: client.logs(sid) for index, sid in ids.items()}
+    assert {i: s.status for i, s in finished.items()} == {1: "Completed", 2: "Completed", 3: "Failed"}
+    assert "Pipeline finished." in logs[1]
+    for task in plan.tasks:
+        folder = arc_root / task.outputs.directory.removeprefix("/arc/")
+        assert (folder / task.outputs.profile_log).exists()
+        assert (folder / (task.outputs.profile_log + ".summary.json")).exists()
+        assert "Pipeline started" in (folder / task.outputs.finder_log).read_text()
+    first = plan.tasks[0]
+    assert (arc_root / first.outputs.directory.removeprefix("/arc/") / first.outputs.catalogues[0]).exists()
