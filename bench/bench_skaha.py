@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,7 +46,7 @@ def serve_local(*options: str):
         proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
-            yield _wait_for_url(Path(state) / "local" / "server.json", proc)
+            yield _wait_for_url(Path(state) / "local" / "server.json", proc), psutil.Process(proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -70,7 +73,7 @@ def pending_spec(name: str, replicas: int) -> LaunchSpec:
 
 
 async def bench_list(count: int, repeats: int) -> float:
-    with serve_local() as url:
+    with serve_local() as (url, _server):
         async with SkahaClient(url, token=TOKEN) as client:
             made = 0
             while made < count:
@@ -88,20 +91,28 @@ async def bench_list(count: int, repeats: int) -> float:
     return statistics.median(timings)
 
 
-async def bench_create(count: int, latency_ms: float, concurrency: int, repeats: int) -> list[float]:
-    """Seconds per ``create`` of ``count`` replicas, ``repeats`` times on one warm client."""
-    with serve_local("--fault-latency-ms", str(latency_ms)) as url:
+def cpu_seconds(*processes: psutil.Process) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
+
+
+async def bench_create(count: int, latency_ms: float, concurrency: int, repeats: int) -> tuple[list[float], float, float]:
+    """Seconds per ``create`` of ``count`` replicas, ``repeats`` times on one warm client, plus the
+    CPU seconds per create spent by this client and by the server (to read the figures under load)."""
+    with serve_local("--fault-latency-ms", str(latency_ms)) as (url, server):
         async with SkahaClient(url, token=TOKEN, concurrency=concurrency) as client:
             # Warm-up as a long-lived client (the TUI) would be: discovery cached, connections open.
             await client.delete_all(await client.create(pending_spec("warm", concurrency)))
-            timings = []
+            timings, client_cpu, server_cpu = [], 0.0, 0.0
             for run in range(repeats):
+                cpu_before = cpu_seconds(psutil.Process()), cpu_seconds(server)
                 started = time.perf_counter()
                 ids = await client.create(pending_spec(f"create{run}", count))
                 timings.append(time.perf_counter() - started)
+                client_cpu += cpu_seconds(psutil.Process()) - cpu_before[0]
+                server_cpu += cpu_seconds(server) - cpu_before[1]
                 assert len(set(ids)) == count
                 await client.delete_all(ids)
-    return timings
+    return timings, client_cpu / repeats, server_cpu / repeats
 
 
 def main() -> int:
@@ -113,15 +124,19 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7, help="list calls to take the median of")
     parser.add_argument("--repeats-create", type=int, default=5, help="timed creates (after one warm-up)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
 
     listed = asyncio.run(bench_list(args.sessions, args.repeats))
     print(f"list {args.sessions} sessions: {listed * 1000:.0f} ms (median of {args.repeats})")
-    timings = asyncio.run(bench_create(args.creates, args.latency_ms, args.concurrency, args.repeats_create))
+    timings, client_cpu, server_cpu = asyncio.run(
+        bench_create(args.creates, args.latency_ms, args.concurrency, args.repeats_create))
     ideal = args.creates * args.latency_ms / 1000.0 / args.concurrency
     median, best = statistics.median(timings), min(timings)
     print(f"create {args.creates} sessions at {args.latency_ms:g} ms latency, concurrency {args.concurrency}: "
           f"median {median:.3f} s, best {best:.3f} s of {len(timings)}; ideal {ideal:.3f} s; "
           f"ratio median {median / ideal:.2f}, best {best / ideal:.2f} (target <= 1.5)")
+    print(f"  CPU per create: client {client_cpu:.2f} s, server {server_cpu:.2f} s; "
+          f"{os.cpu_count()} CPUs, load average {load_before:.1f} before the run")
     return 0
 
 

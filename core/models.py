@@ -31,10 +31,12 @@ SKAHA_FIELD_ORDER = (
 )
 _MISSING = {"", "<none>", "none", "null", "not-applicable", "n/a"}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
-# Bytes per unit as Kubernetes writes quantities; a bare number in a RAM field is already decimal GB.
-_BYTES = {
-    "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+# Kubernetes quantity suffixes: cores (millicores, nanocores) and memory in decimal GB. A bare number
+# in a RAM field is already decimal GB (the current server's format).
+_CORE_UNITS = {"": 1.0, "m": 1e-3, "n": 1e-9}
+_GB_UNITS = {
+    "": 1.0, "k": 1e-6, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3, "P": 1e6,
+    "Ki": 2**10 / 1e9, "Mi": 2**20 / 1e9, "Gi": 2**30 / 1e9, "Ti": 2**40 / 1e9, "Pi": 2**50 / 1e9,
 }
 
 
@@ -50,31 +52,23 @@ def _quantity(value) -> tuple[float, str] | None:
     return (float(match.group(1)), match.group(2)) if match else None
 
 
-def parse_cores(value) -> float | None:
-    """Cores from ``"2"``, ``"0.500"``, ``"0.004"``, ``"561m"`` (millicores) or ``"<none>"``."""
+def _scaled(value, units: dict[str, float]) -> float | None:
     parsed = _quantity(value)
     if parsed is None:
         return None
     number, unit = parsed
-    if unit == "":
-        return number
-    if unit == "m":
-        return number / 1000.0
-    if unit == "n":
-        return number / 1e9
-    return None
+    scale = units.get(unit) or units.get(unit.removesuffix("B"))
+    return number * scale if scale else None
+
+
+def parse_cores(value) -> float | None:
+    """Cores from ``"2"``, ``"0.500"``, ``"0.004"``, ``"561m"`` (millicores) or ``"<none>"``."""
+    return _scaled(value, _CORE_UNITS)
 
 
 def parse_gb(value) -> float | None:
-    """Decimal GB from ``"8.59"`` (already GB), ``"8G"``, ``"4Gi"``, ``"101Mi"``, ``"8Gi"`` or ``"<none>"``."""
-    parsed = _quantity(value)
-    if parsed is None:
-        return None
-    number, unit = parsed
-    if unit == "":
-        return number
-    scale = _BYTES.get(unit) or _BYTES.get(unit.rstrip("B")) or _BYTES.get(unit.capitalize())
-    return number * scale / 1e9 if scale else None
+    """Decimal GB from ``"8.59"`` (already GB), ``"8G"``, ``"4Gi"``, ``"101Mi"`` or ``"<none>"``."""
+    return _scaled(value, _GB_UNITS)
 
 
 def parse_int(value) -> int | None:
