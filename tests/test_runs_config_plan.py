@@ -68,7 +68,21 @@ def test_task_plan_from_the_seed(seed_dir):
     assert args[args.index("--data") + 1] == plan.input_data
     assert args[args.index("--threads") + 1] == "2"
     assert "--region" not in args
+    assert task.outputs.summary == "sofia_profile.txt.summary.json"
+    assert task.outputs.files[:3] == ("sofia_profile.txt", "sofia_profile.txt.summary.json", f"{RUN}_001_sofia.log")
+    assert plan.launch_fields(task) == {
+        "name": task.name, "image": "images.canfar.net/srcnet/sofia-task:2.6.0", "cmd": "srcnet-task",
+        "args": task.args, "env": {}, "cores": 2, "ram": 8, "gpus": None,
+    }  # fmt: skip
     assert_skaha_safe(plan)
+
+
+def test_dry_run_description_shows_defaults_uploads_and_tasks(seed_dir):
+    lines = plan_run(load_run_config(seed_dir / "config.ini"), RUN).describe()
+    assert lines[0].startswith(f"run {RUN}: task, 1 task(s), outputs in /arc/projects/WALLABY_test/canfar-sofia/tasks/{RUN}")
+    assert "  cores = 2   (default)" in lines
+    assert any(line.startswith("  upload ") and line.endswith("/params/sofia.par") for line in lines)
+    assert lines[-1] == f"  sofia-task-{RUN}-001: 2 cores, 8 GiB, /arc/projects/WALLABY_test/canfar-sofia/tasks/{RUN}/params/sofia.par"
 
 
 def test_parallel_plan_takes_par_files_sorted(seed_dir):

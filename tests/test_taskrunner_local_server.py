@@ -74,8 +74,8 @@ def test_planned_tasks_run_on_the_local_server(local_server, project):
         path = f"{project / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
         ids = {}
         for task in plan.tasks:
-            spec = LaunchSpec(name=task.name, image=plan.image, cmd=task.cmd, args=task.args,
-                              env={**plan.env, "PATH": path}, cores=task.cores, ram=task.ram_gb)  # fmt: skip
+            fields = plan.launch_fields(task)
+            spec = LaunchSpec(**{**fields, "env": {**fields["env"], "PATH": path}})
             [ids[task.index]] = client.create(spec)
         finished = {index: wait_until_finished(client, sid) for index, sid in ids.items()}
         logs = {index: client.logs(sid) for index, sid in ids.items()}
@@ -84,7 +84,7 @@ def test_planned_tasks_run_on_the_local_server(local_server, project):
     for task in plan.tasks:
         folder = arc_root / task.outputs.directory.removeprefix("/arc/")
         assert (folder / task.outputs.profile_log).exists()
-        assert (folder / (task.outputs.profile_log + ".summary.json")).exists()
+        assert (folder / task.outputs.summary).exists()
         assert "Pipeline started" in (folder / task.outputs.finder_log).read_text()
     first = plan.tasks[0]
     assert (arc_root / first.outputs.directory.removeprefix("/arc/") / first.outputs.catalogues[0]).exists()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import UsageError
+from core.recorder import summary_path
 from core.runs.config import RunConfig, is_arc_path
 from core.runs.fits import CubeShape, read_cube_shape
 from core.runs.split import (
@@ -60,6 +61,16 @@ class TaskOutputs:
     finder_log: str
     catalogues: tuple[str, ...]
 
+    @property
+    def summary(self) -> str:
+        """The recorder's summary JSON, written beside the profile log."""
+        return summary_path(self.profile_log).name
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file name worth bringing back, logs first (catalogues exist only if sources were found)."""
+        return (self.profile_log, self.summary, self.finder_log, *self.catalogues)
+
     def path(self, name: str) -> str:
         return f"{self.directory}/{name}"
 
@@ -68,6 +79,7 @@ class TaskOutputs:
             "directory": self.directory,
             "filename": self.filename,
             "profile_log": self.profile_log,
+            "summary": self.summary,
             "finder_log": self.finder_log,
             "catalogues": list(self.catalogues),
         }
@@ -127,6 +139,33 @@ class Plan:
     @property
     def env(self) -> dict[str, str]:
         return dict(self.config.env)
+
+    def launch_fields(self, task: PlannedTask) -> dict:
+        """Keyword arguments of ``core.skaha.LaunchSpec`` for one task (no GPUs: the field is left out)."""
+        return {
+            "name": task.name,
+            "image": self.image,
+            "cmd": task.cmd,
+            "args": list(task.args),
+            "env": self.env,
+            "cores": task.cores,
+            "ram": task.ram_gb,
+            "gpus": self.gpus or None,
+        }
+
+    def describe(self) -> list[str]:
+        """Human-readable lines for ``--dry-run``: settings (defaults marked), then one line per task."""
+        lines = [f"run {self.run_id}: {self.run_kind}, {len(self.tasks)} task(s), outputs in {self.output_dir}"]
+        for key, value, note in self.config.describe():
+            lines.append(f"  {key} = {value}" + (f"   ({note})" if note else ""))
+        if self.cube:
+            lines.append(f"  cube {self.cube.nx}x{self.cube.ny}x{self.cube.nz}, BITPIX {self.cube.bitpix}, grid {self.grid}")
+        lines += [f"  upload {u.local} -> {u.remote}" for u in self.uploads]
+        for task in self.tasks:
+            region = f" region {task.region}" if task.region else ""
+            lines.append(f"  {task.name}: {task.cores} cores, {task.ram_gb} GiB{region}, {task.par_file}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return lines
 
     def to_dict(self) -> dict:
         return {
