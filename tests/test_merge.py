@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import UsageError
-from core.runs.merge import TaskCatalogue, merge_catalogues, read_catalogue, write_merged
+from core.runs.merge import TaskCatalogue, merge_catalogues, merge_split_run, read_catalogue, write_merged
 from core.runs.split import Region, grid_regions
 
 SOFIA_COLUMNS = [("name", "char"), ("id", "long"), ("x", "double"), ("y", "double"), ("z", "double"),
@@ -175,3 +175,25 @@ def test_merged_catalogue_written_as_csv_and_votable(tmp_path):
     columns, votable_rows = read_catalogue(write_merged(result, tmp_path / "merged.xml"))
     assert columns == result.columns and len(votable_rows) == 12
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_merge_split_run_from_the_stored_plan_lists_tasks_without_catalogue(tmp_path):
+    rng = random.Random(3)
+    shape = (100, 80, 30)
+    sources = [s for s in true_sources(rng, shape, count=10, max_size=6, separation=8.0) if s["centre"][0] < 40]
+    regions = grid_regions(shape, (2, 1, 1), (15, 15))
+    folders = {1: tmp_path / "task-001", 2: tmp_path / "task-002"}
+    folders[1].mkdir()
+    folders[2].mkdir()  # task 2 found nothing: SoFiA wrote no catalogue
+    write_sofia_xml(folders[1] / "r_001_cat.xml", [row for n, s in enumerate(sources, 1) if (row := observe(s, regions[0], rng, n))])
+    plan = {
+        "run_id": "r", "kind": "split", "cube": {"nx": 100, "ny": 80, "nz": 30, "bitpix": -32},
+        "tasks": [
+            {"index": i, "region": str(region), "outputs": {"catalogues": [f"r_{i:03d}_cat.xml", f"r_{i:03d}_cat.txt"]}}
+            for i, region in enumerate(regions, start=1)
+        ],
+    }  # fmt: skip
+    result = merge_split_run(plan, lambda task: folders[task["index"]], tmp_path / "merged.csv")
+    assert len(result.rows) == len(sources) and result.missing == [2]
+    assert result.to_dict()["tasks_without_catalogue"] == [2]
+    assert (tmp_path / "merged.csv").exists()

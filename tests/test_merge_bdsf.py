@@ -1,6 +1,7 @@
 """End to end with a real finder: plan a split run, run each task with srcnet-task + PyBDSF, merge."""
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 pytest.importorskip("bdsf", reason="PyBDSF (the examples extra) is not installed")
 fits = pytest.importorskip("astropy.io.fits")
 
+from core.errors import UsageError  # noqa: E402
 from core.runs.config import load_run_config  # noqa: E402
 from core.runs.merge import merge_split_run  # noqa: E402
 from core.runs.plan import plan_run  # noqa: E402
@@ -57,16 +59,19 @@ def test_split_bdsf_run_merges_to_one_row_per_source(tmp_path):
         result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
 
-    def folder_of(task):
-        return arc_root / task.outputs.directory.removeprefix("/arc/")
+    def folder_of(task: dict) -> Path:
+        return arc_root / task["outputs"]["directory"].removeprefix("/arc/")
 
-    for task in plan.tasks:
-        assert (folder_of(task) / task.outputs.profile_log).exists()
-        assert (folder_of(task) / task.outputs.finder_log).exists()
-    result = merge_split_run(plan, folder_of, tmp_path / "merged.csv")
+    for task in plan.to_dict()["tasks"]:
+        assert (folder_of(task) / task["outputs"]["profile_log"]).exists()
+        assert (folder_of(task) / task["outputs"]["finder_log"]).exists()
+    result = merge_split_run(json.loads(json.dumps(plan.to_dict())), folder_of, tmp_path / "merged.csv")
     with (tmp_path / "merged.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(SOURCES), result.to_dict()
     found = sorted((round(float(r["x"])), round(float(r["y"]))) for r in rows)
     assert found == sorted(SOURCES)
     assert result.dropped_duplicates >= 2  # (100, 100) and (98, 150) lie in the 90..109 overlap
+    assert result.missing == []
+    with pytest.raises(UsageError, match="is not a split run"):
+        merge_split_run({**plan.to_dict(), "kind": "parallel"}, folder_of, tmp_path / "no.csv")

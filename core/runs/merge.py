@@ -317,23 +317,25 @@ def _write_votable(result: MergeResult, path: Path) -> None:
 # --- a split run ---------------------------------------------------------------------------------
 
 
-def merge_split_run(plan, folder_of, output: str | Path, *, tolerance: tuple[float, float] = DEFAULT_TOLERANCE) -> MergeResult:
-    """Merge what the tasks of a split ``plan`` brought back and write it to ``output``.
+def merge_split_run(plan: dict, folder_of, output: str | Path, *, tolerance: tuple[float, float] = DEFAULT_TOLERANCE) -> MergeResult:
+    """Merge what the tasks of a split run brought back and write it to ``output``.
 
-    ``folder_of(task)`` is the local folder holding that task's collected outputs. Each task's
-    VOTable is preferred over its ASCII catalogue; a task without a catalogue (SoFiA's "no sources")
-    is listed in ``missing``.
+    ``plan`` is ``Plan.to_dict()`` as ``run.json`` and the ledger keep it, so a resumed run can
+    merge too; ``folder_of(task)`` gets one entry of ``plan["tasks"]`` and returns the local folder
+    holding that task's collected outputs. A task's VOTable is preferred over its ASCII catalogue;
+    a task without a catalogue (SoFiA's "no sources") is listed in ``missing``.
     """
-    if plan.run_kind != "split":
-        raise UsageError(f"run {plan.run_id} is not a split run: its catalogues are not merged")
+    if plan.get("kind") != "split":
+        raise UsageError(f"run {plan.get('run_id')} is not a split run: its catalogues are not merged")
     catalogues, missing = [], []
-    for task in plan.tasks:
+    for task in plan["tasks"]:
         folder = Path(folder_of(task))
-        found = [folder / name for name in task.outputs.catalogues if (folder / name).is_file()]
+        found = [folder / name for name in task["outputs"]["catalogues"] if (folder / name).is_file()]
         if found:
-            catalogues.append(TaskCatalogue(task.index, task.region, found[0]))
+            catalogues.append(TaskCatalogue(task["index"], Region.parse(task["region"]), found[0]))
         else:
-            missing.append(task.index)
-    result = merge_catalogues(catalogues, plan.cube.shape, tolerance=tolerance, missing=missing)
+            missing.append(task["index"])
+    cube = plan["cube"]
+    result = merge_catalogues(catalogues, (cube["nx"], cube["ny"], cube["nz"]), tolerance=tolerance, missing=missing)
     write_merged(result, output)
     return result
