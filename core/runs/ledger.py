@@ -7,7 +7,8 @@ what may already be running: a task still in ``launching`` is looked up by name 
 adopted if its session exists, so nothing is launched twice and nothing is lost.
 
 Task states: planned -> launching -> launched -> completed | no-sources | failed | lost.
-Every change is its own committed transaction (WAL, synchronous=FULL).
+Every change is its own committed transaction (WAL, synchronous=NORMAL: a committed change survives
+the process being killed at any moment; only a power cut can lose the last few).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ class Ledger:
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
