@@ -63,28 +63,33 @@ async def bench(state: Path, url: str, grid: str, max_launching: int) -> dict[st
     config = load_run_config(write_config(state, grid), section="bench", kind="parallel")
     storage = LocalArc(state / "arc")
     settings = Settings("local", url, TOKEN, None, state, "bench")
-    timings: dict[str, float] = {}
     async with SkahaClient(url, token=TOKEN, concurrency=64) as client:
-        await client.create(pending_spec("bench-blocker", 1))
-        started = time.perf_counter()
-        run_id = new_run_id()
-        plan = make_plan(config, run_id, storage, context=await client.context())
-        timings["plan"] = time.perf_counter() - started
-        with Ledger(state) as ledger:
-            mark = time.perf_counter()
-            record_plan(ledger, plan, settings, state / "runs" / run_id)
-            timings["record"] = time.perf_counter() - mark
-            runner = Runner(ledger, storage, client, run_id, launch_concurrency=max_launching)
-            mark = time.perf_counter()
-            runner.stage()
-            timings["stage"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            await runner.launch_pending()
-            timings["launch"] = time.perf_counter() - mark
-            timings["total"] = time.perf_counter() - started
-            launched = ledger.run(run_id).counts.get("launched", 0)
-    timings["tasks"] = len(plan.tasks)
-    timings["launched"] = launched
+        blocker = (await client.create(pending_spec("bench-blocker", 1)))[0]
+        try:
+            timings = await _timed_start(client, config, storage, settings, state, max_launching)
+        finally:
+            await client.delete(blocker)
+    return timings
+
+
+async def _timed_start(client, config, storage, settings, state: Path, max_launching: int) -> dict[str, float]:
+    started = time.perf_counter()
+    run_id = new_run_id()
+    plan = make_plan(config, run_id, storage, context=await client.context())
+    timings = {"plan": time.perf_counter() - started, "tasks": len(plan.tasks)}
+    with Ledger(state) as ledger:
+        mark = time.perf_counter()
+        record_plan(ledger, plan, settings, state / "runs" / run_id)
+        timings["record"] = time.perf_counter() - mark
+        runner = Runner(ledger, storage, client, run_id, launch_concurrency=max_launching)
+        mark = time.perf_counter()
+        runner.stage()
+        timings["stage"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        await runner.launch_pending()
+        timings["launch"] = time.perf_counter() - mark
+        timings["total"] = time.perf_counter() - started
+        timings["launched"] = ledger.run(run_id).counts.get("launched", 0)
     return timings
 
 
