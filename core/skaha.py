@@ -7,7 +7,9 @@ their text reaches the user verbatim as :mod:`core.errors` exceptions.
 
 A create is the one request that must not be repeated blindly: after an ambiguous failure (the
 connection dropped or timed out after sending, or a 5xx) the client lists the sessions and adopts
-one with that name and image that was not there before this create began.
+one with that name and image that was not there before this create began (nor made by this
+client since). Creates of one name within a client run one after another, so two of them can
+never claim the same session.
 
 Inputs that Skaha would silently mangle (``args`` split on single spaces, ``env`` values holding
 ``=``, names it rewrites) are refused before anything is sent: :func:`validate_spec`.
@@ -40,6 +42,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]+$")
 MAX_NAME = 63
 MAX_REPLICAS = 512
 POOL_SIZE = 8
+SNAPSHOT_TTL_S = 10.0
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
@@ -253,6 +256,8 @@ class SkahaClient:
             self._slots.put_nowait(slot // POOL_SIZE)
         self._name_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._cache: dict[str, object] = {}
+        self._created: set[str] = set()  # every session this client created or adopted
+        self._snapshot: tuple[float, asyncio.Future] | None = None
 
     async def __aenter__(self) -> "SkahaClient":
         return self
@@ -420,15 +425,10 @@ class SkahaClient:
         async with AsyncExitStack() as stack:
             for name in sorted({n.lower() for n in names}):
                 await stack.enter_async_context(self._name_locks[name])
-            registries, context, existing = await asyncio.gather(
-                self.registries(), self._cached("context", self.context, {}), self.list_sessions(type="headless"))
+            registries, context, before = await asyncio.gather(
+                self.registries(), self._cached("context", self.context, {}), self._existing_ids())
             validate_spec(spec, registries, context)
-            before = {s.id for s in existing}
-            adopted: set[str] = set()
-            tasks = [
-                self._create_one(spec, name, replica, before, adopted)
-                for replica, name in enumerate(names, start=1)
-            ]
+            tasks = [self._create_one(spec, name, replica, before) for replica, name in enumerate(names, start=1)]
             results = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
@@ -437,12 +437,26 @@ class SkahaClient:
             raise failures[0]
         return list(results)
 
-    async def _create_one(self, spec: LaunchSpec, name: str, replica: int, before: set, adopted: set) -> str:
+    async def _existing_ids(self) -> set[str]:
+        """Ids of sessions that existed before now: a listing shared by the creates of the next
+        ``SNAPSHOT_TTL_S`` (sessions this client made since are known from ``_created``)."""
+        taken_at, listing = self._snapshot or (0.0, None)
+        if listing is None or time.monotonic() - taken_at > SNAPSHOT_TTL_S:
+            listing = asyncio.ensure_future(self.list_sessions(type="headless"))
+            self._snapshot = (time.monotonic(), listing)
+        try:
+            return {s.id for s in await asyncio.shield(listing)}
+        except BaseException:
+            if self._snapshot and self._snapshot[1] is listing:
+                self._snapshot = None
+            raise
+
+    async def _create_one(self, spec: LaunchSpec, name: str, replica: int, before: set[str]) -> str:
         async def find_created() -> str | None:
             for session in await self.list_sessions(type="headless"):
                 if (session.name == name.lower()[:MAX_NAME] and session.image == spec.image.strip()
-                        and session.id not in before and session.id not in adopted):
-                    adopted.add(session.id)
+                        and session.id not in before and session.id not in self._created):
+                    self._created.add(session.id)
                     return session.id
             return None
 
@@ -452,7 +466,7 @@ class SkahaClient:
         session_id = outcome.text.strip()
         if not session_id:
             raise SrcnetError(f"{self.base_url}session: create of {name!r} returned no session id")
-        adopted.add(session_id)
+        self._created.add(session_id)
         return session_id
 
     async def delete_all(self, session_ids) -> dict[str, SrcnetError]:

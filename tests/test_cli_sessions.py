@@ -11,8 +11,17 @@ from pathlib import Path
 import psutil
 import pytest
 
+from core.skaha import SyncSkaha
+
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def status_of(local_server):
+    """Read a session's status in-process (cheaper than a CLI process when only polling)."""
+    with SyncSkaha(local_server.url, token=local_server.token) as client:
+        yield lambda session_id: client.get(session_id).status
 
 
 @pytest.fixture
@@ -104,9 +113,9 @@ def test_sessions_json_uses_skaha_field_names(run):
     ok(run("delete", session_id, "--yes"))
 
 
-def test_delete_ends_the_whole_process_tree(run):
+def test_delete_ends_the_whole_process_tree(run, status_of):
     (session_id,) = launch(run, "sleeper", "sleep", "300")
-    poll(lambda: listed(run)[session_id]["status"] == "Running")
+    poll(lambda: status_of(session_id) == "Running")
     assert processes_of(session_id)
     ok(run("renew", session_id))
     ok(run("delete", session_id, "--yes"))
@@ -151,9 +160,9 @@ def test_replicas_are_named_and_numbered_like_canfar(run):
         assert ok(run("logs", session_id)).stdout.split() == [replica, "3"]
 
 
-def test_events_stats_images_context(run):
+def test_events_stats_images_context(run, status_of):
     (session_id,) = launch(run, "ev", "sleep", "30")
-    poll(lambda: listed(run)[session_id]["status"] == "Running")
+    poll(lambda: status_of(session_id) == "Running")
     events = json.loads(ok(run("events", session_id, "--json")).stdout)
     assert isinstance(events, list) and all(set(e) >= {"type", "reason", "message"} for e in events)
     ok(run("events", session_id))
@@ -166,9 +175,9 @@ def test_events_stats_images_context(run):
     ok(run("delete", session_id, "--yes"))
 
 
-@pytest.mark.parametrize("args, code, needle", [
+BAD_INPUTS = [
     (("info", "nosuch01"), 2, "nosuch01"),
-    (("logs", "nosuch01"), 2, "nosuch01"),
+    (("logs", "nosuch01", "--follow"), 2, "nosuch01"),
     (("wait", "nosuch01"), 2, "nosuch01"),
     (("delete", "nosuch01", "--yes"), 2, "nosuch01"),
     (("launch", "--name", "bad_name", "--image", IMAGE, "--", "true"), 2, "name"),
@@ -178,13 +187,17 @@ def test_events_stats_images_context(run):
     (("launch", "--name", "x", "--image", IMAGE, "--env", "A=b=c", "--", "true"), 2, "env A"),
     (("launch", "--name", "x", "--image", IMAGE, "--", "echo", "two words"), 2, "args[0]"),
     (("launch", "--name", "x", "--image", IMAGE, "--cores", "0", "--", "true"), 2, "cores"),
-])
-def test_bad_input_is_one_line_and_creates_nothing(run, args, code, needle):
-    result = run(*args)
-    assert result.returncode == code
-    errors = [line for line in result.stderr.splitlines() if not line.startswith("backend:")]
-    assert len(errors) == 1 and needle in errors[0], result.stderr
-    assert "Traceback" not in result.stderr
+    (("launch", "--name", "x", "--image", IMAGE, "--replicas", "3", "--ram", "100000", "--", "true"), 2, "ram"),
+]
+
+
+def test_bad_input_is_one_line_and_creates_nothing(run):
+    for args, code, needle in BAD_INPUTS:
+        result = run(*args)
+        assert result.returncode == code, (args, result.stderr)
+        errors = [line for line in result.stderr.splitlines() if not line.startswith("backend:")]
+        assert len(errors) == 1 and needle in errors[0], (args, result.stderr)
+        assert "Traceback" not in result.stderr
     assert listed(run) == {}
 
 

@@ -287,3 +287,22 @@ def test_proxy_certificate_is_presented_with_verification_on(tmp_path):
     (tmp_path / "broken.pem").write_text("not a certificate")
     with pytest.raises(AuthError, match="broken.pem"):
         ssl_context_for(tmp_path / "broken.pem")
+
+
+async def test_creates_share_one_listing_and_never_adopt_their_own_earlier_sessions(scripted):
+    sessions = []
+    counter = iter(range(100))
+
+    def create(request):
+        session_id = f"made{next(counter):04d}"
+        sessions.append({"id": session_id, "name": dict(request["params"])["name"], "image": IMAGE})
+        return DROP if len(sessions) == 2 else (200, session_id + "\n", {})
+
+    server = scripted(platform(sessions, create))
+    async with SkahaClient(server.url, token="t", retries=FAST) as client:
+        first = await client.create(LaunchSpec("same", IMAGE, cmd="true"))
+        second = await client.create(LaunchSpec("same", IMAGE, cmd="true"))  # its answer is lost
+    assert first == ["made0000"] and second == ["made0001"]
+    assert len(server.posts()) == 2
+    plain_lists = [r for r in server.requests if r["method"] == "GET" and r["path"].endswith("/session")]
+    assert len(plain_lists) == 2  # one shared snapshot before the creates, one to recover the lost answer
