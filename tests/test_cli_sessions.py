@@ -222,3 +222,31 @@ def test_missing_credential_is_exit_3_and_silence_is_exit_4(cli, tmp_path):
 def test_a_refused_token_is_exit_3(local_server, cli):
     result = cli("--backend", "canfar", "--url", local_server.url, "--token", "wrong-token", "sessions")
     assert result.returncode == 3, result.stderr
+
+
+def _delete_on_a_terminal(local_server, test_env, session_id, answer):
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "--backend", "local", "--state-dir", str(local_server.state_dir),
+             "delete", session_id], cwd=ROOT, env=test_env, stdin=slave, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        os.write(master, answer.encode())
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, out, err
+
+
+def test_delete_asks_on_a_terminal(run, local_server, test_env):
+    (session_id,) = launch(run, "asked", "sleep", "30")
+    code, out, err = _delete_on_a_terminal(local_server, test_env, session_id, "n\n")
+    assert code == 0 and "[y/N]" in err and "nothing deleted" in err
+    assert session_id in listed(run)
+    code, out, err = _delete_on_a_terminal(local_server, test_env, session_id, "y\n")
+    assert code == 0 and out.strip() == f"deleted {session_id}"
+    assert session_id not in listed(run)

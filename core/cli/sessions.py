@@ -307,8 +307,9 @@ def cmd_wait(args) -> int:
 def _confirm(ids: list[str]) -> bool:
     if not sys.stdin.isatty():
         raise UsageError("delete: not on a terminal, so cannot ask; add --yes to delete without asking")
-    answer = input(f"Delete {len(ids)} session(s): {', '.join(ids)}? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+    sys.stderr.write(f"Delete {len(ids)} session(s): {', '.join(ids)}? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _require_known(client: SyncSkaha, ids: list[str]) -> None:
