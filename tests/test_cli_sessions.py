@@ -250,3 +250,18 @@ def test_delete_asks_on_a_terminal(run, local_server, test_env):
     code, out, err = _delete_on_a_terminal(local_server, test_env, session_id, "y\n")
     assert code == 0 and out.strip() == f"deleted {session_id}"
     assert session_id not in listed(run)
+
+
+def test_a_pending_session_has_no_events_yet_and_its_follow_waits(local_server_factory, cli):
+    server = local_server_factory(cores=1)
+
+    def run(*args):
+        return cli("--backend", "local", "--state-dir", str(server.state_dir), *args)
+
+    (holder,) = launch(run, "holder", "sleep", "300")
+    (queued,) = launch(run, "queued", "echo", "finally")
+    assert listed(run)[queued]["status"] == "Pending"
+    events = run("events", queued)
+    assert events.returncode == 0 and "no events" in events.stderr
+    ok(run("delete", holder, "--yes"))
+    assert ok(run("logs", queued, "--follow")).stdout == "finally\n"

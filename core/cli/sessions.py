@@ -229,9 +229,18 @@ def cmd_logs(args) -> int:
     return 0
 
 
+def _events_text(client: SyncSkaha, session_id: str) -> str:
+    """Skaha answers 404 for events until the session's pod exists; that is "no events yet"."""
+    try:
+        return client.events(session_id)
+    except NotFound:
+        client.get(session_id)  # raises NotFound when the session itself is unknown
+        return ""
+
+
 def cmd_events(args) -> int:
     with client_from_args(args) as client:
-        events = parse_events(client.events(args.id))
+        events = parse_events(_events_text(client, args.id))
     if args.json:
         print_json(events)
     elif not events:
