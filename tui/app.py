@@ -45,9 +45,9 @@ def local_now() -> datetime:
 
 
 def site_of(settings: Settings) -> str:
-    """``local`` or ``canfar ws-uv.canfar.net``: the backend and the host it talks to."""
+    """``local`` (the local server) or ``canfar ws-uv.canfar.net``: the backend and its host."""
     if not settings.url:
-        return f"{settings.backend} (local server)"
+        return settings.backend
     host = settings.url.split("//", 1)[-1].split("/", 1)[0]
     return f"{settings.backend} {host}"
 
@@ -87,6 +87,7 @@ class SrcnetApp(App):
         self.log_max_lines = log_max_lines
         self.start_pane = start_pane
         self.user_keymap = keymap or {}
+        self._problems_shown: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
@@ -99,7 +100,7 @@ class SrcnetApp(App):
                 yield LogsPane(interval=self.poll_interval, max_lines=self.log_max_lines, id="logs-pane")
             with TabPane("4 Usage", id="usage"):
                 yield UsagePane(id="usage-pane")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def status_header(self) -> StatusHeader:
@@ -135,14 +136,17 @@ class SrcnetApp(App):
         self.status_header.credential_warning = bool(status.problem) or (
             status.seconds_left is not None and status.seconds_left < 3600
         )
-        if status.problem and not getattr(self, "_credential_problem_shown", False):
-            self._credential_problem_shown = True
+        if status.problem:
             self.show_problem("No usable credential", status.problem, AuthError)
 
     # ---- shared actions -----------------------------------------------------------------------
 
     def show_problem(self, title: str, problem: str, kind: type[SrcnetError] = SrcnetError) -> None:
-        """A blocking problem as a modal that says what to do."""
+        """A blocking problem as a modal that says what to do (once; a repeat is only a notification)."""
+        if problem in self._problems_shown:
+            self.notify(problem, title=title, severity="error")
+            return
+        self._problems_shown.add(problem)
         advice = ADVICE.get(kind, ADVICE[SrcnetError])
         self.push_screen(ProblemModal(title, problem, advice))
 

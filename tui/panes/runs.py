@@ -85,11 +85,12 @@ class RunsPane(Vertical):
     """Config editor + plan preview on top, ledger of runs below."""
 
     BINDINGS = [
-        Binding("o", "open", "Open config", id="runs.open"),
-        Binding("t", "kind", "Task/parallel", id="runs.kind"),
+        Binding("o", "open", "Open", id="runs.open"),
+        Binding("t", "kind", "Task/parallel", show=False, id="runs.kind"),
         Binding("ctrl+s", "save", "Save", id="runs.save"),
         Binding("L", "launch", "Launch", id="runs.launch"),
         Binding("r", "resume", "Resume", id="runs.resume"),
+        Binding("u", "usage", "Usage", id="runs.usage"),
         Binding("enter", "run_folder", "Run folder", show=False, id="runs.folder"),
         Binding("ctrl+r", "refresh", "Refresh runs", show=False, id="runs.refresh"),
     ]
@@ -101,6 +102,8 @@ class RunsPane(Vertical):
         self.plan: Any = None
         self.kind = "parallel"
         self.runs: dict[str, Any] = {}
+        self.problem: str | None = None
+        """What core said is wrong with the config being edited (None when it is valid)."""
 
     def compose(self) -> ComposeResult:
         yield Static("No config open: press o to open a config.ini", id="runs-config-line")
@@ -162,6 +165,14 @@ class RunsPane(Vertical):
     async def show_run(self, run: Any) -> None:
         body = await asyncio.to_thread(runs_adapter.describe_run, self.app.settings, run)
         self.app.push_screen(TextModal(f"Run {run.id}", body))
+
+    def action_usage(self) -> None:
+        """The selected run's usage: its folder of collected profile logs in the Usage pane."""
+        run = self._selected_run()
+        if run is None or not run.local_dir:
+            return
+        self.app.query_one("#usage-pane").open_paths([Path(run.local_dir)])
+        self.app.show_pane("usage")
 
     def action_resume(self) -> None:
         run = self._selected_run()
@@ -272,6 +283,7 @@ class RunsPane(Vertical):
         for field in self.query(".field-row Input"):
             field.remove_class("error")
         box = self.query_one("#runs-error", Static)
+        self.problem = None if error is None else str(error)
         if error is None:
             box.update(Text("✓ valid", style="green"))
             return

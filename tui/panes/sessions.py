@@ -63,12 +63,12 @@ class SessionsPane(Vertical):
     """Table + filter line + summary line; every key acts on the marked sessions or the current one."""
 
     BINDINGS = [
-        Binding("enter,i", "details", "Details", id="sessions.details"),
+        Binding("enter,i", "details", "Info", id="sessions.details"),
         Binding("l", "logs", "Logs", id="sessions.logs"),
         Binding("e", "events", "Events", id="sessions.events"),
         Binding("space", "mark", "Mark", id="sessions.mark"),
         Binding("ctrl+d", "delete", "Delete", id="sessions.delete"),
-        Binding("r", "renew", "Renew", id="sessions.renew"),
+        Binding("r", "renew", "Renew", show=False, id="sessions.renew"),
         Binding("slash", "filter", "Filter", id="sessions.filter"),
         Binding("f", "freeze", "Freeze", id="sessions.freeze"),
         Binding("R", "this_run", "Only this run", show=False, id="sessions.this-run"),

@@ -1,12 +1,245 @@
-"""The Usage pane (placeholder until core.usage lands)."""
+"""The Usage pane: what a run (or any folder of profile logs) cost, and what running sessions use now.
+
+Profiles: ``o`` opens a folder or files of psrecord/recorder logs; core's
+:func:`core.usage.aggregate` gives the per-run rows and totals (the same numbers as ``aggregate``),
+:func:`core.usage.timeseries` the CPU % and memory curves of the runs marked with ``space`` (all of
+them, up to eight, until one is marked). Live: every poll of the Sessions pane adds each running
+session's ``cpuCoresInUse``/``ramInUse`` to a bounded history, drawn while the pane is visible.
+``v`` switches the charts between the two.
+"""
 
 from __future__ import annotations
 
-from textual.containers import Vertical
+import asyncio
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from core import usage
+from tui.platform import error_line
+from tui.screens.modals import PromptModal
+from tui.widgets.keyed_table import KeyedTable
+
+USAGE_COLUMNS = (
+    ("mark", " "), ("run", "Run"), ("wall", "Wall s"), ("cpu", "CPU % mean"), ("peak", "CPU % peak"),
+    ("rss", "RSS MiB"), ("cpuh", "CPU-h"), ("alloc", "Alloc core-h"), ("eff", "Efficiency"), ("exit", "Exit"),
+)  # fmt: skip
+MAX_CHARTED = 8
+LIVE_SAMPLES = 720
+"""Samples of live use kept per session (an hour at the default 5 s poll)."""
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def usage_cells(row: dict, marked: bool) -> tuple:
+    """One aggregate row as table cells; the numbers are core's, only rounded for display."""
+    exit_text = f"sig {row['signal']}" if row.get("signal") else str(row.get("exit_code", "-"))
+    return (
+        "●" if marked else " ", row["run"], _num(row["wall_s"], 1), _num(row["cpu_mean_pct"], 1),
+        _num(row["cpu_peak_pct"], 1), _num(row["rss_peak_mib"], 1), _num(row["cpu_hours"], 4),
+        _num(row.get("alloc_core_hours"), 4), _pct(row.get("efficiency")), exit_text,
+    )  # fmt: skip
+
+
+def totals_text(total: dict) -> Text:
+    text = Text.assemble(
+        ("Total ", "bold"), f"{total['runs']} runs · wall {total['wall_s']:.1f} s · makespan {total['makespan_s']:.1f} s",
+        f" · {total['cpu_hours']:.4f} CPU-h · peak RSS {total['rss_peak_mib']:.0f} MiB",
+    )
+    if total.get("alloc_core_hours") is not None:
+        text.append(f" · {total['alloc_core_hours']:.4f} core-h allocated · efficiency {_pct(total.get('efficiency'))}", style="bold")
+    return text
 
 
 class UsagePane(Vertical):
-    BINDINGS = []
+    """Per-run usage table with totals, and CPU/memory charts (profiles or live)."""
 
-    def record_live(self, sessions, at) -> None:
-        pass
+    BINDINGS = [
+        Binding("o", "open", "Open logs", id="usage.open"),
+        Binding("space", "mark", "Chart run", id="usage.mark"),
+        Binding("v", "toggle_view", "Profiles/live", id="usage.view"),
+        Binding("c", "cores", "Cores", id="usage.cores"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="usage.reload"),
+    ]
+
+    live_view: reactive[bool] = reactive(True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.paths: list[Path] = []
+        self.cores: float | None = None
+        self.report: dict | None = None
+        self.series: Any = None
+        self.marks: set[str] = set()
+        self.live: dict[str, deque] = {}
+        self.live_names: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("No logs open: press o to open a folder of profile logs (v shows live use)", id="usage-source")
+        yield KeyedTable(USAGE_COLUMNS, id="usage-runs")
+        yield Static(id="usage-total")
+        with Horizontal(id="usage-charts"):
+            yield PlotextPlot(id="usage-cpu")
+            yield PlotextPlot(id="usage-mem")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#usage-runs", KeyedTable)
+
+    # ---- profiles ------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        start = str(self.paths[0]) if self.paths else str(Path.cwd())
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.open_paths([Path(p).expanduser() for p in text.split()])
+
+        self.app.push_screen(PromptModal("Profile logs: a folder or files (space-separated)", start), chosen)
+
+    def open_paths(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.marks.clear()
+        self.load()
+
+    def action_reload(self) -> None:
+        if self.paths:
+            self.load()
+
+    def action_cores(self) -> None:
+        def chosen(text: str | None) -> None:
+            try:
+                self.cores = float(text) if text else None
+            except ValueError:
+                self.notify(f"cores: {text!r} is not a number", severity="error", title="Usage")
+                return
+            self.action_reload()
+
+        shown = "" if self.cores is None else f"{self.cores:g}"
+        self.app.push_screen(PromptModal("Cores each run was given (for efficiency; empty: from the logs)", shown), chosen)
+
+    @work(exclusive=True, group="usage-load", exit_on_error=False, description="aggregate profile logs")
+    async def load(self) -> None:
+        try:
+            result, report, series = await asyncio.to_thread(self._read, list(self.paths), self.cores)
+        except Exception as exc:
+            self.notify(error_line(exc), title="Usage: cannot read the logs", severity="error")
+            return
+        if result.problems:
+            more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
+            self.notify(result.problems[0] + more, title="Usage: some logs skipped", severity="warning")
+        self.report, self.series = report, series
+        self.live_view = False
+        self._show_report()
+
+    @staticmethod
+    def _read(paths: list[Path], cores: float | None) -> tuple[Any, dict, Any]:
+        result = usage.load(paths)
+        return result, usage.aggregate(result.runs, cores=cores), usage.timeseries(result.runs)
+
+    def _show_report(self) -> None:
+        rows = {row["run"]: usage_cells(row, row["run"] in self.marks) for row in self.report["runs"]}
+        self.table.sync(rows)
+        self.query_one("#usage-total", Static).update(totals_text(self.report["total"]))
+        where = " ".join(str(p) for p in self.paths)
+        self.query_one("#usage-source", Static).update(Text.assemble(("logs: ", "dim"), (where, "bold"), f" · {len(rows)} runs"))
+        self.draw()
+
+    def action_mark(self) -> None:
+        key = self.table.current_key
+        if key is None or self.report is None:
+            return
+        self.marks ^= {key}
+        self._show_report()
+        self.table.action_cursor_down()
+
+    def charted_runs(self) -> list[str]:
+        names = [row["run"] for row in self.report["runs"]] if self.report else []
+        chosen = [n for n in names if n in self.marks] or names
+        return chosen[:MAX_CHARTED]
+
+    # ---- live ------------------------------------------------------------------------------------
+
+    def record_live(self, sessions: list[Any], at: datetime) -> None:
+        """Add a poll's live use of running sessions to the history (called for every poll)."""
+        stamp = at.timestamp()
+        for session in sessions:
+            if session.status == "Running" and session.cores_in_use is not None:
+                history = self.live.setdefault(session.id, deque(maxlen=LIVE_SAMPLES))
+                history.append((stamp, session.cores_in_use, session.ram_in_use_gb or 0.0))
+                self.live_names[session.id] = session.name
+        if self.live_view and self.is_visible_pane():
+            self.draw()
+
+    def is_visible_pane(self) -> bool:
+        return self.app.query_one("#panes").active == "usage"
+
+    def action_toggle_view(self) -> None:
+        self.live_view = not self.live_view
+
+    def watch_live_view(self) -> None:
+        if self.is_mounted:
+            self.draw()
+
+    def on_show(self) -> None:
+        self.draw()
+
+    # ---- charts ----------------------------------------------------------------------------------
+
+    def draw(self) -> None:
+        cpu, mem = self.query_one("#usage-cpu", PlotextPlot), self.query_one("#usage-mem", PlotextPlot)
+        for chart in (cpu, mem):
+            chart.plt.clear_data()
+            chart.plt.clear_figure()
+        if self.live_view:
+            self._draw_live(cpu.plt, mem.plt)
+        else:
+            self._draw_profiles(cpu.plt, mem.plt)
+        cpu.refresh()
+        mem.refresh()
+
+    def _draw_profiles(self, cpu: Any, mem: Any) -> None:
+        cpu.title("CPU % of one core (profiles)")
+        mem.title("Memory MiB (profiles)")
+        cpu.xlabel("elapsed s")
+        mem.xlabel("elapsed s")
+        if self.series is None:
+            return
+        for name in self.charted_runs():
+            part = self.series[self.series["run"] == name]
+            t = part["t"].tolist()
+            cpu.plot(t, part["cpu"].tolist(), label=name)
+            mem.plot(t, part["mem"].tolist(), label=name)
+        cpu.ylim(0, None)
+
+    def _draw_live(self, cpu: Any, mem: Any) -> None:
+        running = sorted(self.live, key=lambda sid: self.live[sid][-1][0], reverse=True)[:MAX_CHARTED]
+        cpu.title(f"Cores in use (live, {len(running)} sessions)")
+        mem.title("RAM in use GB (live)")
+        cpu.xlabel("seconds ago")
+        mem.xlabel("seconds ago")
+        if not running:
+            return
+        newest = max(self.live[sid][-1][0] for sid in running)
+        for sid in running:
+            samples = list(self.live[sid])
+            ago = [t - newest for t, _, _ in samples]
+            label = self.live_names.get(sid, sid)
+            cpu.plot(ago, [c for _, c, _ in samples], label=label)
+            mem.plot(ago, [r for _, _, r in samples], label=label)

@@ -39,7 +39,7 @@ class StatusHeader(Widget):
             text.append(f" │ {self.user}")
         if self.credential:
             style = "bold red" if self.credential_warning else ""
-            text.append(" │ credential ")
+            text.append(" │ cred ")
             text.append(self.credential, style=style)
         text.append(" │ ")
         text.append_text(self._poll_state())

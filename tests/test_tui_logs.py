@@ -1,0 +1,68 @@
+"""The Logs pane follows a real session's log: only new lines appended, follow toggling, cap, save."""
+
+from __future__ import annotations
+
+from tui.screens.modals import PromptModal
+from tui.widgets.log_view import take_new_lines
+from tui_support import app_for, launch, screen_text, wait_until
+
+
+def counting_script(folder, lines: int, pause_s: float):
+    script = folder / "count.py"
+    script.write_text(
+        "import sys, time\n"
+        f"for i in range({lines}):\n"
+        "    print(f'line {i}', flush=True)\n"
+        f"    time.sleep({pause_s})\n"
+    )
+    return script
+
+
+def test_take_new_lines_keeps_partial_lines_for_later():
+    assert take_new_lines("a\nb\npart", 0) == (["a", "b"], 4)
+    assert take_new_lines("a\nb\npartial\n", 4) == (["partial"], 12)
+    assert take_new_lines("a\nb\nend", 4, final=True) == (["end"], 7)
+    assert take_new_lines("new\n", 12) == (["new"], 4)  # a shorter log was replaced: read from the start
+    assert take_new_lines("a\n", 2) == ([], 2)
+
+
+async def test_follow_a_log_scroll_up_resume_and_save(local_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sid = await launch(local_server, "counter", "python", str(counting_script(tmp_path, 40, 0.05)))
+    app = app_for(local_server)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#sessions-table")
+        await wait_until(pilot, lambda: table.row_count == 1)
+        await pilot.press("l")
+        logs = app.query_one("#logs-pane")
+        await wait_until(pilot, lambda: app.query_one("#panes").active == "logs")
+        await wait_until(pilot, lambda: logs.view.line_count == 40, message="all 40 lines")
+        await pilot.pause(1.0)  # more fetches of the finished log append nothing twice
+        assert list(logs.view.lines) == [f"line {i}" for i in range(40)]
+        assert "counter" in screen_text(app) and "following" in screen_text(app)
+        logs.view.focus()
+        await pilot.press("pageup")
+        assert not logs.view.follow and "paused" in screen_text(app)
+        await pilot.press("s")
+        assert logs.view.follow
+        await pilot.press("pageup", "end")
+        assert logs.view.follow
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
+        await pilot.press("enter")
+        saved = tmp_path / f"counter-{sid}.log"
+        await wait_until(pilot, saved.exists, message="the saved log")
+        assert saved.read_text().splitlines() == [f"line {i}" for i in range(40)]
+        await pilot.press("e")
+        await wait_until(pilot, lambda: "Events of counter" in screen_text(app))
+
+
+async def test_log_is_capped_dropping_the_oldest_lines(local_server, tmp_path):
+    await launch(local_server, "chatty", "python", str(counting_script(tmp_path, 300, 0)))
+    app = app_for(local_server, log_max_lines=100)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.query_one("#sessions-table").row_count == 1)
+        await pilot.press("l")
+        logs = app.query_one("#logs-pane")
+        await wait_until(pilot, lambda: logs.view.lines and logs.view.lines[-1] == "line 299", message="the last line")
+        assert logs.view.line_count == 100 and logs.view.lines[0] == "line 200"

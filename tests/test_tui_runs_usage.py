@@ -1,0 +1,93 @@
+"""Runs pane (config editing validated by core, plan preview, launch, ledger) and Usage pane."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from core.usage import aggregate, load
+from tui.screens.modals import ConfirmModal, PromptModal
+from tui_support import app_for, screen_text, wait_until
+
+SEED = Path("/work/shared/fixtures/seed")
+PROFILES = Path("/work/shared/fixtures/profiles")
+
+
+def seed_folder(tmp_path: Path, tasks: int = 2) -> Path:
+    """The seed's config.ini, unchanged, with the files it names (a stand-in cube, parameter files)."""
+    folder = tmp_path / "project"
+    (folder / "parameter_files").mkdir(parents=True)
+    shutil.copy(SEED / "config.ini", folder)
+    shutil.copy(SEED / "sofia.par", folder)
+    (folder / "sofia_test_datacube.fits").write_bytes(b"")
+    for i in range(tasks):
+        shutil.copy(SEED / "sofia.par", folder / "parameter_files" / f"sofia_{i}.par")
+    return folder
+
+
+async def type_into(pilot, app, selector: str, text: str) -> None:
+    field = app.query_one(selector)
+    field.focus()
+    field.value = ""
+    await pilot.press(*text)
+
+
+async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp_path):
+    folder = seed_folder(tmp_path)
+    app = app_for(local_server, start_pane="runs")
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        runs = app.query_one("#runs-pane")
+        await wait_until(pilot, lambda: app.query_one("#runs-ledger").has_focus)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
+        app.screen.query_one("Input").value = str(folder / "config.ini")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: runs.draft is not None and "sofia-parallel" in screen_text(app))
+        await type_into(pilot, app, "#field-cores", "x")
+        await wait_until(pilot, lambda: runs.problem == "config.ini [sofia-parallel] cores: must be a positive integer, not 'x'")
+        assert "cores: must be a" in screen_text(app)
+        assert app.query_one("#field-cores").has_class("error") and runs.plan is None
+        await type_into(pilot, app, "#field-cores", "1")
+        await type_into(pilot, app, "#field-ram", "1")
+        await wait_until(pilot, lambda: runs.plan is not None and runs.plan.tasks[0].cores == 1, message="the plan preview")
+        assert "2 tasks" in screen_text(app) and "sofia-parallel-preview-001" in screen_text(app)
+        app.query_one("#runs-ledger").focus()
+        await pilot.press("L")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Launch 2 session(s)" in app.screen._body
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.query_one("#runs-ledger").row_count == 1, timeout_s=30, message="the run in the ledger")
+        assert "cores = 1" in (folder / "config.ini").read_text()
+        assert "[sofia-task]" in (folder / "config.ini").read_text()  # the other section is kept
+        sessions = app.query_one("#sessions-table")
+        await wait_until(pilot, lambda: len(sessions.sessions) == 2, timeout_s=30, message="the run's sessions")
+        run = next(iter(runs.runs.values()))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: f"Run {run.id}" in screen_text(app))
+
+
+async def test_usage_pane_shows_aggregate_numbers_and_charts(local_server):
+    expected = aggregate(load([PROFILES]).runs, cores=2)
+    app = app_for(local_server, start_pane="usage")
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one("#usage-pane")
+        await wait_until(pilot, lambda: pane.table.has_focus)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
+        app.screen.query_one("Input").value = str(PROFILES)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.report is not None)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
+        app.screen.query_one("Input").value = "2"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.report["total"].get("efficiency") is not None)
+        assert pane.report == expected
+        text = screen_text(app)
+        assert "sofia_big_plain" in text and "151.3" in text and f"{expected['total']['efficiency'] * 100:.0f}%" in text
+        assert "CPU % of one core (profiles)" in text and "Memory MiB (profiles)" in text
+        pane.table.focus()
+        await pilot.press("space")
+        assert pane.charted_runs() == ["sofia_big_plain"]
+        await pilot.press("v")
+        await wait_until(pilot, lambda: "Cores in use (live" in screen_text(app))
