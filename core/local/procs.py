@@ -97,19 +97,20 @@ def tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def marked_processes(session_id: str, arc_root: Path) -> list[psutil.Process]:
-    """Processes carrying this session's environment marker, wherever they are in the process table."""
-    wanted = {"skaha_sessionid": session_id, "SRCNET_ARC_ROOT": str(arc_root)}
-    found = []
+def marked_processes(arc_root: Path, session_id: str | None = None) -> dict[str, list[psutil.Process]]:
+    """Live processes carrying a session marker of this state folder (``skaha_sessionid`` and
+    ``SRCNET_ARC_ROOT``), by session id, wherever they are in the process table."""
+    found: dict[str, list[psutil.Process]] = {}
     for proc in psutil.process_iter():
         try:
-            if proc.pid == os.getpid():
+            if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
             env = proc.environ()
         except psutil.Error:
             continue
-        if all(env.get(k) == v for k, v in wanted.items()):
-            found.append(proc)
+        owner = env.get("skaha_sessionid")
+        if owner and env.get("SRCNET_ARC_ROOT") == str(arc_root) and session_id in (None, owner):
+            found.setdefault(owner, []).append(proc)
     return found
 
 

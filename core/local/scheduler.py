@@ -80,6 +80,8 @@ class Scheduler:
             self._reconcile(record)
             if record["state"] == PENDING:
                 self._queue[record["id"]] = record
+        self._end_strays()
+        self.store.sweep_orphans(set(self._records))
         self._admit()
 
     def start(self) -> None:
@@ -297,7 +299,7 @@ class Scheduler:
 
     def _lost(self, record: dict, why: str) -> None:
         self._finish(record, FAILED, None, ("Warning", "ProcessLost", why))
-        stray = procs.marked_processes(record["id"], self.store.arc_root)
+        stray = procs.marked_processes(self.store.arc_root, record["id"]).get(record["id"])
         if stray:
             threading.Thread(target=procs.end_tree, args=(None, stray, self.limits.kill_grace_s), daemon=True).start()
 
@@ -335,7 +337,7 @@ class Scheduler:
     def _end_processes(self, record: dict) -> None:
         root = procs.process_if_alive(record.get("pid"), record.get("pid_created"))
         procs.end_tree(root, grace_s=self.limits.kill_grace_s)
-        stray = procs.marked_processes(record["id"], self.store.arc_root)
+        stray = procs.marked_processes(self.store.arc_root, record["id"]).get(record["id"])
         if stray:
             procs.end_tree(None, stray, grace_s=0.2)
         child = self._children.pop(record["id"], None)
@@ -364,6 +366,13 @@ class Scheduler:
             self._forget(record["id"])
         elif state == RUNNING:
             self._readopt(record)
+
+    def _end_strays(self) -> None:
+        """End processes of sessions that are finished or forgotten (a crash came before their end)."""
+        for session_id, found in procs.marked_processes(self.store.arc_root).items():
+            record = self._records.get(session_id)
+            if record is None or record["state"] not in (RUNNING, PENDING):
+                procs.end_tree(None, found, grace_s=self.limits.kill_grace_s)
 
     def _readopt(self, record: dict) -> None:
         session_id = record["id"]

@@ -75,12 +75,14 @@ class LocalSkahaServer(ThreadingHTTPServer):
         self.token = token
         self.faults = faults
         self.capacity = capacity
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, SkahaHandler)
 
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}{ROOT}"
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}{ROOT}"
 
 
 class SkahaHandler(BaseHTTPRequestHandler):

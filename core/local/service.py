@@ -9,6 +9,7 @@ announces itself in ``server.json`` (pid, create time, host, port, url) for
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import logging
 import os
 import signal
@@ -24,7 +25,7 @@ from core.errors import UsageError
 from core.local.context import Capacity
 from core.local.faults import FaultConfig, Faults
 from core.local.scheduler import Limits, Scheduler
-from core.local.server import API, LocalSkahaServer
+from core.local.server import API, ROOT, LocalSkahaServer
 from core.local.store import Store, read_json, write_json_atomic
 
 SERVER_FILE = "server.json"
@@ -84,6 +85,8 @@ def serve(options: ServeOptions, announce=lambda message: print(message, file=sy
         raise UsageError(f"serve-local: cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
     scheduler.start()
     info = _announce_file(store, httpd)
+    if not ipaddress.ip_address(httpd.server_address[0]).is_loopback:
+        announce(f"serve-local: warning: listening on {options.host}, reachable beyond this machine (bearer token still required)")
     announce(f"serve-local: Skaha v1 at {info['url']} ({len(scheduler.snapshot())} sessions; token in {store.token_path()})")
     _stop_on_signals(httpd)
     try:
@@ -104,7 +107,7 @@ def _announce_file(store: Store, httpd: LocalSkahaServer) -> dict:
         "create_time": psutil.Process().create_time(),
         "host": host,
         "port": port,
-        "url": f"http://{host}:{port}{API}",
+        "url": httpd.base_url + API.removeprefix(ROOT),
         "started": time.time(),
     }
     write_json_atomic(server_file(store.state_dir), info)

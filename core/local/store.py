@@ -80,6 +80,7 @@ class Store:
                 raise UsageError(f"{folder}: cannot create local-server state folder ({exc.strerror})") from None
             if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
                 raise UsageError(f"{folder}: local-server state folder is not readable and writable")
+        os.chmod(self.root, 0o700)  # holds the token and every session's output
 
     # --- per-session paths -------------------------------------------------------------------
     def meta_dir(self, session_id: str) -> Path:
@@ -110,6 +111,8 @@ class Store:
         """Every session record on disk; a folder without a record is a create that never finished."""
         records = []
         for folder in sorted(self.meta_root.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
             record = read_json(folder / RECORD)
             if record is None:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -138,12 +141,20 @@ class Store:
             return b""
 
     def forget(self, session_id: str) -> None:
-        """Remove every trace of a session (after delete or TTL expiry), record last."""
+        """Remove every trace of a session (after delete or TTL expiry).
+
+        The record goes first: from then on the session does not exist, and whatever a crash leaves
+        behind is swept by :meth:`sweep_orphans` at the next start.
+        """
+        (self.meta_dir(session_id) / RECORD).unlink(missing_ok=True)
+        shutil.rmtree(self.meta_dir(session_id), ignore_errors=True)
         shutil.rmtree(self.workdir(session_id), ignore_errors=True)
-        meta = self.meta_dir(session_id)
-        for name in (LOG, EXIT, SHIM, LOCK):
-            (meta / name).unlink(missing_ok=True)
-        shutil.rmtree(meta, ignore_errors=True)
+
+    def sweep_orphans(self, known: set[str]) -> None:
+        """Remove working directories of sessions that no longer have a record."""
+        for folder in self.sessions_root.iterdir():
+            if folder.name not in known and not folder.name.startswith("."):
+                shutil.rmtree(folder, ignore_errors=True)
 
     # --- token -------------------------------------------------------------------------------
     def token_path(self) -> Path:

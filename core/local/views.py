@@ -68,8 +68,9 @@ def public_session_json(record: dict, user: str) -> dict:
 
 
 def new_event(kind: str, reason: str, message: str, when: float | None = None) -> list:
+    """An event row; runs of whitespace in the message become one space (clients split columns on 2+)."""
     when = time.time() if when is None else when
-    return [kind, reason, message, when, when]
+    return [kind, reason, " ".join(message.split()), when, when]
 
 
 def events_table(events: list[list]) -> str:
@@ -92,7 +93,7 @@ def stats_json(capacity: Capacity, requested_cores: float, requested_ram_gib: fl
     max_ram = f"{capacity.ram_options[-1]}Gi"
     return {
         "cores": {
-            "requestedCPUCores": round(requested_cores, 3),
+            "requestedCPUCores": round(float(requested_cores), 3),
             "cpuCoresAvailable": max_cores,
             "maxCPUCores": {"cpuCores": max_cores, "withRam": max_ram},
         },
