@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.errors import UsageError
 from core.runs.config import load_run_config
@@ -207,3 +209,35 @@ def test_arc_input_with_a_space_is_refused(seed_dir):
 def test_run_id_must_fit_a_session_name(seed_dir):
     with pytest.raises(ValueError):
         plan_run(load_run_config(seed_dir / "config.ini"), "Run 1")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=40).filter(lambda s: "/" not in s and "\x00" not in s and s not in (".", "..")))
+def test_any_parameter_file_name_is_refused_or_survives_skahas_space_split(tmp_path_factory, name):
+    folder = tmp_path_factory.mktemp("any")
+    params = folder / "params"
+    params.mkdir()
+    try:
+        (params / f"{name}.par").write_text("")
+    except (OSError, UnicodeEncodeError):
+        return  # not a name this filesystem can hold
+    (folder / "c.ini").write_text(f"[p]\nvos_dir = /arc/x\nimage_file = /arc/x/c.fits\nparameter_file_dir = {params}\n")
+    try:
+        plan = plan_run(load_run_config(folder / "c.ini", section="p", kind="parallel"), RUN)
+    except UsageError as exc:
+        assert "cannot be passed to a session" in str(exc)
+        return
+    for task in plan.tasks:
+        assert " ".join(task.args).split(" ") == task.args  # Skaha's split gives back exactly these arguments
+        assert not set("$`'\"\\;&|<>(){}*?!~#") & set("".join(task.args))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", fullmatch=True),
+       st.from_regex(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", fullmatch=True))  # fmt: skip
+def test_session_names_are_valid_for_any_prefix_and_run_id(seed_dir, prefix, run_id):
+    path = seed_dir / "named.ini"
+    path.write_text((seed_dir / "config.ini").read_text().replace("cmd_file = run.sh", f"name = {prefix}"))
+    task = plan_run(load_run_config(path), run_id).tasks[0]
+    assert NAME_RE.fullmatch(task.name) and len(task.name) <= MAX_NAME
+    assert task.name.endswith(f"{run_id}-001")

@@ -246,6 +246,8 @@ def _option_list(context: dict, key: str, legacy_key: str) -> tuple[int, ...]:
 
 
 class _Builder:
+    """Builds the tasks of one plan, collecting uploads and warnings as it goes."""
+
     def __init__(self, config: RunConfig, run_id: str, options: _Options):
         self.config = config
         self.run_id = run_id
