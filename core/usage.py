@@ -17,9 +17,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -33,6 +34,8 @@ from core.recorder import SUMMARY_SUFFIX, summary_path
 CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual")
 PLAIN_COLUMNS = ("elapsed_time", "cpu", "mem_real", "mem_virtual")
 IO_COLUMNS = ("read_count", "write_count", "read_bytes", "write_bytes")
+AGGREGATE_COLUMNS = ("elapsed_time", "cpu", "mem_real")
+BATCH_BYTES = 4 << 20
 LOG_SUFFIXES = (".csv", ".txt", ".log")
 _CSV_HEADER = b"elapsed_time,"
 
@@ -47,6 +50,7 @@ class RunProfile:
     columns: tuple[str, ...]
     data: np.ndarray
     summary: dict | None = None
+    io_totals: dict[str, int] | None = None  # last minus first of the cumulative I/O counters
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -65,31 +69,43 @@ class LoadResult:
 
 @dataclass
 class _Pending:
-    """A log file read into memory, its layout known, waiting to be parsed in a batch."""
+    """A log read into a batch buffer at ``start:end``; its header line overwritten by a marker row."""
 
     path: Path
     kind: str
     columns: tuple[str, ...]
-    body: bytes
-    rows: int
-    first_line: int = 2
+    start: int
+    end: int
+    io_totals: dict[str, int] | None
 
 
 # --- finding and reading files ------------------------------------------------------------
+#
+# Files are read in batches of about BATCH_BYTES into one reusable buffer per thread, small
+# enough to stay in the CPU cache until parsed. Each file's header line is overwritten in place by
+# a marker row of the same length (elapsed_time = -1, impossible in a log), so a whole batch is
+# parsed by one pandas C-parser call and the markers show where each file's rows begin.
 
-def load(paths: Iterable, *, workers: int | None = None) -> LoadResult:
-    """Read every profile log named in ``paths`` (files or folders, searched recursively)."""
+def load(paths: Iterable, *, columns: Iterable[str] | None = None, workers: int | None = None) -> LoadResult:
+    """Read every profile log named in ``paths`` (files or folders, searched recursively).
+
+    ``columns`` limits the parsed columns (``elapsed_time``, ``cpu`` and ``mem_real`` are always
+    kept); ``AGGREGATE_COLUMNS`` is all that :func:`aggregate` and :func:`timeseries` need and
+    parses faster. Unparsed columns are not checked. I/O totals come from the first and last rows
+    either way.
+    """
+    wanted = None if columns is None else set(columns) | set(AGGREGATE_COLUMNS)
     problems: list[str] = []
-    skipped: list[Path] = []
-    pending: list[_Pending] = []
-    for path, explicit in _candidates(paths, problems):
-        item = _read(path, explicit, problems, skipped)
-        if item is not None:
-            pending.append(item)
-    runs = _parse_batches(pending, problems, workers or min(4, os.cpu_count() or 1))
-    _attach_summaries(runs, problems)
-    _name_runs(runs)
-    return LoadResult(runs, problems, skipped)
+    batches = _batches(list(_candidates(paths, problems)))
+    result = LoadResult([], problems, [])
+    with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
+        for runs, batch_problems, skipped in pool.map(partial(_load_batch, wanted=wanted), batches):
+            result.runs += runs
+            result.problems += batch_problems
+            result.skipped += skipped
+    _attach_summaries(result.runs, result.problems)
+    _name_runs(result.runs)
+    return result
 
 
 def _candidates(paths: Iterable, problems: list[str]):
@@ -107,36 +123,93 @@ def _candidates(paths: Iterable, problems: list[str]):
             problems.append(f"{path}: no such file or directory")
             found = []
         for candidate, explicit in found:
-            if candidate.resolve() not in seen:
-                seen.add(candidate.resolve())
+            key = os.path.abspath(candidate)
+            if key not in seen:
+                seen.add(key)
                 yield candidate, explicit
 
 
-def _read(path: Path, explicit: bool, problems: list[str], skipped: list[Path]) -> _Pending | None:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problems.append(f"{path}: cannot read ({exc.strerror or exc})")
-        return None
-    if not data.strip():
+def _batches(candidates: list[tuple[Path, bool]]) -> list[list[tuple[Path, bool]]]:
+    batches, current, size = [], [], 0
+    for candidate in candidates:
+        current.append(candidate)
+        try:
+            size += candidate[0].stat().st_size
+        except OSError:
+            pass
+        if size >= BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    return batches + ([current] if current else [])
+
+
+_thread_buffers = threading.local()
+
+
+def _buffer(size: int) -> bytearray:
+    buffer = getattr(_thread_buffers, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        buffer = _thread_buffers.buffer = bytearray(max(size, 2 * BATCH_BYTES))
+    return buffer
+
+
+def _load_batch(batch: list[tuple[Path, bool]], wanted: set[str] | None):
+    problems: list[str] = []
+    skipped: list[Path] = []
+    pending: list[_Pending] = []
+    buffer, offset = None, 0
+    for path, explicit in batch:
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if buffer is None or offset + size + 1 > len(buffer):
+                    buffer = _grown(buffer, offset, offset + size + 1)
+                read = handle.readinto(memoryview(buffer)[offset:offset + size])
+        except OSError as exc:
+            problems.append(f"{path}: cannot read ({exc.strerror or exc})")
+            continue
+        item = _prepare(buffer, offset, offset + read, path, explicit, problems, skipped)
+        if item is not None:
+            pending.append(item)
+            offset = item.end
+    runs = _parse_groups(buffer, pending, wanted, problems) if pending else []
+    return runs, problems, skipped
+
+
+def _grown(buffer: bytearray | None, used: int, needed: int) -> bytearray:
+    bigger = _buffer(needed) if buffer is None else bytearray(max(needed, 2 * len(buffer)))
+    if buffer is not None:
+        bigger[:used] = buffer[:used]
+        _thread_buffers.buffer = bigger
+    return bigger
+
+
+def _prepare(buffer: bytearray, start: int, stop: int, path: Path, explicit: bool,
+             problems: list[str], skipped: list[Path]) -> _Pending | None:
+    """Check one file read into ``buffer[start:stop]`` and mark its header; None if unusable."""
+    if stop == start or (stop - start < 4096 and bytes(buffer[start:stop]).isspace()):
         problems.append(f"{path}: empty file")
         return None
-    header, _, body = data.partition(b"\n")
+    newline = buffer.find(b"\n", start, stop)
+    body = newline + 1 if newline >= 0 else stop
+    header = bytes(buffer[start:body])
     layout = _layout(header)
     if layout is None:
         if explicit:
-            problems.append(f"{path} line 1: not a psrecord or recorder log "
-                            f"(header {header[:60].decode(errors='replace')!r})")
+            text = header[:60].strip().decode(errors="replace")
+            problems.append(f"{path} line 1: not a psrecord or recorder log (header {text!r})")
         else:
             skipped.append(path)
         return None
     kind, columns = layout
-    body = _drop_truncated_tail(body, len(columns), kind)
-    rows = body.count(b"\n")
-    if rows == 0:
+    end = _rows_end(buffer, body, stop, len(columns), kind)
+    if end == body:
         problems.append(f"{path}: no samples after the header")
         return None
-    return _Pending(path, kind, columns, body, rows)
+    first = bytes(buffer[body:buffer.find(b"\n", body, end)])
+    last = bytes(buffer[max(buffer.rfind(b"\n", body, end - 1) + 1, body):end - 1])
+    buffer[start:body] = _marker(kind, len(columns), body - start)
+    return _Pending(path, kind, columns, start, end, _io_totals(first, last, columns, kind))
 
 
 def _layout(header: bytes) -> tuple[str, tuple[str, ...]] | None:
@@ -151,86 +224,106 @@ def _layout(header: bytes) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
-def _drop_truncated_tail(body: bytes, ncolumns: int, kind: str) -> bytes:
-    """A log cut off mid-row (killed writer) loses only that row."""
-    if not body or body.endswith(b"\n"):
-        return body
-    cut = body.rfind(b"\n") + 1
-    tail = body[cut:]
-    fields = len(tail.split(b",")) if kind == "psrecord-csv" else len(tail.split())
-    return body + b"\n" if fields == ncolumns else body[:cut]
+def _rows_end(buffer: bytearray, body: int, stop: int, ncolumns: int, kind: str) -> int:
+    """End of the complete rows. An unterminated last row is kept (given its newline) when it has
+    every field, and dropped as cut off by a killed writer when it does not."""
+    if stop == body or buffer[stop - 1] == ord("\n"):
+        return stop
+    cut = max(buffer.rfind(b"\n", body, stop) + 1, body)
+    if len(_fields(bytes(buffer[cut:stop]), kind)) != ncolumns:
+        return cut
+    buffer[stop] = ord("\n")
+    return stop + 1
+
+
+def _marker(kind: str, ncolumns: int, width: int) -> bytes:
+    separator = b"," if kind == "psrecord-csv" else b" "
+    row = separator.join([b"-1"] + [b"0"] * (ncolumns - 1))
+    return b" " * (width - 1 - len(row)) + row + b"\n"
+
+
+def _fields(line: bytes, kind: str) -> list[bytes]:
+    return line.split(b",") if kind == "psrecord-csv" else line.split()
+
+
+def _io_totals(first: bytes, last: bytes, columns: tuple[str, ...], kind: str) -> dict[str, int] | None:
+    """Cumulative I/O counters: last row minus first row."""
+    if IO_COLUMNS[0] not in columns:
+        return None
+    first_fields, last_fields = _fields(first, kind), _fields(last, kind)
+    try:
+        return {name: int(float(last_fields[columns.index(name)]) - float(first_fields[columns.index(name)]))
+                for name in IO_COLUMNS}
+    except (ValueError, IndexError):
+        return None
 
 
 # --- batch parsing ------------------------------------------------------------------------
 
-def _parse_batches(pending: list[_Pending], problems: list[str], workers: int) -> list[RunProfile]:
+def _parse_groups(buffer: bytearray, pending: list[_Pending], wanted: set[str] | None,
+                  problems: list[str]) -> list[RunProfile]:
     groups: dict[tuple, list[_Pending]] = {}
     for item in pending:
         groups.setdefault((item.kind, item.columns), []).append(item)
-    chunks = [chunk for group in groups.values() for chunk in _split(group, workers)]
-    runs_by_path: dict[Path, RunProfile] = {}
-    with ThreadPoolExecutor(max(1, min(workers, len(chunks)))) as pool:
-        for chunk, runs in zip(chunks, pool.map(_parse_chunk, chunks)):
-            if runs is None:
-                runs = _parse_one_by_one(chunk, problems)
-            runs_by_path.update((run.source, run) for run in runs)
-    return [runs_by_path[item.path] for item in pending if item.path in runs_by_path]
+    parsed: dict[Path, RunProfile] = {}
+    for group in groups.values():
+        if len(groups) == 1:
+            text = memoryview(buffer)[pending[0].start:pending[-1].end]
+        else:
+            text = b"".join(memoryview(buffer)[item.start:item.end] for item in group)
+        runs = _parse_text(text, group, wanted)
+        if runs is None:
+            runs = _parse_one_by_one(buffer, group, wanted, problems)
+        parsed.update((run.source, run) for run in runs)
+    return [parsed[item.path] for item in pending if item.path in parsed]
 
 
-def _split(group: list[_Pending], parts: int) -> list[list[_Pending]]:
-    """Cut a group into about ``parts`` chunks of similar size, at file boundaries."""
-    target = sum(len(item.body) for item in group) / parts
-    chunks, current, size = [], [], 0
-    for item in group:
-        current.append(item)
-        size += len(item.body)
-        if size >= target:
-            chunks.append(current)
-            current, size = [], 0
-    return chunks + ([current] if current else [])
-
-
-def _parse_chunk(chunk: list[_Pending]) -> list[RunProfile] | None:
-    """Parse many files of one layout in one call; None when any of them is malformed."""
+def _parse_text(text, group: list[_Pending], wanted: set[str] | None) -> list[RunProfile] | None:
+    """The rows of every file in ``group`` from one parser call; None if any file is malformed."""
+    layout = group[0]
+    columns = tuple(c for c in layout.columns if wanted is None or c in wanted)
     try:
-        block = _parse_body(b"".join(item.body for item in chunk), chunk[0])
+        block = _parse_rows(text, layout, columns)
     except (ValueError, pd.errors.ParserError):
         return None
-    if len(block) != sum(item.rows for item in chunk) or np.isnan(block).any():
+    markers = np.flatnonzero(block[:, 0] == -1.0)
+    if len(markers) != len(group) or (len(markers) and markers[0] != 0) or np.isnan(block).any():
         return None
-    runs, start = [], 0
-    for item in chunk:
-        runs.append(RunProfile(item.path.stem, item.path, item.kind, item.columns,
-                               block[start:start + item.rows]))
-        start += item.rows
-    return runs
+    bounds = list(markers) + [len(block)]
+    return [RunProfile(item.path.stem, item.path, item.kind, columns, block[bounds[i] + 1:bounds[i + 1]],
+                       io_totals=item.io_totals)
+            for i, item in enumerate(group)]
 
 
-def _parse_one_by_one(chunk: list[_Pending], problems: list[str]) -> list[RunProfile]:
+def _parse_one_by_one(buffer: bytearray, group: list[_Pending], wanted: set[str] | None,
+                      problems: list[str]) -> list[RunProfile]:
     runs = []
-    for item in chunk:
-        parsed = _parse_chunk([item])
+    for item in group:
+        text = bytes(buffer[item.start:item.end])
+        parsed = _parse_text(text, [item], wanted)
         if parsed is None:
-            problems.append(_describe_bad_line(item))
+            problems.append(_describe_bad_line(item, text))
         else:
             runs.extend(parsed)
     return runs
 
 
-def _parse_body(body: bytes, layout: _Pending) -> np.ndarray:
-    separator = "," if layout.kind == "psrecord-csv" else r"\s+"
-    frame = pd.read_csv(io.BytesIO(body), sep=separator, header=None, names=list(layout.columns),
+def _parse_rows(text, layout: _Pending, columns: tuple[str, ...]) -> np.ndarray:
+    """Rows as float64. Skipping unwanted CSV columns also skips their checks: a row's width is
+    then only checked as far as the wanted columns go."""
+    subset = layout.kind == "psrecord-csv" and columns != layout.columns
+    frame = pd.read_csv(io.BytesIO(text), sep="," if layout.kind == "psrecord-csv" else r"\s+",
+                        header=None, names=list(layout.columns), usecols=list(columns) if subset else None,
                         dtype=np.float64, engine="c", skip_blank_lines=False)
-    return frame.to_numpy()
+    return frame[list(columns)].to_numpy()
 
 
-def _describe_bad_line(item: _Pending) -> str:
+def _describe_bad_line(item: _Pending, text: bytes) -> str:
     """Name the first line of a file that is not a row of numbers of the expected width."""
-    for offset, line in enumerate(item.body.split(b"\n")[: item.rows]):
-        fields = line.split(b",") if item.kind == "psrecord-csv" else line.split()
+    for number, line in enumerate(text.split(b"\n")[1:-1], start=2):
+        fields = _fields(line, item.kind)
         if len(fields) != len(item.columns) or not all(_is_number(f) for f in fields):
-            text = line[:60].decode(errors="replace")
-            return f"{item.path} line {item.first_line + offset}: not a sample row ({text!r})"
+            return f"{item.path} line {number}: not a sample row ({line[:60].decode(errors='replace')!r})"
     return f"{item.path}: unreadable samples"
 
 
@@ -313,10 +406,7 @@ def _run_metrics(run: RunProfile, cores: float | None) -> dict:
         alloc = cores * float(wall) / 3600
         row.update(cores=cores, alloc_core_hours=round(alloc, 9),
                    efficiency=round(cpu_s / 3600 / alloc, 4) if alloc > 0 else None)
-    for name in IO_COLUMNS:
-        values = run.column(name)
-        if values is not None:
-            row[name] = int(values[-1] - values[0])
+    row.update(run.io_totals or {})
     for key in ("exit_code", "signal", "status", "start_utc", "end_utc", "host"):
         if key in summary:
             row[key] = summary[key]

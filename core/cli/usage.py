@@ -44,7 +44,7 @@ def run_aggregate(args) -> int:
 
     if args.cores is not None and not args.cores > 0:
         raise UsageError(f"--cores must be positive, got {args.cores:g}")
-    loaded = usage.load(args.paths)
+    loaded = usage.load(args.paths, columns=usage.AGGREGATE_COLUMNS)
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not loaded.runs:
