@@ -29,13 +29,21 @@ from tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_
 from tui.screens.modals import ConfirmModal, PromptModal, TextModal
 from tui.widgets.keyed_table import KeyedTable
 
-PLAN_COLUMNS = (("index", "#"), ("name", "Session"), ("region", "Region"), ("cores", "Cores"), ("ram", "RAM GB"), ("par", "Parameters"))
+PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("region", "Region"), ("par", "Parameters"), ("name", "Session"))
 LEDGER_COLUMNS = (
     ("id", "Run"), ("kind", "Kind"), ("phase", "Phase"), ("created", "Created"),
     ("pending", "Pending"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
 )  # fmt: skip
 LEDGER_REFRESH_S = 3.0
 CHECK_DELAY_S = 0.25
+
+
+def shown_path(path: Path) -> str:
+    """A path as short as it can be said: relative to the current folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def progress_counts(counts: dict[str, int]) -> tuple[int, int, int, int]:
@@ -61,8 +69,8 @@ def ledger_row(run: Any) -> tuple:
 def plan_rows(plan: Any) -> dict[str, tuple]:
     return {
         str(task.index): (
-            str(task.index), task.name, str(task.region) if task.region else "whole cube",
-            str(task.cores), str(task.ram_gb), Path(task.par_file).name,
+            str(task.index), str(task.cores), str(task.ram_gb), str(task.region) if task.region else "whole cube",
+            Path(task.par_file).name, task.name,
         )  # fmt: skip
         for task in plan.tasks
     }
@@ -249,7 +257,7 @@ class RunsPane(Vertical):
         if self.draft is None:
             text = Text(f"No config open ({self.kind}): press o to open a config.ini, t for task/parallel")
         else:
-            text = Text.assemble((str(self.draft.path), "bold"), f" [{self.draft.section}] · {self.kind}")
+            text = Text.assemble((shown_path(self.draft.path), "bold"), f" [{self.draft.section}] · {self.kind}")
         self.query_one("#runs-config-line", Static).update(text)
 
     @on(Input.Changed, ".field-row Input")

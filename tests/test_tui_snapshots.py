@@ -1,0 +1,99 @@
+"""Snapshots of every pane (pytest-textual-snapshot) with the clock, ids and data pinned."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tui_snapshot_data import pinned_app
+from tui_support import wait_until
+
+SEED = Path("/work/shared/fixtures/seed")
+PROFILES = Path("/work/shared/fixtures/profiles")
+SIZE = (100, 40)
+
+
+@pytest.fixture(autouse=True)
+def pinned_world(tmp_path, monkeypatch):
+    """Same user and same relative paths on every machine."""
+    monkeypatch.setattr(getpass, "getuser", lambda: "alice")
+    monkeypatch.chdir(tmp_path)
+    # conftest's isolated environment drops the variable the snapshot plugin set at session start
+    if "TEXTUAL_SNAPSHOT_TEMPDIR" not in os.environ:
+        monkeypatch.setenv("TEXTUAL_SNAPSHOT_TEMPDIR", tempfile.mkdtemp(prefix="snapshot-report-"))
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+
+
+def test_sessions_pane(snap_compare, tmp_path):
+    async def ready(pilot):
+        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").row_count == 8)
+        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").has_focus)
+        await pilot.press("down", "space", "down", "down")
+
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=SIZE, run_before=ready)
+
+
+def test_sessions_pane_80x24_filtered(snap_compare, tmp_path):
+    async def ready(pilot):
+        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").row_count == 8)
+        pilot.app.query_one("#sessions-pane").apply_filter("running")
+
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=(80, 24), run_before=ready)
+
+
+def test_logs_pane(snap_compare, tmp_path):
+    async def ready(pilot):
+        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").row_count == 8)
+        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").has_focus)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: pilot.app.query_one("#logs-pane").view.line_count == 60)
+        await pilot.pause(0.3)
+
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=SIZE, run_before=ready)
+
+
+def test_runs_pane(snap_compare, tmp_path):
+    project = tmp_path / "project"
+    (project / "parameter_files").mkdir(parents=True)
+    shutil.copy(SEED / "config.ini", project)
+    (project / "sofia_test_datacube.fits").write_bytes(b"")
+    for i in range(3):
+        shutil.copy(SEED / "sofia.par", project / "parameter_files" / f"sofia_{i}.par")
+
+    async def ready(pilot):
+        pane = pilot.app.query_one("#runs-pane")
+        pane.open_config(Path("project/config.ini"))
+        await wait_until(pilot, lambda: pane.draft is not None)
+        field = pilot.app.query_one("#field-cores")
+        field.value = "4"
+        await wait_until(pilot, lambda: pane.plan is not None and pane.plan.tasks[0].cores == 4)
+        pilot.app.query_one("#runs-ledger").focus()
+        await pilot.pause(0.3)
+
+    assert snap_compare(pinned_app(tmp_path / "state", start_pane="runs"), terminal_size=SIZE, run_before=ready)
+
+
+def test_usage_pane(snap_compare, tmp_path):
+    shutil.copytree(PROFILES, tmp_path / "profiles")
+
+    async def ready(pilot):
+        pane = pilot.app.query_one("#usage-pane")
+        pane.cores = 2
+        pane.open_paths([Path("profiles")])
+        await wait_until(pilot, lambda: pane.report is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(pinned_app(tmp_path / "state", start_pane="usage"), terminal_size=SIZE, run_before=ready)
+
+
+def test_help_screen(snap_compare, tmp_path):
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=SIZE, press=["question_mark"])
