@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core import usage
+from core.runs.ledger import Ledger
 from runs_workspace import seed_workspace, write_finder
 
 
@@ -118,3 +119,15 @@ def test_config_errors_exit_2_and_name_the_key(workspace, cli, tmp_path):
     assert "[sofia-task] cores" in proc.stderr and "Traceback" not in proc.stderr
     missing = cli("resume", "20990101-000000-dead")
     assert missing.returncode == 2 and "20990101-000000-dead" in missing.stderr
+
+
+def test_max_parallel_holds_tasks_back_until_others_finish(workspace, cli, state_dir):
+    config, _ = workspace
+    config.write_text(config.read_text().replace("[sofia-parallel]\n", "[sofia-parallel]\nmax_parallel = 1\n"))
+    proc = cli("parallel", config, "--json", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    run_id = _json_result(proc)["id"]
+    with Ledger(state_dir) as ledger:
+        tasks = ledger.tasks(run_id)
+    for earlier, later in zip(tasks, tasks[1:]):
+        assert later.launching_at >= earlier.finished_at

@@ -88,7 +88,8 @@ def test_sigkill_then_resume_launches_nothing_twice_and_loses_nothing(slow_works
 def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, state_dir, test_env, cli, tmp_path):
     """Task 1 was created on the platform but the CLI died before recording its id; task 2's create never
     arrived. Resume adopts the first by name and launches only the second."""
-    from core.runs.orchestrate import launch_spec
+    from core.runs.orchestrate import Runner, launch_spec
+    from core.runs.storage import LocalArc
     from core.skaha import SyncSkaha
 
     config, server = slow_workspace
@@ -101,6 +102,7 @@ def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, s
         proc.wait(timeout=10)
     run, _ = _run_state(state_dir)
     with Ledger(state_dir) as ledger:
+        Runner(ledger, LocalArc(state_dir / "arc"), None, run.id).stage()  # as before any create
         first = ledger.mark_launching(run.id, 1)
         ledger.mark_launching(run.id, 2)
     with SyncSkaha(server.url, token=server.token) as client:

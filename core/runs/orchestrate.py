@@ -179,12 +179,17 @@ class Runner:
             self.storage.mkdir_p(task["outputs"]["directory"])
         self._phase("staged")
 
-    # launch -----------------------------------------------------------------------------------
-    async def launch_pending(self) -> None:
-        """Launch every task still ``planned``, concurrently; stop at the first hard error."""
-        pending = self.ledger.tasks(self.run_id, (L.PLANNED,))
+    # launch ---------------------------------------------------------------------------------
+    @property
+    def max_parallel(self) -> int | None:
+        """The user's optional cap on tasks running at once (config ``max_parallel``); None: no cap."""
+        return self.plan["config"]["settings"].get("max_parallel")
+
+    async def launch_pending(self, limit: int | None = None) -> int:
+        """Launch tasks still ``planned`` (at most ``limit``), concurrently; stop at the first hard error."""
+        pending = self.ledger.tasks(self.run_id, (L.PLANNED,))[:limit]
         if not pending:
-            return
+            return 0
         self._phase("launching")
         await self._validate(pending)
         gate = asyncio.Semaphore(self.launch_concurrency)
@@ -197,6 +202,13 @@ class Runner:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+        return len(pending)
+
+    def _free_slots(self) -> int | None:
+        if self.max_parallel is None:
+            return None
+        active = len(self.ledger.tasks(self.run_id, (L.LAUNCHING, L.LAUNCHED)))
+        return max(self.max_parallel - active, 0)
 
     async def _validate(self, tasks: list[TaskRecord]) -> None:
         """Refuse before launching anything if any task would be refused (exit 2, nothing created)."""
@@ -246,25 +258,35 @@ class Runner:
 
     # watch ------------------------------------------------------------------------------------
     async def watch(self) -> None:
-        """Poll until every launched task has finished; capture each finished session's log."""
+        """Poll until every task has finished, launching held-back tasks as ``max_parallel`` allows;
+        capture each finished session's log while the platform still has it."""
         self._phase("watching")
         delay = self.poll_start_s
         while True:
-            active = self.ledger.tasks(self.run_id, (L.LAUNCHED,))
-            if not active:
+            slots = self._free_slots()
+            if slots != 0 and await self.launch_pending(limit=slots):
+                self._phase("watching")
+            if not self.ledger.tasks(self.run_id, (L.LAUNCHED,)):
                 return
-            sessions = {s.id: s for s in await self.client.list_sessions()}
-            changed = False
-            for task in active:
-                session = sessions.get(task.session_id)
-                if session is None:
-                    session = await self._get_or_none(task.session_id)
-                if session is None or session.is_terminal:
-                    await self._finish(task, session)
-                    changed = True
+            changed = await self.poll_once()
+            if not self.ledger.tasks(self.run_id, (L.LAUNCHED, L.PLANNED)):
+                return
             delay = self.poll_start_s if changed else min(delay * 1.5, self.poll_max_s)
-            if self.ledger.tasks(self.run_id, (L.LAUNCHED,)):
-                await asyncio.sleep(delay)
+            await asyncio.sleep(delay)
+
+    async def poll_once(self) -> bool:
+        """One look at the platform; finishes the tasks whose sessions ended. True if any did."""
+        active = self.ledger.tasks(self.run_id, (L.LAUNCHED,))
+        sessions = {s.id: s for s in await self.client.list_sessions()}
+        changed = False
+        for task in active:
+            session = sessions.get(task.session_id)
+            if session is None:
+                session = await self._get_or_none(task.session_id)
+            if session is None or session.is_terminal:
+                await self._finish(task, session)
+                changed = True
+        return changed
 
     async def _get_or_none(self, session_id: str):
         try:
@@ -377,7 +399,7 @@ class Runner:
         await self.reconcile()
         if self.ledger.tasks(self.run_id, (L.PLANNED,)):
             self.stage()
-            await self.launch_pending()
+            await self.launch_pending(limit=self._free_slots())
         if not wait:
             self._phase("launched")
             return RunResult(self.run, self.ledger.tasks(self.run_id), self._local_dir(), waited=False)
