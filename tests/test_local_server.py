@@ -186,3 +186,43 @@ def test_renew(local_server):
         response = c.post("session/zzzz0000", params={"action": "renew"}, headers=form)
         assert response.status_code == 400 and response.text.startswith("No active job for user")
         c.delete(f"session/{sid}")
+
+
+def test_delete_escalates_to_sigkill_for_processes_ignoring_sigterm(local_server):
+    stubborn = "import\\tsignal,time;signal.signal(signal.SIGTERM,signal.SIG_IGN);time.sleep(60)"
+    script = (
+        "import\tsignal,subprocess,sys,time;signal.signal(signal.SIGTERM,signal.SIG_IGN);"
+        f"subprocess.Popen([sys.executable,'-c','{stubborn}']);print('ready',flush=True);time.sleep(60)"
+    )
+    with local_server.client() as c:
+        sid = create(c, "stubborn", args=f"-c {script}").strip()
+        wait_for(lambda: "ready" in c.get(f"session/{sid}", params={"view": "logs"}).text, 15, message="ready")
+        assert c.delete(f"session/{sid}").status_code == 200
+        assert not session_processes(local_server.state_dir)
+        assert c.get(f"session/{sid}").status_code == 404
+
+
+def test_view_all_and_public_paths(local_server):
+    with local_server.client() as c:
+        sid = create(c, "pub", args="-c pass").strip()
+        wait_status(c, sid, "Completed")
+        rows = c.get("session", params={"view": "all"}).json()
+        assert rows == [{"userid": rows[0]["userid"], "type": "headless", "status": "Completed", "startTime": rows[0]["startTime"]}]
+        assert c.get("session", params={"view": "interactive"}).json() == []
+        assert c.get(local_server.root + "/nowhere").status_code == 404
+
+
+def test_malformed_requests_get_answers_not_hangs(local_server):
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(local_server.url)
+    with socket.create_connection((where.hostname, where.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /skaha/v1/session HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + local_server.token.encode()
+            + b"\r\nContent-Length: lots\r\n\r\n"
+        )
+        assert sock.recv(200).startswith(b"HTTP/1.1 400")
+    with local_server.client() as c:
+        assert c.get("session").status_code == 200

@@ -188,11 +188,11 @@ class UsageSampler:
         cpu, rss = 0.0, 0
         current = {}
         for proc in tree(root):
-            known = self._procs.get(proc.pid)
-            if known is not None and known.create_time() == proc.create_time():
-                proc = known
-            current[proc.pid] = proc
             try:
+                known = self._procs.get(proc.pid)
+                if known is not None and known.create_time() == proc.create_time():
+                    proc = known  # keeps the previous CPU-times reading, so cpu_percent measures since then
+                current[proc.pid] = proc
                 with proc.oneshot():
                     cpu += proc.cpu_percent(None) / 100.0
                     rss += proc.memory_info().rss

@@ -25,6 +25,7 @@ log = logging.getLogger("srcnet.local")
 ROOT = "/skaha"
 API = "/skaha/v1"
 FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 1 << 20
 AVAILABILITY_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">
   <vosi:available>true</vosi:available>
@@ -114,8 +115,8 @@ class SkahaHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         params = parse_qs(url.query, keep_blank_values=True)
-        body = self._read_body()
         try:
+            body = self._read_body()
             if path == API or path.startswith(API + "/"):
                 self._api(method, path[len(API) :], params, body)
             else:
@@ -129,7 +130,17 @@ class SkahaHandler(BaseHTTPRequestHandler):
             self._send(500, f"{exc.__class__.__name__}: {exc}", "text/plain")
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            raise HttpError(411, "Content-Length required")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            raise HttpError(400, "invalid Content-Length") from None
+        if length > MAX_BODY:
+            self.close_connection = True
+            raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
         return self.rfile.read(length) if length > 0 else b""
 
     # --- public (unversioned) paths ----------------------------------------------------------
