@@ -486,8 +486,8 @@ class SyncSkaha:
     """The blocking face of :class:`SkahaClient` for the CLI: the same methods, run on a private loop."""
 
     def __init__(self, *args, **kwargs):
-        self._loop = asyncio.new_event_loop()
         self._client = SkahaClient(*args, **kwargs)
+        self._loop = asyncio.new_event_loop()
 
     @property
     def base_url(self) -> str:
