@@ -310,6 +310,7 @@ class Recording:
         self.reaped_cpu_s = 0.0
         self.samples = 0
         self.signalled: int | None = None
+        self._unsent: int | None = None
         self.kill_at: float | None = None
         self.stragglers = 0
         self.t0 = time.monotonic()
@@ -335,6 +336,7 @@ class Recording:
             while True:
                 exited = self._reap_orphans()
                 self._write_row()
+                self._forward_to_newcomers()
                 if exited:
                     break
                 next_tick = max(next_tick + self.interval, time.monotonic())
@@ -417,10 +419,17 @@ class Recording:
 
     def forward(self, signum: int, _frame=None) -> None:
         """Signal handler: pass the signal on to the whole tree; SIGKILL what is left after the grace."""
-        self.signalled = signum
+        self.signalled = self._unsent = signum
         self._send(signum)
         if self.kill_at is None:
             self.kill_at = time.monotonic() + self.grace_s
+
+    def _forward_to_newcomers(self) -> None:
+        """Send a forwarded signal once more after the next sample: the handler may have run
+        while the tree was being re-read, or before processes outside the group were found."""
+        if self._unsent is not None:
+            signum, self._unsent = self._unsent, None
+            self._send(signum)
 
     def _send(self, signum: int) -> None:
         if self.child is not None and self.root_status is None:

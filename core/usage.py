@@ -6,10 +6,10 @@ one core summed over the process tree) over time: each sample is the average sin
 one, so the integral is a step sum over ``elapsed_time``. Allocated core-hours need the cores the
 run was given (recorder summary, run ledger or ``--cores``).
 
-Logs are read in batches: files with the same layout are joined and parsed by one pandas C-parser
-call per thread, then cut back into one block per run, so thousands of logs cost little more than
-their bytes. A file that cannot be read becomes a problem naming the file and line; the rest still
-aggregate.
+Logs are read in batches of a few MB, each parsed by one pandas C-parser call on a worker thread
+and cut back into one block of rows per run, so thousands of logs cost little more than parsing
+their numbers. A file that cannot be read becomes a problem naming the file and line; the rest
+still aggregate.
 """
 
 from __future__ import annotations

@@ -155,33 +155,29 @@ def test_processes_left_behind_by_the_command_are_stopped(tmp_path):
     assert json.loads(recorder.summary_path(tmp_path / "bg.csv").read_text())["left_running"] == 1
 
 
-def test_cores_come_from_cgroup_v2_quota_then_omp(tmp_path):
-    proc = tmp_path / "proc" / "self"
-    proc.mkdir(parents=True)
-    (proc / "cgroup").write_text("0::/kubepods/pod1\n")
-    pod = tmp_path / "cg" / "kubepods" / "pod1"
-    pod.mkdir(parents=True)
-    (pod / "cpu.max").write_text("200000 100000\n")
-    (tmp_path / "cg" / "cpu.max").write_text("max 100000\n")
+def _cores(tmp_path: Path, proc_cgroup: str, files: dict[str, str], environ: dict) -> dict:
+    """cores_given() against a fake /proc/self/cgroup and cgroup filesystem under tmp_path."""
+    (tmp_path / "proc" / "self").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "proc" / "self" / "cgroup").write_text(proc_cgroup)
+    for name, text in files.items():
+        (tmp_path / "cg" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cg" / name).write_text(text)
+    return recorder.cores_given(str(tmp_path / "proc"), str(tmp_path / "cg"), environ)
 
-    found = recorder.cores_given(str(tmp_path / "proc"), str(tmp_path / "cg"), {"OMP_NUM_THREADS": "4"})
+
+def test_cores_come_from_cgroup_v2_quota_then_omp(tmp_path):
+    v2 = "0::/kubepods/pod1\n"
+    limited = {"kubepods/pod1/cpu.max": "200000 100000\n", "cpu.max": "max 100000\n"}
+    found = _cores(tmp_path, v2, limited, {"OMP_NUM_THREADS": "4"})
     assert found["given"] == 2.0 and found["source"] == "cgroup" and found["omp_num_threads"] == 4
 
-    (pod / "cpu.max").write_text("max 100000\n")
-    found = recorder.cores_given(str(tmp_path / "proc"), str(tmp_path / "cg"), {"OMP_NUM_THREADS": "4"})
+    found = _cores(tmp_path, v2, {"kubepods/pod1/cpu.max": "max 100000\n"}, {"OMP_NUM_THREADS": "4"})
     assert found["given"] == 4 and found["source"] == "OMP_NUM_THREADS"
 
 
 def test_cores_come_from_cgroup_v1_cfs_quota(tmp_path):
-    proc = tmp_path / "proc" / "self"
-    proc.mkdir(parents=True)
-    (proc / "cgroup").write_text("4:memory:/x\n3:cpu,cpuacct:/job\n")
-    job = tmp_path / "cg" / "cpu,cpuacct" / "job"
-    job.mkdir(parents=True)
-    (job / "cpu.cfs_quota_us").write_text("800000\n")
-    (job / "cpu.cfs_period_us").write_text("100000\n")
-
-    found = recorder.cores_given(str(tmp_path / "proc"), str(tmp_path / "cg"), {})
+    quota = {"cpu,cpuacct/job/cpu.cfs_quota_us": "800000\n", "cpu,cpuacct/job/cpu.cfs_period_us": "100000\n"}
+    found = _cores(tmp_path, "4:memory:/x\n3:cpu,cpuacct:/job\n", quota, {})
     assert found["given"] == 8.0 and found["cgroup_quota"] == 8.0
 
 

@@ -210,3 +210,30 @@ def test_many_logs_parse_in_batches_identically_to_one_by_one(tmp_path):
     for a, b in zip(batched.runs, single):
         assert np.array_equal(a.data, b.data)
         assert a.frame.columns.tolist() == list(a.columns)
+
+
+@pytest.mark.parametrize("name", ["sofia_big_plain.txt", "sofia_mid.csv"])
+def test_aggregate_columns_only_give_the_same_report(name):
+    full = usage.aggregate(usage.load([FIXTURES / name]).runs)
+    lean = usage.aggregate(usage.load([FIXTURES / name], columns=usage.AGGREGATE_COLUMNS).runs)
+    assert lean == full
+
+
+def test_mixed_layouts_in_one_folder_and_a_complete_unterminated_last_row(tmp_path):
+    _write_csv(tmp_path / "noio.csv", [(0.0, 1, 0.0, 10.0, 20.0), (1.0, 1, 50.0, 12.0, 20.0)],
+               header="elapsed_time,nproc,cpu,mem_real,mem_virtual\n")
+    (tmp_path / "plain.txt").write_text(
+        "# Elapsed time   CPU (%)     Real (MB)   Virtual (MB)\n"
+        "       0.000        0.000        9.672       14.645\n"
+        "       0.500       93.100      210.883      358.910")  # no newline at the end, but whole
+    _steady(tmp_path / "io.csv")
+
+    loaded = usage.load([tmp_path])
+
+    assert loaded.problems == []
+    runs = {r.name: r for r in loaded.runs}
+    assert set(runs) == {"noio", "plain", "io"}
+    assert runs["plain"].column("cpu").tolist() == [0.0, 93.1]
+    assert runs["noio"].io_totals is None and runs["io"].io_totals["write_bytes"] == 81920
+    report = {r["run"]: r for r in usage.aggregate(loaded.runs)["runs"]}
+    assert report["plain"]["rss_peak_mib"] == 210.883
