@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 REBUILD_ABOVE = 100
 
@@ -73,10 +76,15 @@ class KeyedTable(DataTable):
         elif old != cells:
             for column, before, after in zip(self.column_keys, old, cells):
                 if before != after:
-                    self.update_cell(key, column, after, update_width=True)
+                    self.update_cell(key, column, after, update_width=self._wider(column, after))
                     stats.cells += 1
                     stats.columns.add(column)
         self._shown[key] = cells
+
+    def _wider(self, column: str, value: object) -> bool:
+        """Does ``value`` need its column widened? (Re-measuring costs O(rows), so only then.)"""
+        width = value.cell_len if isinstance(value, Text) else cell_len(str(value))
+        return width > self.columns[ColumnKey(column)].content_width
 
     def refill(self, rows: dict[str, tuple]) -> None:
         """Clear and re-add every row (a user action such as a new filter); the cursor keeps its key."""

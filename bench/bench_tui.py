@@ -1,0 +1,168 @@
+"""TUI benchmark: apply a poll of 2,000 sessions, memory with 100,000 log lines, time to first frame.
+
+The app runs headless (``App.run_test``) with an in-process source of sessions parsed by core
+(:func:`core.models.parse_sessions`), so the figures measure the TUI, not the network:
+
+- **poll**: 2,000 sessions in the table; each poll changes 1 % of them (status and usage); the
+  time of :meth:`SessionsTable.apply` plus the repaint that follows (target ≤ 30 ms);
+- **memory**: the process's RSS with those sessions and 100,000 lines in the log view (≤ 250 MB);
+- **first frame**: a fresh Python process importing and starting the app until its first screen
+  is painted (≤ 1 s).
+
+Run: ``.venv/bin/python bench/bench_tui.py [--sessions 2000] [--polls 30] [--log-lines 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.credentials import CredentialStatus  # noqa: E402
+from core.models import parse_sessions  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from tui.app import SrcnetApp  # noqa: E402
+
+NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=timezone.utc)
+STATUSES = ("Running", "Pending", "Completed", "Failed")
+
+
+def session_json(i: int, generation: int = 0) -> dict:
+    status = STATUSES[(i + generation) % 4] if generation else STATUSES[i % 4]
+    return {
+        "id": f"b{i:07d}", "name": f"bench-run-{i // 100}-{i % 100 + 1}", "status": status, "type": "headless",
+        "image": "images.canfar.net/srcnet/sofia-task:2.6.0", "userid": "bench", "startTime": "2026-11-20T06:00:00Z",
+        "requestedCPUCores": "2", "requestedRAM": "8.59",
+        "cpuCoresInUse": f"{(i * 7 + generation) % 200 / 100:.3f}", "ramInUse": f"{(i % 50) / 10 + generation % 3:.2f}",
+    }  # fmt: skip
+
+
+class StaticClient:
+    def __init__(self, payload: list[dict]):
+        self.payload = payload
+
+    async def list_sessions(self, type=None, status=None):
+        return parse_sessions(self.payload)
+
+    async def aclose(self):
+        pass
+
+
+class StaticPlatform:
+    def __init__(self, payload):
+        self._client = StaticClient(payload)
+
+    async def client(self):
+        return self._client
+
+    async def credential(self):
+        return CredentialStatus("local")
+
+    async def aclose(self):
+        pass
+
+
+def bench_app(payload: list[dict], log_lines: int, state_dir: Path) -> SrcnetApp:
+    settings = Settings("local", None, None, None, state_dir, "bench")
+    return SrcnetApp(settings, platform=StaticPlatform(payload), clock=lambda: NOW, keymap={},
+                     poll_interval=3600.0, log_max_lines=max(log_lines, 1))  # fmt: skip
+
+
+async def measure_polls(sessions: int, polls: int, log_lines: int, state_dir: Path) -> dict:
+    payload = [session_json(i) for i in range(sessions)]
+    app = bench_app(payload, log_lines, state_dir)
+    async with app.run_test(size=(100, 40)) as pilot:
+        table = app.query_one("#sessions-table")
+        while table.row_count < sessions:
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        apply_ms, total_ms, cells = [], [], []
+        changed_per_poll = max(1, sessions // 100)
+        for generation in range(1, polls + 1):
+            start = generation * changed_per_poll % sessions
+            for i in range(start, start + changed_per_poll):
+                payload[i % sessions] = session_json(i % sessions, generation)
+            polled = parse_sessions(payload)  # parsing is the client's cost, measured by bench_skaha
+            t0 = time.perf_counter()
+            stats = table.apply(polled)
+            t1 = time.perf_counter()
+            await pilot.pause()  # let the repaint happen
+            t2 = time.perf_counter()
+            apply_ms.append((t1 - t0) * 1000)
+            total_ms.append((t2 - t0) * 1000)
+            cells.append(stats.cells)
+        logs = app.query_one("#logs-pane")
+        line = "SoFiA 2.6.0 [region 12/48] source finding: smoothing kernel 3 x 3 x 3, threshold 3.8 sigma"
+        for _ in range(0, log_lines, 10_000):
+            logs.view.write_lines([line] * min(10_000, log_lines))
+            await pilot.pause()
+        await pilot.pause(0.5)
+        rss_mb = psutil.Process().memory_info().rss / 1e6
+        return {
+            "apply_ms": statistics.median(apply_ms),
+            "apply_p95_ms": sorted(apply_ms)[int(len(apply_ms) * 0.95) - 1],
+            "with_repaint_ms": statistics.median(total_ms),
+            "cells_per_poll": statistics.median(cells),
+            "log_lines": logs.view.line_count,
+            "rss_mb": rss_mb,
+        }
+
+
+FIRST_FRAME = """
+import sys, time
+started = float(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, sys.argv[2] + "/bench")
+import asyncio
+from pathlib import Path
+from bench_tui import bench_app
+async def main():
+    app = bench_app([], 1, Path(sys.argv[3]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        print(time.time() - started)
+asyncio.run(main())
+"""
+
+
+def measure_first_frame(state_dir: Path, repeats: int = 3) -> float:
+    """Seconds from launching a fresh interpreter to the app's first painted frame (best of a few)."""
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", FIRST_FRAME, repr(time.time()), str(ROOT), str(state_dir)],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--polls", type=int, default=30)
+    parser.add_argument("--log-lines", type=int, default=100_000)
+    args = parser.parse_args()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as temp:
+        figures = asyncio.run(measure_polls(args.sessions, args.polls, args.log_lines, Path(temp)))
+        first = measure_first_frame(Path(temp))
+    print(f"sessions in the table        {args.sessions}, {max(1, args.sessions // 100)} changing per poll")
+    print(f"apply one poll (median)      {figures['apply_ms']:.1f} ms   (p95 {figures['apply_p95_ms']:.1f} ms; target <= 30 ms)")
+    print(f"apply + repaint (median)     {figures['with_repaint_ms']:.1f} ms   ({figures['cells_per_poll']:.0f} cells updated per poll)")
+    print(f"memory, {figures['log_lines']:,} log lines   {figures['rss_mb']:.0f} MB RSS   (target <= 250 MB)")
+    print(f"time to first frame          {first:.2f} s   (target <= 1 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
