@@ -96,3 +96,30 @@ def test_random_kill_9_never_loses_or_duplicates_anything(local_server_factory, 
         list(pool.map(lambda sid: c.delete(f"session/{sid}"), listed))
         assert c.get("session").json() == []
     wait_for(lambda: not session_processes(state_dir), 10, message="all session processes gone")
+
+
+def test_a_crash_between_starting_a_process_and_recording_it_is_recovered(local_server_factory, state_dir, monkeypatch):
+    """The server forks the shim, then dies before its record says Running: the next server adopts it."""
+    from core.local.context import Capacity, LaunchRequest
+    from core.local.scheduler import Limits, Scheduler
+    from core.local.store import Store
+
+    store = Store(state_dir)
+    store.prepare()
+    doomed = Scheduler(store, Limits(Capacity(2, 8)))
+    doomed.recover()
+    monkeypatch.setattr(doomed, "_flush", lambda: None)  # nothing after the create's own record reaches disk
+    wait_go = ["-c", "import os,time\nwhile not os.path.exists('go'): time.sleep(0.05)"]
+    survivor = doomed.create(LaunchRequest("survivor", IMAGE, "headless", "python", wait_go))
+    finished = doomed.create(LaunchRequest("finished", IMAGE, "headless", "python", ["-c", "print('done')"]))
+    wait_for(lambda: store.exit_status(finished), 10, message="second session to end")
+    assert '"Pending"' in (store.meta_dir(survivor) / "session.json").read_text()
+
+    server = local_server_factory(state_dir=state_dir)
+    listed = _listed(server)
+    assert listed[survivor]["status"] == "Running" and "startTime" in listed[survivor]
+    assert listed[finished]["status"] == "Completed"
+    with server.client() as c:
+        assert c.get(f"session/{finished}", params={"view": "logs"}).text == "done\n"
+        (store.workdir(survivor) / "go").touch()
+        wait_for(lambda: c.get(f"session/{survivor}").json()["status"] == "Completed", 10, message="adopted session to complete")

@@ -6,14 +6,17 @@ is Running; the shim's exit file turns it Completed (exit 0) or Failed. A monito
 exits, enforces the maximum runtime, samples usage of Running sessions, expires finished sessions
 TTL seconds after they end, and admits the next Pending ones.
 
-Every change of a record is written to the store before it is acted on, and :meth:`recover` turns
-whatever a killed server left on disk back into a consistent picture: live shims are re-adopted,
-finished ones report their exit status, vanished ones become Failed with an event saying why.
+Persistence: a record is changed under the scheduler lock and queued; the queue is written (atomic
+replace + fsync, outside the lock, newest version wins) before the request that caused the change
+is answered. Whatever a ``kill -9`` cuts short is re-derived by :meth:`recover` from the processes
+and the shim's files: a live shim (it holds its flock) is re-adopted even if its record still says
+Pending, a finished one reports its exit status, a vanished one becomes Failed with an event.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import string
@@ -21,7 +24,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.local import procs
 from core.local.context import Capacity, LaunchRequest
@@ -35,6 +37,7 @@ FINISHED = (COMPLETED, FAILED)
 ID_ALPHABET = string.ascii_lowercase + string.digits
 TICK_S = 0.1
 USAGE_EVERY_S = 1.0
+WRITE_STRIPES = 64
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Scheduler:
         self._wake = threading.Event()
         self._monitor: threading.Thread | None = None
         self._last_usage = 0.0
+        self._dirty: list[tuple[str, float, bytes | None]] = []  # (id, version, record or None = forget)
+        self._written: dict[str, float] = {}  # id -> newest version on disk (inf once forgotten)
+        self._write_locks = [threading.Lock() for _ in range(WRITE_STRIPES)]
 
     # --- lifecycle of the scheduler itself ---------------------------------------------------
     def recover(self) -> None:
@@ -77,12 +83,14 @@ class Scheduler:
             self._records[record["id"]] = record
             self._seq = max(self._seq, record.get("seq", 0))
         for record in sorted(self._records.values(), key=lambda r: r.get("seq", 0)):
+            self._written[record["id"]] = record.get("version", 0)
             self._reconcile(record)
             if record["state"] == PENDING:
                 self._queue[record["id"]] = record
         self._end_strays()
         self.store.sweep_orphans(set(self._records))
         self._admit()
+        self._flush()
 
     def start(self) -> None:
         self._monitor = threading.Thread(target=self._monitor_loop, name="local-monitor", daemon=True)
@@ -151,12 +159,15 @@ class Scheduler:
             "created": time.time(),
             "state": PENDING,
             "events": [],
+            "version": 1,
         }
-        self.store.save(record)  # durable before anyone can see it (fsync outside the lock)
+        self.store.write_record(session_id, self.store.encode(record))  # durable before anyone can see it
         with self._lock:
+            self._written[session_id] = 1
             self._records[session_id] = record
             self._queue[session_id] = record
             self._admit()
+        self._flush()
         return session_id
 
     def delete(self, session_id: str) -> None:
@@ -167,14 +178,18 @@ class Scheduler:
                 return
             if record["state"] != RUNNING:
                 self._forget(session_id)
-                return
-            record["state"] = TERMINATING
-            record["events"].append(new_event("Normal", "Killing", "Stopping container main"))
-            self.store.save(record)
+            else:
+                record["state"] = TERMINATING
+                record["events"].append(new_event("Normal", "Killing", "Stopping container main"))
+                self._save(record)
+        self._flush()
+        if record["state"] != TERMINATING:
+            return
         self._end_processes(record)
         with self._lock:
             self._forget(session_id)
             self._admit()
+        self._flush()
 
     def renew(self, session_id: str) -> None:
         with self._lock:
@@ -182,12 +197,8 @@ class Scheduler:
             if record is None or record["state"] != RUNNING:
                 raise NoActiveJob(f"No active job for user {self.user} with session ID {session_id}")
             record["expiry"] = max(record.get("expiry") or 0, time.time() + self.limits.max_runtime_s)
-            self.store.save(record)
-
-    def shutdown_sessions(self) -> None:
-        """Used by tests and `stop --sessions`: end every session's processes."""
-        for session_id in [r["id"] for r, _ in self.snapshot()]:
-            self.delete(session_id)
+            self._save(record)
+        self._flush()
 
     # --- admission ---------------------------------------------------------------------------
     def _demand(self, record: dict, kind: str) -> float:
@@ -221,24 +232,25 @@ class Scheduler:
         """Admit one session: record the intent, then fork the shim (see recover() for the gap)."""
         session_id = record["id"]
         self._queue.pop(session_id, None)
-        now = time.time()
-        record.update(state=RUNNING, started=now, expiry=now + self.limits.max_runtime_s)
-        record["events"].append(
-            new_event("Normal", "Scheduled", f"Successfully assigned skaha-headless-{self.user}-{session_id} to localhost", now)
-        )
-        self.store.save(record)
         meta, workdir = self.store.meta_dir(session_id), self.store.workdir(session_id)
         command = [record["cmd"], *record["args"]]
         try:
             workdir.mkdir(parents=True, exist_ok=True)
             child, created = procs.spawn_shim(meta, workdir, command, self._session_env(record), self.store.lock_path(session_id))
         except OSError as exc:
+            self._mark_started(record, time.time(), None, None)
             self._finish(record, FAILED, None, ("Warning", "FailedCreate", f"Error creating the session process: {exc}"))
             return
         self._children[session_id] = child
-        record.update(pid=child.pid, pid_created=created)
-        record["events"].append(new_event("Normal", "Started", f"Started container main (pid {child.pid})"))
-        self.store.save(record)
+        self._mark_started(record, time.time(), child.pid, created)
+        self._save(record)
+
+    def _mark_started(self, record: dict, when: float, pid: int | None, created: float | None) -> None:
+        record.update(state=RUNNING, started=when, expiry=when + self.limits.max_runtime_s, pid=pid, pid_created=created)
+        host = f"skaha-headless-{self.user}-{record['id']}"
+        record["events"].append(new_event("Normal", "Scheduled", f"Successfully assigned {host} to localhost", when))
+        if pid is not None:
+            record["events"].append(new_event("Normal", "Started", f"Started container main (pid {pid})", when))
 
     # --- monitoring --------------------------------------------------------------------------
     def _monitor_loop(self) -> None:
@@ -261,6 +273,7 @@ class Scheduler:
             self._last_usage = now
             self._sample_usage()
         self._admit()
+        self._flush()
 
     def _check_running(self, record: dict, now: float) -> None:
         session_id = record["id"]
@@ -307,7 +320,7 @@ class Scheduler:
         when = time.time() if when is None else when
         record.update(state=state, finished=when, exit_code=exit_code)
         record["events"].append(new_event(*event, when))
-        self.store.save(record)
+        self._save(record)
         self._usage.pop(record["id"], None)
         self._samplers.pop(record["id"], None)
         self._wake.set()
@@ -349,8 +362,28 @@ class Scheduler:
         self._queue.pop(session_id, None)
         self._usage.pop(session_id, None)
         self._samplers.pop(session_id, None)
-        self.store.forget(session_id)
+        self._dirty.append((session_id, math.inf, None))
         self._wake.set()
+
+    # --- persistence -------------------------------------------------------------------------
+    def _save(self, record: dict) -> None:
+        """Queue the record's new version (under the lock); :meth:`_flush` writes it."""
+        record["version"] = record.get("version", 0) + 1
+        self._dirty.append((record["id"], record["version"], self.store.encode(record)))
+
+    def _flush(self) -> None:
+        """Write queued versions outside the scheduler lock; never let an older version win."""
+        with self._lock:
+            batch, self._dirty = self._dirty, []
+        for session_id, version, data in batch:
+            with self._write_locks[hash(session_id) % WRITE_STRIPES]:
+                if version <= self._written.get(session_id, 0):
+                    continue
+                if data is None:
+                    self.store.forget(session_id)
+                else:
+                    self.store.write_record(session_id, data)
+                self._written[session_id] = version
 
     def _new_id(self) -> str:
         while True:
@@ -364,7 +397,7 @@ class Scheduler:
         if state == TERMINATING:
             self._end_processes(record)
             self._forget(record["id"])
-        elif state == RUNNING:
+        elif state == RUNNING or (state == PENDING and self.store.lock_path(record["id"]).exists()):
             self._readopt(record)
 
     def _end_strays(self) -> None:
@@ -375,27 +408,22 @@ class Scheduler:
                 procs.end_tree(None, found, grace_s=self.limits.kill_grace_s)
 
     def _readopt(self, record: dict) -> None:
+        """Reconcile a session that was (or may have been) started with what its shim left behind."""
         session_id = record["id"]
+        if record["state"] == PENDING:  # started, but the server died before writing so
+            info = self._wait_for_shim_info(session_id) if procs.shim_holds_lock(self.store.lock_path(session_id)) else None
+            info = info or self.store.shim_info(session_id)
+            if info is None:
+                return  # never got as far as running: it stays queued
+            self._mark_started(record, info["started"], info["pid"], procs.create_time_of(info["pid"]))
         if self._apply_exit_file(record):
             return
         if procs.shim_holds_lock(self.store.lock_path(session_id)):
-            if not record.get("pid"):
-                info = self._wait_for_shim_info(session_id)
-                if info:
-                    record.update(pid=info["pid"], pid_created=procs.create_time_of(info["pid"]))
-                    record["events"].append(new_event("Normal", "Started", f"Started container main (pid {info['pid']})"))
             record["events"].append(new_event("Normal", "Adopted", "Session re-adopted by a restarted local server"))
-            self.store.save(record)
+            self._save(record)
             return
-        if self._apply_exit_file(record):
-            return
-        if record.get("pid") or self.store.shim_info(session_id):
+        if not self._apply_exit_file(record):
             self._lost(record, "the session's process was gone when the local server restarted, without an exit status")
-            return
-        # The server died between admitting the session and starting its process: queue it again.
-        record.update(state=PENDING, started=None, expiry=None)
-        record["events"] = []
-        self.store.save(record)
 
     def _wait_for_shim_info(self, session_id: str, timeout_s: float = 5.0) -> dict | None:
         deadline = time.monotonic() + timeout_s

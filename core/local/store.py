@@ -102,10 +102,14 @@ class Store:
         return self.meta_dir(session_id) / LOCK
 
     # --- records -----------------------------------------------------------------------------
-    def save(self, record: dict) -> None:
-        folder = self.meta_dir(record["id"])
+    @staticmethod
+    def encode(record: dict) -> bytes:
+        return (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
+
+    def write_record(self, session_id: str, data: bytes) -> None:
+        folder = self.meta_dir(session_id)
         folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / RECORD, record)
+        write_atomic(folder / RECORD, data)
 
     def load_all(self) -> list[dict]:
         """Every session record on disk; a folder without a record is a create that never finished."""
