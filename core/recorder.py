@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -147,7 +148,8 @@ class ProcTree:
 
 
 class PsutilTree:
-    """The same measurements through psutil, for systems without Linux /proc."""
+    """The same measurements through psutil, for systems without Linux /proc (there the I/O of
+    processes that have exited drops out of the totals)."""
 
     def __init__(self, ancestor: int):
         self.ancestor = psutil.Process(ancestor)
@@ -455,7 +457,7 @@ class Recording:
         self._reap()
         return self.tree.sample().nproc
 
-    def summary(self, started_epoch: float, error: str | None) -> dict:
+    def summary(self, started_epoch: float, status: int, error: str | None) -> dict:
         code = os.waitstatus_to_exitcode(self.root_status) if self.root_status is not None else None
         return {
             "format": SUMMARY_FORMAT,
@@ -467,7 +469,7 @@ class Recording:
             "wall_s": round(self.wall_s, 3),
             "exit_code": code if code is not None and code >= 0 else None,
             "signal": -code if code is not None and code < 0 else None,
-            "status": _shell_status(self.root_status) if self.root_status is not None else None,
+            "status": status,
             "error": error,
             "rusage": _rusage_dict(self.root_rusage),
             "rusage_tree": _tree_rusage(self.root_rusage, self.orphan_rusage),
@@ -573,7 +575,6 @@ class _SignalsForwardedTo:
 
 
 def _in_main_thread() -> bool:
-    import threading
     return threading.current_thread() is threading.main_thread()
 
 
@@ -603,9 +604,7 @@ def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *
         log.flush()
         recording = Recording(list(command), log, interval, grace_s)
         status, error = _run(recording)
-    summary = recording.summary(started, error)
-    summary["status"] = status
-    _write_summary(summary_path(log_path), summary)
+    _write_summary(summary_path(log_path), recording.summary(started, status, error))
     return status
 
 
@@ -637,10 +636,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_record_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log", required=True, help="CSV profile to write (summary goes beside it)")
-    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S,
+    parser.add_argument("--log", required=True, metavar="FILE", help="CSV profile to write (summary goes beside it)")
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, metavar="S",
                         help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g})")
-    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S,
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="S",
                         help="seconds between forwarding SIGTERM and sending SIGKILL "
                              f"(default {DEFAULT_GRACE_S:g})")
 
