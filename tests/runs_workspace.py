@@ -9,7 +9,7 @@ above ``scfind.threshold`` × the noise as a catalogue ``<output.filename>_cat.t
 from __future__ import annotations
 
 import configparser
-import shutil
+import os
 import stat
 import sys
 from pathlib import Path
@@ -99,7 +99,11 @@ def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"),
     return path
 
 
-def copy_seed_config(root: Path) -> Path:
-    """The seed's config.ini byte for byte (for tests that only read it)."""
-    root.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy(SEED / "config.ini", root / "config.ini"))
+def start_workspace(tmp_path: Path, state_dir: Path, test_env: dict, server_factory, *, server_options=None,
+                    **seed_options):
+    """The finder on the sessions' PATH, the seed workspace, and a local server: (config path, server)."""
+    bin_dir = tmp_path / "bin"
+    write_finder(bin_dir)
+    test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
+    config = seed_workspace(tmp_path / "work", state_dir, **seed_options)
+    return config, server_factory(**(server_options or {}))

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from core import usage
 from core.runs.ledger import Ledger
-from runs_workspace import seed_workspace, write_finder
+from runs_workspace import seed_workspace, start_workspace
 
 
 @pytest.fixture
 def workspace(tmp_path, state_dir, test_env, local_server_factory):
-    bin_dir = tmp_path / "bin"
-    write_finder(bin_dir)
-    test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
-    config = seed_workspace(tmp_path / "work", state_dir)
-    server = local_server_factory()
-    return config, server
+    return start_workspace(tmp_path, state_dir, test_env, local_server_factory)
 
 
 def _json_result(proc) -> dict:

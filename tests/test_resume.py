@@ -13,7 +13,7 @@ import pytest
 
 from conftest import wait_for
 from core.runs.ledger import Ledger, ledger_path
-from runs_workspace import seed_workspace, write_finder
+from runs_workspace import start_workspace
 
 TASKS = 4
 
@@ -44,12 +44,9 @@ def during_watch(state):
 
 @pytest.fixture
 def slow_workspace(tmp_path, state_dir, test_env, local_server_factory):
-    bin_dir = tmp_path / "bin"
-    write_finder(bin_dir)
-    test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
-    config = seed_workspace(tmp_path / "work", state_dir, thresholds=("3.5",) * (TASKS - 1) + ("1000",), sleep_s=1)
-    server = local_server_factory(fault_latency_ms=150, cores=8)
-    return config, server
+    return start_workspace(tmp_path, state_dir, test_env, local_server_factory,
+                           server_options={"fault_latency_ms": 150, "cores": 8},
+                           thresholds=("3.5",) * (TASKS - 1) + ("1000",), sleep_s=1)
 
 
 @pytest.mark.parametrize("moment", [after_plan, mid_launch, during_watch], ids=lambda f: f.__name__)

@@ -32,8 +32,9 @@ from core.runs.storage import LocalArc, Storage, join, open_storage
 from core.skaha import LaunchSpec
 
 LAUNCH_CONCURRENCY = 16
-ADOPTION_GRACE_S = 5.0
-"""A create sent just before a crash may still be in flight; wait this long before deciding it never arrived."""
+ADOPTION_GRACE_S = {"local": 1.0, "canfar": 10.0}
+"""A create sent just before a crash may still be in flight at the server; wait this long after it was
+sent before deciding it never arrived (the local server acts within milliseconds)."""
 POLL_START_S, POLL_MAX_S = 1.0, 15.0
 COLLECT_SKIP_SUFFIXES = (".fits", ".fits.gz", ".fz")
 """Cubes, masks and cubelets stay on storage; everything else a task wrote comes back."""
@@ -234,7 +235,8 @@ class Runner:
         stuck = self.ledger.tasks(self.run_id, (L.LAUNCHING,))
         if stuck:
             newest = max(t.launching_at or 0 for t in stuck)
-            wait = newest + ADOPTION_GRACE_S - time.time()
+            grace = ADOPTION_GRACE_S.get(self.run.backend or "canfar", max(ADOPTION_GRACE_S.values()))
+            wait = newest + grace - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             by_name = _sessions_by_name(await self.client.list_sessions())
@@ -432,13 +434,18 @@ def _outcome_without_summary(session_status: str | None) -> tuple[str, int | Non
 
 async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter: Reporter | None = None,
                     launch_concurrency: int = LAUNCH_CONCURRENCY,
-                    on_planned: Callable[[RunRecord], None] | None = None) -> RunResult:
-    """Plan a run, record it in the ledger, announce it, then drive it to its end."""
+                    on_planned: Callable[[RunRecord], None] | None = None,
+                    storage: Storage | None = None) -> RunResult:
+    """Plan a run, record it in the ledger, announce it, then drive it to its end.
+
+    ``storage`` defaults to the backend's (:func:`open_storage`); ``on_planned`` is called once the
+    run is in the ledger, before anything is staged or launched.
+    """
     from core.connect import open_client
 
     reporter = reporter or Reporter()
     warn_if_credential_expires(settings, reporter)
-    storage = open_storage(settings)
+    storage = storage or open_storage(settings)
     async with open_client(settings) as client:
         run_id = L.new_run_id()
         plan = make_plan(config, run_id, storage, context=await client.context())
@@ -452,7 +459,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
 
 
 async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Reporter | None = None,
-                     launch_concurrency: int = LAUNCH_CONCURRENCY) -> RunResult:
+                     launch_concurrency: int = LAUNCH_CONCURRENCY, storage: Storage | None = None) -> RunResult:
     """Finish an interrupted run from the ledger: adopt, relaunch what never started, watch, collect."""
     from core.connect import open_client
 
@@ -462,7 +469,7 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
         if run.backend and run.backend != settings.backend:
             raise UsageError(f"run {run_id} ran on the {run.backend} backend; resume it with --backend {run.backend}")
         warn_if_credential_expires(settings, reporter)
-        storage = open_storage(settings)
+        storage = storage or open_storage(settings)
         reporter.run_started(run)
         async with open_client(settings) as client:
             runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
