@@ -50,7 +50,8 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         await type_into(pilot, app, "#field-cores", "1")
         await type_into(pilot, app, "#field-ram", "1")
         await wait_until(pilot, lambda: runs.plan is not None and runs.plan.tasks[0].cores == 1, message="the plan preview")
-        assert "2 tasks" in screen_text(app) and "sofia-parallel-preview-001" in screen_text(app)
+        await wait_until(pilot, lambda: "2 tasks" in screen_text(app) and "sofia_1.par" in screen_text(app))
+        assert [t.name for t in runs.plan.tasks] == ["sofia-parallel-preview-001", "sofia-parallel-preview-002"]
         app.query_one("#runs-ledger").focus()
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
