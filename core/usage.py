@@ -204,12 +204,21 @@ def _prepare(buffer: bytearray, start: int, stop: int, path: Path, explicit: boo
     kind, columns = layout
     end = _rows_end(buffer, body, stop, len(columns), kind)
     if end == body:
-        problems.append(f"{path}: no samples after the header")
+        problems.append(f"{path}: no samples after the header{_recorded_error(path)}")
         return None
     first = bytes(buffer[body:buffer.find(b"\n", body, end)])
     last = bytes(buffer[max(buffer.rfind(b"\n", body, end - 1) + 1, body):end - 1])
     buffer[start:body] = _marker(kind, len(columns), body - start)
     return _Pending(path, kind, columns, start, end, _io_totals(first, last, columns, kind))
+
+
+def _recorded_error(path: Path) -> str:
+    """The recorder's reason for an empty log (e.g. the command was not found), if it wrote one."""
+    try:
+        error = json.loads(summary_path(path).read_text()).get("error")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f" ({error})" if error else ""
 
 
 def _layout(header: bytes) -> tuple[str, tuple[str, ...]] | None:

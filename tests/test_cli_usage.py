@@ -66,3 +66,12 @@ def test_recorded_run_aggregates_with_its_exit_status(cli, tmp_path):
 
     assert run["run"] == "task" and run["exit_code"] == 8 and run["format"] == "recorder"
     assert run["samples"] >= 3 and "rusage_cpu_hours" in run and run["start_utc"].endswith("Z")
+
+
+def test_a_command_that_never_ran_is_reported_with_the_recorders_reason(cli, tmp_path):
+    assert cli("record", "--log", tmp_path / "never.csv", "--", "no-such-finder").returncode == 127
+
+    done = cli("aggregate", tmp_path)
+
+    assert done.returncode == 2
+    assert f"{tmp_path / 'never.csv'}: no samples after the header (command not found: no-such-finder)" in done.stderr
