@@ -42,6 +42,16 @@ class Platform:
     def _open(self) -> Any:
         return connect.open_client(self.settings, timeout=15.0, retries=TUI_RETRIES)
 
+    async def reconnect(self) -> None:
+        """Drop the client after the platform stopped answering; the next call opens a new one
+        (for the local backend that restarts the daemon, whose sessions survive on disk)."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.aclose()
+            except Exception:  # the old connection is already broken; nothing to save
+                pass
+
     async def credential(self) -> Any:
         """:class:`core.credentials.CredentialStatus` of the settings (read in a thread: it opens files)."""
         return await asyncio.to_thread(credential_status, self.settings)

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from core.errors import AuthError
+from core.errors import AuthError, Unreachable
 from core.models import parse_events
 from tui.platform import error_line
 from tui.screens.modals import ConfirmModal, TextModal
@@ -141,6 +141,8 @@ class SessionsPane(Vertical):
             sessions = await client.list_sessions()
         except Exception as exc:  # a lost network or a bug in a server must never end the loop
             self._poll_failed(exc)
+            if isinstance(exc, Unreachable):
+                await self.app.platform.reconnect()
         else:
             self._poll_succeeded(sessions)
 
