@@ -436,6 +436,9 @@ def _totals(rows: list[dict], runs: list[RunProfile]) -> dict:
     if allocated:
         used = sum(r["cpu_hours"] for r in allocated)
         total["efficiency"] = round(used / total["alloc_core_hours"], 4) if total["alloc_core_hours"] else None
+    for name in IO_COLUMNS:
+        if any(name in r for r in rows):
+            total[name] = sum(r.get(name, 0) for r in rows)
     if any("rusage_cpu_hours" in r for r in rows):
         total["rusage_cpu_hours"] = round(sum(r.get("rusage_cpu_hours", 0.0) for r in rows), 9)
     return total

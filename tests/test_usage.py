@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 from rich.console import Console
 
@@ -108,7 +110,8 @@ def test_bad_files_are_reported_by_name_and_line_while_others_aggregate(tmp_path
     assert "header_only.csv" in text
     assert len(loaded.problems) == 3
     assert loaded.skipped == [tmp_path / "notes.txt"]
-    assert usage.aggregate(loaded.runs)["total"]["runs"] == 2
+    total = usage.aggregate(loaded.runs)["total"]
+    assert total["runs"] == 2 and total["write_bytes"] == 81920 + 73728  # 10 and 9 intervals
 
 
 def test_named_file_that_is_not_a_log_is_a_problem(tmp_path):
@@ -237,3 +240,32 @@ def test_mixed_layouts_in_one_folder_and_a_complete_unterminated_last_row(tmp_pa
     assert runs["noio"].io_totals is None and runs["io"].io_totals["write_bytes"] == 81920
     report = {r["run"]: r for r in usage.aggregate(loaded.runs)["runs"]}
     assert report["plain"]["rss_peak_mib"] == 210.883
+
+
+def _run_of(times, cpu, mem) -> usage.RunProfile:
+    data = np.column_stack([times, cpu, mem]).astype(float)
+    return usage.RunProfile("r", Path("r.csv"), "psrecord-csv", usage.AGGREGATE_COLUMNS, data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.01, 5.0), st.floats(0, 800), st.floats(0, 4000)), min_size=1, max_size=60),
+       st.floats(0.05, 10.0))
+def test_resampling_keeps_the_cpu_time_of_any_run(steps, step_s):
+    times = np.cumsum([0.0] + [dt for dt, _, _ in steps])
+    cpu = np.array([0.0] + [c for _, c, _ in steps])
+    mem = np.array([1.0] + [m for _, _, m in steps])
+    run = _run_of(times, cpu, mem)
+
+    series = usage.timeseries([run], step_s=step_s)
+    cpu_hours = usage.aggregate([run])["runs"][0]["cpu_hours"]
+
+    assert (series["cpu"] * step_s).sum() / 100 / 3600 == pytest.approx(cpu_hours, rel=1e-6, abs=1e-9)
+    assert series["mem"].max() <= mem.max() + 1e-9
+    assert (series["cpu"] >= -1e-9).all()
+
+
+def test_a_single_sample_run_aggregates_and_charts():
+    run = _run_of([0.0], [0.0], [12.0])
+    row = usage.aggregate([run])["runs"][0]
+    assert row["samples"] == 1 and row["cpu_hours"] == 0 and row["rss_peak_mib"] == 12.0
+    assert len(usage.timeseries([run])) == 1
