@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -153,9 +154,15 @@ class Runner:
     def run(self) -> RunRecord:
         return self.ledger.run(self.run_id)
 
-    @property
+    @cached_property
     def plan(self) -> dict:
+        """The plan as recorded (it never changes once the run is in the ledger)."""
         return self.run.details["plan"]
+
+    @cached_property
+    def local_dir(self) -> Path:
+        """Where the run's products come back to on this machine."""
+        return Path(self.run.local_dir)
 
     def _phase(self, phase: str, finished: bool = False) -> None:
         self.ledger.set_phase(self.run_id, phase, finished=finished)
@@ -307,7 +314,7 @@ class Runner:
         except SrcnetError as exc:
             self.reporter.notice(f"task {task.index}: session {task.session_id} log not available ({exc})")
             return
-        path = self._local_dir() / f"{task.name}.session.log"
+        path = self.local_dir / f"{task.name}.session.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
@@ -338,7 +345,7 @@ class Runner:
 
         outputs = task.spec["outputs"]
         name = summary_path(Path(outputs["profile_log"])).name
-        target = self._local_dir() / name
+        target = self.local_dir / name
         try:
             self.storage.download(join(outputs["directory"], name), target)
             return json.loads(target.read_text())
@@ -347,7 +354,7 @@ class Runner:
 
     def _tail(self, task: TaskRecord) -> list[str]:
         for name in (f"{task.name}.session.log", task.spec["outputs"]["finder_log"]):
-            path = self._local_dir() / name
+            path = self.local_dir / name
             if not path.exists():
                 try:
                     self.storage.download(join(task.spec["outputs"]["directory"], name), path)
@@ -359,13 +366,10 @@ class Runner:
         return []
 
     # collect ----------------------------------------------------------------------------------
-    def _local_dir(self) -> Path:
-        return Path(self.run.local_dir)
-
     def collect(self) -> Path:
         """Bring back every task's small products (failed tasks too) into the local results folder."""
         self._phase("collecting")
-        local = self._local_dir()
+        local = self.local_dir
         for task in self.ledger.tasks(self.run_id):
             directory = task.spec["outputs"]["directory"]
             for name in self.storage.listdir(directory):
@@ -379,7 +383,7 @@ class Runner:
         """The usage report of the run's profile logs (the same numbers as ``aggregate``)."""
         from core import usage
 
-        logs = [self._local_dir() / t.spec["outputs"]["profile_log"] for t in self.ledger.tasks(self.run_id)]
+        logs = [self.local_dir / t.spec["outputs"]["profile_log"] for t in self.ledger.tasks(self.run_id)]
         present = [p for p in logs if p.exists()]
         if not present:
             return None, ["no profile logs came back"]
@@ -391,7 +395,7 @@ class Runner:
         from core.runs.manifest import build_manifest, write_manifest
 
         manifest = build_manifest(self.run, self.ledger.tasks(self.run_id), self.storage, report)
-        path = write_manifest(manifest, self._local_dir() / RUN_JSON)
+        path = write_manifest(manifest, self.local_dir / RUN_JSON)
         self.storage.upload(path, join(self.run.remote_dir, RUN_JSON))
         return path
 
@@ -404,7 +408,7 @@ class Runner:
             await self.launch_pending(limit=self._free_slots())
         if not wait:
             self._phase("launched")
-            return RunResult(self.run, self.ledger.tasks(self.run_id), self._local_dir(), waited=False)
+            return RunResult(self.run, self.ledger.tasks(self.run_id), self.local_dir, waited=False)
         await self.watch()
         local = self.collect()
         report, problems = self.usage()
