@@ -64,6 +64,7 @@ class Scheduler:
         self._lock = threading.RLock()
         self._records: dict[str, dict] = {}
         self._queue: dict[str, dict] = {}  # Pending records in arrival order (the admission queue)
+        self._holding: dict[str, dict] = {}  # Running/Terminating records: what occupies the machine
         self._children: dict[str, object] = {}  # id -> Popen of shims we started (to reap them)
         self._usage: dict[str, tuple[float, int]] = {}
         self._samplers: dict[str, procs.UsageSampler] = {}
@@ -87,6 +88,8 @@ class Scheduler:
             self._reconcile(record)
             if record["state"] == PENDING:
                 self._queue[record["id"]] = record
+            elif record["state"] == RUNNING:
+                self._holding[record["id"]] = record
         self._end_strays()
         self.store.sweep_orphans(set(self._records))
         self._admit()
@@ -135,7 +138,7 @@ class Scheduler:
     def allocation(self) -> tuple[float, float]:
         """Cores and GiB held by sessions that occupy the machine now."""
         with self._lock:
-            held = [r for r in self._records.values() if r["state"] in (RUNNING, TERMINATING)]
+            held = self._holding.values()
             return sum(self._demand(r, "cores") for r in held), sum(self._demand(r, "ram") for r in held)
 
     # --- commands ----------------------------------------------------------------------------
@@ -247,6 +250,7 @@ class Scheduler:
 
     def _mark_started(self, record: dict, when: float, pid: int | None, created: float | None) -> None:
         record.update(state=RUNNING, started=when, expiry=when + self.limits.max_runtime_s, pid=pid, pid_created=created)
+        self._holding[record["id"]] = record
         host = f"skaha-headless-{self.user}-{record['id']}"
         record["events"].append(new_event("Normal", "Scheduled", f"Successfully assigned {host} to localhost", when))
         if pid is not None:
@@ -265,7 +269,7 @@ class Scheduler:
     def _tick(self) -> None:
         now = time.time()
         with self._lock:
-            running = [r for r in self._records.values() if r["state"] == RUNNING]
+            running = [r for r in self._holding.values() if r["state"] == RUNNING]
         for record in running:
             self._check_running(record, now)
         self._expire_finished(now)
@@ -319,6 +323,7 @@ class Scheduler:
     def _finish(self, record: dict, state: str, exit_code: int | None, event: tuple, when: float | None = None) -> None:
         when = time.time() if when is None else when
         record.update(state=state, finished=when, exit_code=exit_code)
+        self._holding.pop(record["id"], None)
         record["events"].append(new_event(*event, when))
         self._save(record)
         self._usage.pop(record["id"], None)
@@ -335,7 +340,7 @@ class Scheduler:
 
     def _sample_usage(self) -> None:
         with self._lock:
-            running = [(r["id"], r.get("pid"), r.get("pid_created")) for r in self._records.values() if r["state"] == RUNNING]
+            running = [(r["id"], r.get("pid"), r.get("pid_created")) for r in self._holding.values() if r["state"] == RUNNING]
         fresh = {}
         for session_id, pid, created in running:
             proc = procs.process_if_alive(pid, created)
@@ -360,6 +365,7 @@ class Scheduler:
     def _forget(self, session_id: str) -> None:
         self._records.pop(session_id, None)
         self._queue.pop(session_id, None)
+        self._holding.pop(session_id, None)
         self._usage.pop(session_id, None)
         self._samplers.pop(session_id, None)
         self._dirty.append((session_id, math.inf, None))
