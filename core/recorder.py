@@ -557,7 +557,8 @@ def _iso(epoch: float) -> str:
 
 
 class _SignalsForwardedTo:
-    """Route SIGTERM/SIGINT/SIGHUP to a recording while it runs (main thread only)."""
+    """Route SIGTERM/SIGINT/SIGHUP to a recording while it runs (main thread only). A signal this
+    process ignores stays ignored, and the command inherits that, as under a shell."""
 
     def __init__(self, recording: Recording):
         self.recording = recording
@@ -566,7 +567,8 @@ class _SignalsForwardedTo:
     def __enter__(self):
         if _in_main_thread():
             for signum in FORWARDED_SIGNALS:
-                self.previous[signum] = signal.signal(signum, self.recording.forward)
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup, background jobs: stay ignored
+                    self.previous[signum] = signal.signal(signum, self.recording.forward)
         return self
 
     def __exit__(self, *exc):

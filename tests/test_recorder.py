@@ -192,3 +192,13 @@ def test_psutil_sampler_sees_the_same_tree_as_proc(tmp_path):
             p.wait()
     assert via_proc.nproc == via_psutil.nproc >= 3
     assert abs(via_proc.rss - via_psutil.rss) < 0.2 * via_psutil.rss
+
+
+def test_an_ignored_hangup_stays_ignored_for_the_command(tmp_path):
+    """Under nohup the workload must survive a hang-up, as it would without the recorder."""
+    log = tmp_path / "nohup.csv"
+    code = "import os, signal, time; os.kill(os.getppid(), signal.SIGHUP); time.sleep(0.3)"
+    done = subprocess.run(["nohup", PY, "-m", "core.recorder", "--log", str(log), "--interval", "0.1", "--",
+                           PY, "-c", code], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert done.returncode == 0
+    assert json.loads(recorder.summary_path(log).read_text())["forwarded_signal"] is None
