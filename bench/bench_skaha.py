@@ -72,6 +72,16 @@ def pending_spec(name: str, replicas: int) -> LaunchSpec:
     return LaunchSpec(name, IMAGE, cmd="sleep", args=["600"], cores=1, ram=1, replicas=replicas)
 
 
+async def delete_and_wait(client: SkahaClient, ids: list[str], timeout_s: float = 60.0) -> None:
+    """Delete, then wait until the sessions are gone (so stopping the server leaves no process)."""
+    await client.delete_all(ids)
+    doomed, deadline = set(ids), time.monotonic() + timeout_s
+    while doomed & {s.id for s in await client.list_sessions()}:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"sessions still listed {timeout_s:g} s after delete")
+        await asyncio.sleep(0.1)
+
+
 async def bench_list(count: int, repeats: int) -> float:
     with serve_local() as (url, _server):
         async with SkahaClient(url, token=TOKEN) as client:
@@ -87,7 +97,7 @@ async def bench_list(count: int, repeats: int) -> float:
                 started = time.perf_counter()
                 await client.list_sessions()
                 timings.append(time.perf_counter() - started)
-            await client.delete_all([s.id for s in sessions])
+            await delete_and_wait(client, [s.id for s in sessions])
     return statistics.median(timings)
 
 
@@ -95,13 +105,14 @@ def cpu_seconds(*processes: psutil.Process) -> float:
     return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
 
 
-async def bench_create(count: int, latency_ms: float, concurrency: int, repeats: int) -> tuple[list[float], float, float]:
-    """Seconds per ``create`` of ``count`` replicas, ``repeats`` times on one warm client, plus the
+async def bench_create(count: int, latency_ms: float, concurrency: int, repeats: int):
+    """Seconds per ``create`` of ``count`` replicas, ``repeats`` times on one warm client; seconds
+    per ``count`` concurrent reads (no durable write on the server: the client's share); and the
     CPU seconds per create spent by this client and by the server (to read the figures under load)."""
     with serve_local("--fault-latency-ms", str(latency_ms)) as (url, server):
         async with SkahaClient(url, token=TOKEN, concurrency=concurrency) as client:
             # Warm-up as a long-lived client (the TUI) would be: discovery cached, connections open.
-            await client.delete_all(await client.create(pending_spec("warm", concurrency)))
+            await delete_and_wait(client, await client.create(pending_spec("warm", concurrency)))
             timings, client_cpu, server_cpu = [], 0.0, 0.0
             for run in range(repeats):
                 cpu_before = cpu_seconds(psutil.Process()), cpu_seconds(server)
@@ -111,8 +122,13 @@ async def bench_create(count: int, latency_ms: float, concurrency: int, repeats:
                 client_cpu += cpu_seconds(psutil.Process()) - cpu_before[0]
                 server_cpu += cpu_seconds(server) - cpu_before[1]
                 assert len(set(ids)) == count
-                await client.delete_all(ids)
-    return timings, client_cpu / repeats, server_cpu / repeats
+                await delete_and_wait(client, ids)
+            reads = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                await asyncio.gather(*(client.context() for _ in range(count)))
+                reads.append(time.perf_counter() - started)
+    return timings, reads, client_cpu / repeats, server_cpu / repeats
 
 
 def main() -> int:
@@ -128,13 +144,15 @@ def main() -> int:
 
     listed = asyncio.run(bench_list(args.sessions, args.repeats))
     print(f"list {args.sessions} sessions: {listed * 1000:.0f} ms (median of {args.repeats})")
-    timings, client_cpu, server_cpu = asyncio.run(
+    timings, reads, client_cpu, server_cpu = asyncio.run(
         bench_create(args.creates, args.latency_ms, args.concurrency, args.repeats_create))
     ideal = args.creates * args.latency_ms / 1000.0 / args.concurrency
     median, best = statistics.median(timings), min(timings)
     print(f"create {args.creates} sessions at {args.latency_ms:g} ms latency, concurrency {args.concurrency}: "
           f"median {median:.3f} s, best {best:.3f} s of {len(timings)}; ideal {ideal:.3f} s; "
           f"ratio median {median / ideal:.2f}, best {best / ideal:.2f} (target <= 1.5)")
+    print(f"  control, {args.creates} concurrent reads (GET context) on the same client: "
+          f"median {statistics.median(reads):.3f} s, ratio {statistics.median(reads) / ideal:.2f}")
     print(f"  CPU per create: client {client_cpu:.2f} s, server {server_cpu:.2f} s; "
           f"{os.cpu_count()} CPUs, load average {load_before:.1f} before the run")
     return 0
