@@ -593,7 +593,8 @@ def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *
     Raises ValueError for an empty command or a non-positive interval and OSError when the log
     cannot be written; a command that cannot be started gives 127 (not found) or 126 (not
     executable), one line on stderr, and still a summary. While it runs, this process adopts the
-    command's orphans and reaps every child it has.
+    command's orphans, counts every child it has as part of the tree and reaps them: call it from
+    a process with no other children (``python -m core.recorder`` and the CLI are such processes).
     """
     if not command:
         raise ValueError("no command to record (put it after --)")
