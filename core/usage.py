@@ -31,7 +31,7 @@ from rich.table import Table
 
 from core.recorder import SUMMARY_SUFFIX, summary_path
 
-CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual")
+PSRECORD_CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual")
 PLAIN_COLUMNS = ("elapsed_time", "cpu", "mem_real", "mem_virtual")
 IO_COLUMNS = ("read_count", "write_count", "read_bytes", "write_bytes")
 AGGREGATE_COLUMNS = ("elapsed_time", "cpu", "mem_real")
@@ -130,6 +130,7 @@ def _candidates(paths: Iterable, problems: list[str]):
 
 
 def _batches(candidates: list[tuple[Path, bool]]) -> list[list[tuple[Path, bool]]]:
+    """Consecutive files grouped into batches of about BATCH_BYTES, each parsed by one thread."""
     batches, current, size = [], [], 0
     for candidate in candidates:
         current.append(candidate)
@@ -225,7 +226,7 @@ def _layout(header: bytes) -> tuple[str, tuple[str, ...]] | None:
     text = header.strip()
     if text.startswith(_CSV_HEADER):
         columns = tuple(c.strip() for c in text.decode(errors="replace").split(","))
-        if columns in (CSV_COLUMNS, CSV_COLUMNS + IO_COLUMNS):
+        if columns in (PSRECORD_CSV_COLUMNS, PSRECORD_CSV_COLUMNS + IO_COLUMNS):
             return "psrecord-csv", columns
         return None
     if text.startswith(b"#") and b"Elapsed time" in text:
