@@ -9,9 +9,7 @@ import pytest
 from core.errors import NotFound, UsageError
 from core.runs.config import DEFAULT_IMAGE, DEFAULT_OVERLAP, SplitSpec, load_run_config
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"
-if not SEED.is_dir():
-    SEED = Path("/work/shared/fixtures/seed")
+SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # shared/ sits beside the repository
 
 
 @pytest.fixture

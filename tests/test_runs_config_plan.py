@@ -18,7 +18,7 @@ from core.runs.plan import MAX_NAME, plan_run
 from core.runs.split import GIB, grid_regions
 
 RUN = "20261121-051500-ab12"
-SEED = Path("/work/shared/fixtures/seed")
+SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # shared/ sits beside the repository
 CONTEXT = {
     "cores": {"default": 2, "defaultLimit": 16, "options": [1, 2, 4, 8, 16]},
     "memoryGB": {"default": 8, "defaultLimit": 192, "options": [1, 2, 4, 8, 16, 32, 64, 128, 192]},
