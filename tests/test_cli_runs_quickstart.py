@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import pytest
 
 pytest.importorskip("bdsf")
+
+from core.runs.quickstart import synthetic_image  # noqa: E402
 
 
 def test_quickstart_runs_pybdsf_in_several_sessions_and_ends_with_the_usage_table(local_server, cli, tmp_path):
@@ -17,7 +20,7 @@ def test_quickstart_runs_pybdsf_in_several_sessions_and_ends_with_the_usage_tabl
     run_line = next(line for line in proc.stderr.splitlines() if line.startswith("run ") and "task(s)" in line)
     run_id = run_line.split()[1].rstrip(":")
     results = tmp_path / "qs" / "results" / run_id
-    catalogues = sorted(results.glob("*_cat.csv"))
+    catalogues = sorted(results.glob("*_0??_cat.csv"))
     assert len(catalogues) == 4
     rows = [row for path in catalogues for row in csv.DictReader(path.open())]
     assert len(rows) >= 20, "PyBDSF finds the synthetic sources"
@@ -25,5 +28,14 @@ def test_quickstart_runs_pybdsf_in_several_sessions_and_ends_with_the_usage_tabl
     assert manifest["kind"] == "split" and {t["state"] for t in manifest["tasks"]} == {"completed"}
     assert len({t["session_id"] for t in manifest["tasks"]}) == 4
     assert manifest["software"].get("bdsf")
+    merged = list(csv.DictReader(open(results / f"{run_id}_merged_cat.csv")))
+    placed = synthetic_image(tmp_path / "again.fits")
+    assert len(merged) == len(placed), "one row per synthetic source, duplicates in the overlaps resolved"
+    for x, y, _peak in placed:
+        assert min(math.hypot(float(r["x"]) - x, float(r["y"]) - y) for r in merged) < 1.5
+    assert manifest["merged_catalogue"]["sources"] == len(placed)
+    again = cli("merge", run_id, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["sources"] == len(placed)
     with local_server.client() as http:
         assert len(http.get("session").json()) == 4

@@ -22,7 +22,7 @@ from core.errors import UsageError
 from core.runs import ledger as L
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
 from core.runs.orchestrate import (
-    LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, resume_run, start_run,
+    LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, merge_run, resume_run, start_run,
 )
 
 STATE_STYLE = {L.COMPLETED: "green", L.NO_SOURCES: "green", L.FAILED: "red", L.LOST: "red",
@@ -103,7 +103,7 @@ def usage_table(report: dict) -> Table:
 def print_result(result: RunResult, as_json: bool) -> None:
     run = result.run
     if as_json:
-        print_json({**run.to_json(), "exit_code": result.exit_code, "usage": result.usage,
+        print_json({**run.to_json(), "exit_code": result.exit_code, "usage": result.usage, "merged": result.merged,
                     "tasks_detail": [_task_json(t) for t in result.tasks]})
         return
     if not result.waited:
@@ -113,6 +113,10 @@ def print_result(result: RunResult, as_json: bool) -> None:
         stdout.print(usage_table(result.usage))
     for problem in result.usage_problems:
         notice(f"usage: {problem}")
+    if result.merged:
+        merged = result.merged
+        notice(f"merged catalogue: {merged['path']} ({merged['sources']} sources from {merged['read']} rows; "
+               f"{merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates dropped)")
     counts = ", ".join(f"{n} {state}" for state, n in run.to_json()["counts"].items() if n)
     notice(f"run {run.id}: {counts}; results in {result.local_dir}")
     if result.exit_code and any(t.state == L.LOST for t in result.tasks):
@@ -146,6 +150,28 @@ def cmd_resume(args) -> int:
                                     launch_concurrency=args.max_launching))
     print_result(result, args.json)
     return result.exit_code
+
+
+def _tolerance(text: str) -> tuple[float, float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values) < 0:
+        raise UsageError(f"--tolerance: expected PIXELS or PIXELS,CHANNELS (numbers >= 0), not {text!r}")
+    return (values[0], values[-1])
+
+
+def cmd_merge(args) -> int:
+    settings = settings_from_args(args)
+    merged = merge_run(settings, args.run_id, _tolerance(args.tolerance) if args.tolerance else None)
+    if args.json:
+        print_json(merged)
+    else:
+        stdout.print(f"{merged['path']}: {merged['sources']} sources from {merged['read']} rows "
+                     f"({merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates)",
+                     highlight=False)
+    return 0
 
 
 def runs_table(runs: list[RunRecord]) -> Table:
@@ -218,6 +244,11 @@ def register(subparsers) -> None:
     parser.add_argument("run_id", metavar="RUN_ID")
     _add_wait_options(parser)
     parser.set_defaults(handler=cmd_resume)
+    parser = subparsers.add_parser("merge", help="merge (again) the catalogues of a finished split run")
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--tolerance", help="match distance: PIXELS or PIXELS,CHANNELS (default 3,3)")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=cmd_merge)
     parser = subparsers.add_parser("quickstart", help="PyBDSF on generated images: a parallel run on the local server")
     parser.add_argument("--dir", help="folder for the example's config, images and results (default ./srcnet-quickstart)")
     _add_wait_options(parser)

@@ -75,7 +75,8 @@ def task_entry(task: TaskRecord) -> dict:
     }
 
 
-def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None) -> dict:
+def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None,
+                   merged: dict | None = None) -> dict:
     plan = run.details["plan"]
     return {
         "format": FORMAT,
@@ -96,6 +97,7 @@ def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, us
         "counts": run.to_json()["counts"],
         "tasks": [task_entry(t) for t in tasks],
         "usage": usage,
+        "merged_catalogue": merged,
     }
 
 

@@ -72,6 +72,7 @@ class RunResult:
     usage: dict | None = None
     usage_problems: list[str] = field(default_factory=list)
     waited: bool = True
+    merged: dict | None = None  # split runs: the merged catalogue's path and counts
 
     @property
     def exit_code(self) -> int:
@@ -391,10 +392,21 @@ class Runner:
         loaded = usage.load(present)
         return usage.aggregate(loaded.runs, cores=cores), list(loaded.problems)
 
-    def write_manifest(self, report: dict | None) -> Path:
+    def merge(self, tolerance: tuple[float, float] | None = None) -> dict | None:
+        """Split runs: one catalogue of the whole cube from the tasks' catalogues, beside them and on storage."""
+        from core.runs.merge import DEFAULT_TOLERANCE, merge_split_run
+
+        if self.plan.get("kind") != "split":
+            return None
+        path = self.local_dir / f"{self.run_id}_merged_cat.csv"
+        result = merge_split_run(self.plan, lambda task: self.local_dir, path, tolerance=tolerance or DEFAULT_TOLERANCE)
+        self.storage.upload(path, join(self.run.remote_dir, path.name))
+        return {"path": str(path), **result.to_dict()}
+
+    def write_manifest(self, report: dict | None, merged: dict | None = None) -> Path:
         from core.runs.manifest import build_manifest, write_manifest
 
-        manifest = build_manifest(self.run, self.ledger.tasks(self.run_id), self.storage, report)
+        manifest = build_manifest(self.run, self.ledger.tasks(self.run_id), self.storage, report, merged)
         path = write_manifest(manifest, self.local_dir / RUN_JSON)
         self.storage.upload(path, join(self.run.remote_dir, RUN_JSON))
         return path
@@ -411,10 +423,11 @@ class Runner:
             return RunResult(self.run, self.ledger.tasks(self.run_id), self.local_dir, waited=False)
         await self.watch()
         local = self.collect()
+        merged = self.merge()
         report, problems = self.usage()
-        self.write_manifest(report)
+        self.write_manifest(report, merged)
         self._phase("done", finished=True)
-        return RunResult(self.run, self.ledger.tasks(self.run_id), local, report, problems)
+        return RunResult(self.run, self.ledger.tasks(self.run_id), local, report, problems, merged=merged)
 
 
 def _sessions_by_name(sessions) -> dict[str, list]:
@@ -478,6 +491,16 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
         async with open_client(settings) as client:
             runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
             return await runner.drive(wait=wait)
+
+
+def merge_run(settings, run_id: str, tolerance: tuple[float, float] | None = None) -> dict:
+    """Merge (again) the collected catalogues of a finished split run; no platform call."""
+    with Ledger(settings.state_dir) as ledger:
+        runner = Runner(ledger, open_storage(settings), None, run_id)
+        merged = runner.merge(tolerance)
+        if merged is None:
+            raise UsageError(f"run {run_id} is a {runner.run.kind} run; only split runs have catalogues to merge")
+        return merged
 
 
 def dry_run_plan(settings, config: RunConfig, context: dict | None = None):
