@@ -5,24 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from core.runs.orchestrate import Reporter, warn_if_credential_expires
 from core.settings import Settings
-
-
-def _proxy_cert(path: Path, valid_for: dt.timedelta) -> Path:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tester")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + valid_for)
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
+from test_skaha_client_wire import _write_cert as _proxy_cert
 
 
 class Notes(Reporter):

@@ -40,8 +40,10 @@ class CliReporter(Reporter):
 
     def __init__(self, quiet_launches: bool = False):
         self.quiet_launches = quiet_launches
+        self.run_id: str | None = None
 
     def run_started(self, run: RunRecord) -> None:
+        self.run_id = run.id
         stderr.print(f"run {run.id}: {run.tasks} task(s), {run.kind}; outputs {run.remote_dir}; "
                      f"results {run.local_dir}", highlight=False)
 
@@ -136,20 +138,31 @@ def _run_command(kind: str):
             plan = dry_run_plan(settings, config)
             print_json(plan.to_dict()) if args.json else print_plan(plan)
             return 0
-        result = asyncio.run(start_run(settings, config, wait=not args.no_wait, reporter=CliReporter(),
-                                       launch_concurrency=args.max_launching))
-        print_result(result, args.json)
-        return result.exit_code
+        reporter = CliReporter()
+        return _finish(args, reporter, start_run(settings, config, wait=not args.no_wait, reporter=reporter,
+                                                 launch_concurrency=args.max_launching))
 
     return handler
 
 
-def cmd_resume(args) -> int:
-    settings = settings_from_args(args)
-    result = asyncio.run(resume_run(settings, args.run_id, wait=not args.no_wait, reporter=CliReporter(),
-                                    launch_concurrency=args.max_launching))
+def _finish(args, reporter: CliReporter, work) -> int:
+    """Drive the run; on Ctrl-C say how to pick it up again (the ledger already has everything)."""
+    try:
+        result = asyncio.run(work)
+    except KeyboardInterrupt:
+        if reporter.run_id:
+            notice(f"run {reporter.run_id} interrupted; sessions already launched keep running. "
+                   f"Finish it with: srcnet-tui --headless resume {reporter.run_id}")
+        raise
     print_result(result, args.json)
     return result.exit_code
+
+
+def cmd_resume(args) -> int:
+    settings = settings_from_args(args)
+    reporter = CliReporter()
+    return _finish(args, reporter, resume_run(settings, args.run_id, wait=not args.no_wait, reporter=reporter,
+                                              launch_concurrency=args.max_launching))
 
 
 def _tolerance(text: str) -> tuple[float, float]:
@@ -214,11 +227,12 @@ def cmd_quickstart(args) -> int:
     example = quickstart.make_example(Path(args.dir or "srcnet-quickstart"))
     notice(f"quickstart: synthetic image {example.image} ({len(example.sources)} sources), config {example.config}")
     config = load_config(example.config, "parallel", quickstart.SECTION)
-    result = asyncio.run(start_run(settings, config, reporter=CliReporter(), launch_concurrency=args.max_launching))
-    print_result(result, args.json)
+    reporter = CliReporter()
+    code = _finish(args, reporter, start_run(settings, config, wait=not args.no_wait, reporter=reporter,
+                                             launch_concurrency=args.max_launching))
     notice(f"next: edit {example.config} and run `srcnet-tui --headless parallel {example.config} "
            f"--section {quickstart.SECTION}`, or open the TUI with `srcnet-tui`")
-    return result.exit_code
+    return code
 
 
 def _add_wait_options(parser) -> None:
@@ -228,28 +242,28 @@ def _add_wait_options(parser) -> None:
                         help=f"create requests in flight at once (default {LAUNCH_CONCURRENCY}; not a cap on running tasks)")
 
 
+def _command(subparsers, name: str, help: str, handler, run_id: bool = False):
+    parser = subparsers.add_parser(name, help=help)
+    if run_id:
+        parser.add_argument("run_id", metavar="RUN_ID")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def register(subparsers) -> None:
-    for kind, command, what in (("task", "run", "one task ([sofia-task])"),
-                                ("parallel", "parallel", "many tasks ([sofia-parallel])")):
-        parser = subparsers.add_parser(command, help=f"run {what} from CONFIG.ini")
+    for kind, name, what in (("task", "run", "one task"), ("parallel", "parallel", "many tasks")):
+        section = "sofia-task" if kind == "task" else "sofia-parallel"
+        parser = _command(subparsers, name, f"run {what} ([{section}]) from CONFIG.ini", _run_command(kind))
         parser.add_argument("config", metavar="CONFIG.ini")
-        parser.add_argument("--section", help=f"config section (default [{'sofia-task' if kind == 'task' else 'sofia-parallel'}])")
+        parser.add_argument("--section", help=f"config section (default [{section}])")
         parser.add_argument("--dry-run", action="store_true", help="print the plan; stage and launch nothing")
         _add_wait_options(parser)
-        parser.set_defaults(handler=_run_command(kind))
-    parser = subparsers.add_parser("runs", help="runs in the ledger, newest first")
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(handler=cmd_runs)
-    parser = subparsers.add_parser("resume", help="finish an interrupted run")
-    parser.add_argument("run_id", metavar="RUN_ID")
-    _add_wait_options(parser)
-    parser.set_defaults(handler=cmd_resume)
-    parser = subparsers.add_parser("merge", help="merge (again) the catalogues of a finished split run")
-    parser.add_argument("run_id", metavar="RUN_ID")
+    _command(subparsers, "runs", "runs in the ledger, newest first", cmd_runs).add_argument("--json", action="store_true")
+    _add_wait_options(_command(subparsers, "resume", "finish an interrupted run", cmd_resume, run_id=True))
+    parser = _command(subparsers, "merge", "merge (again) the catalogues of a finished split run", cmd_merge, run_id=True)
     parser.add_argument("--tolerance", help="match distance: PIXELS or PIXELS,CHANNELS (default 3,3)")
     parser.add_argument("--json", action="store_true")
-    parser.set_defaults(handler=cmd_merge)
-    parser = subparsers.add_parser("quickstart", help="PyBDSF on generated images: a parallel run on the local server")
-    parser.add_argument("--dir", help="folder for the example's config, images and results (default ./srcnet-quickstart)")
+    parser = _command(subparsers, "quickstart", "PyBDSF on a generated image: a split run on the local server",
+                      cmd_quickstart)
+    parser.add_argument("--dir", help="folder for the example's config, image and results (default ./srcnet-quickstart)")
     _add_wait_options(parser)
-    parser.set_defaults(handler=cmd_quickstart)
