@@ -77,8 +77,8 @@ def par_file(path: Path, threshold: str = "3.5", sleep_s: float = 0.0) -> Path:
 def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"), sleep_s: float = 0.0) -> Path:
     """The seed's config.ini with its paths adjusted, beside its files; returns the config path.
 
-    [sofia-task] keeps its relative files (uploaded); [sofia-parallel] keeps its /arc cube, which
-    is put where the local backend's /arc is.
+    [sofia-task] is unchanged: its relative files are created beside it (and uploaded by the run);
+    [sofia-parallel] keeps its /arc cube, which is put where the local backend's /arc is.
     """
     root.mkdir(parents=True, exist_ok=True)
     config = configparser.ConfigParser(interpolation=None)
@@ -89,10 +89,9 @@ def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"),
     write_cube(state_dir / "arc" / arc_cube.removeprefix("/arc/"))
     for number, threshold in enumerate(thresholds, start=1):
         par_file(root / config["sofia-parallel"]["parameter_file_dir"] / f"sofia_{number:02d}.par", threshold, sleep_s)
-    for section in ("sofia-task", "sofia-parallel"):
-        config[section]["cores"] = "1"
-        config[section]["ram"] = "1"
-        config[section]["interval"] = "0.2"
+    # [sofia-task] stays as the seed wrote it (2 cores, 8 GiB by default fit this machine);
+    # [sofia-parallel]'s default 8 cores do not, so its tasks ask for what a 2-core machine offers.
+    config["sofia-parallel"].update({"cores": "1", "ram": "1", "interval": "0.2"})
     path = root / "config.ini"
     with path.open("w") as handle:
         config.write(handle)

@@ -105,7 +105,7 @@ def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
 
 def test_config_errors_exit_2_and_name_the_key(workspace, cli, tmp_path):
     config, _ = workspace
-    text = config.read_text().replace("cores = 1", "cores = 64", 1)
+    text = config.read_text().replace("[sofia-task]\n", "[sofia-task]\ncores = 64\n")
     bad = Path(tmp_path / "work" / "bad.ini")
     bad.write_text(text)
     proc = cli("run", bad)
