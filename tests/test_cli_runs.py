@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from core import usage
 from core.runs.ledger import Ledger
 from runs_workspace import seed_workspace, start_workspace
@@ -98,6 +99,12 @@ def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
     assert proc.returncode == 0, proc.stderr
     result = _json_result(proc)
     assert result["counts"]["launched"] + result["counts"]["completed"] + result["counts"]["no-sources"] == 3
+    def refreshed_done():
+        runs = json.loads(cli("runs", "--refresh", "--json").stdout)
+        return runs[0]["counts"]["launched"] == 0 and runs[0]
+
+    run = wait_for(refreshed_done, timeout_s=60, interval_s=0.5, message="the refreshed ledger to see every task end")
+    assert run["counts"]["completed"] == 2 and run["counts"]["no-sources"] == 1 and run["phase"] == "launched"
     finished = cli("resume", result["id"], "--json", timeout=90)
     assert finished.returncode == 0, finished.stderr
     assert _json_result(finished)["phase"] == "done"

@@ -22,7 +22,8 @@ from core.errors import UsageError
 from core.runs import ledger as L
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
 from core.runs.orchestrate import (
-    LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, merge_run, resume_run, start_run,
+    LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, merge_run, refresh_runs, resume_run,
+    start_run,
 )
 
 STATE_STYLE = {L.COMPLETED: "green", L.NO_SOURCES: "green", L.FAILED: "red", L.LOST: "red",
@@ -201,9 +202,12 @@ def runs_table(runs: list[RunRecord]) -> Table:
 
 
 def cmd_runs(args) -> int:
-    state_dir = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir).state_dir
+    settings = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    state_dir = settings.state_dir
     if not L.ledger_path(state_dir).exists():
         runs = []
+    elif args.refresh:
+        runs = asyncio.run(refresh_runs(settings))
     else:
         with Ledger(state_dir) as ledger:
             runs = ledger.runs()
@@ -258,7 +262,9 @@ def register(subparsers) -> None:
         parser.add_argument("--section", help=f"config section (default [{section}])")
         parser.add_argument("--dry-run", action="store_true", help="print the plan; stage and launch nothing")
         _add_wait_options(parser)
-    _command(subparsers, "runs", "runs in the ledger, newest first", cmd_runs).add_argument("--json", action="store_true")
+    parser = _command(subparsers, "runs", "runs in the ledger, newest first", cmd_runs)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--refresh", action="store_true", help="ask the platform first which launched tasks have ended")
     _add_wait_options(_command(subparsers, "resume", "finish an interrupted run", cmd_resume, run_id=True))
     parser = _command(subparsers, "merge", "merge (again) the catalogues of a finished split run", cmd_merge, run_id=True)
     parser.add_argument("--tolerance", help="match distance: PIXELS or PIXELS,CHANNELS (default 3,3)")

@@ -493,6 +493,22 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
             return await runner.drive(wait=wait)
 
 
+async def refresh_runs(settings, run_ids: list[str] | None = None) -> list[RunRecord]:
+    """Bring the ledger up to date for runs nobody is watching (``--no-wait``): one session list,
+    finished tasks recorded (their logs captured); nothing is launched. Returns the runs, newest first."""
+    from core.connect import open_client
+
+    with Ledger(settings.state_dir) as ledger:
+        wanted = [r for r in ledger.runs() if run_ids is None or r.id in run_ids]
+        open_runs = [r for r in wanted if r.counts.get(L.LAUNCHED)]
+        if open_runs:
+            storage = open_storage(settings)
+            async with open_client(settings) as client:
+                for run in open_runs:
+                    await Runner(ledger, storage, client, run.id).poll_once()
+        return [ledger.run(r.id) for r in wanted]
+
+
 def merge_run(settings, run_id: str, tolerance: tuple[float, float] | None = None) -> dict:
     """Merge (again) the collected catalogues of a finished split run; no platform call."""
     with Ledger(settings.state_dir) as ledger:
