@@ -18,7 +18,7 @@ from rich.text import Text
 
 from core import settings as settings_module
 from core.cli.output import notice, print_json, stderr, stdout
-from core.errors import UsageError
+from core.errors import SrcnetError, UsageError
 from core.runs import ledger as L
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
 from core.runs.orchestrate import (
@@ -154,6 +154,11 @@ def _finish(args, reporter: CliReporter, work) -> int:
         if reporter.run_id:
             notice(f"run {reporter.run_id} interrupted; sessions already launched keep running. "
                    f"Finish it with: srcnet-tui --headless resume {reporter.run_id}")
+        raise
+    except SrcnetError:
+        if reporter.run_id:
+            notice(f"run {reporter.run_id} stopped; once the problem below is fixed, finish it with: "
+                   f"srcnet-tui --headless resume {reporter.run_id}")
         raise
     print_result(result, args.json)
     return result.exit_code
