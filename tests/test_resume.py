@@ -113,3 +113,30 @@ def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, s
     with server.client() as http:
         names = Counter(session["name"] for session in http.get("session").json())
     assert sorted(names.values()) == [1] * TASKS
+
+
+def test_platform_lost_during_watch_exits_4_and_resume_finishes_after_it_returns(
+        tmp_path, state_dir, test_env, local_server_factory, cli):
+    config, server = start_workspace(tmp_path, state_dir, test_env, local_server_factory, server_options={"cores": 8},
+                                     thresholds=("3.5", "3.5"), sleep_s=2)
+    env = {**test_env, "SRCNET_RETRY_ATTEMPTS": "2", "SRCNET_RETRY_TOTAL_S": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "parallel", str(config)], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (s := _run_state(state_dir)) is not None and during_watch(s), timeout_s=60, interval_s=0.02)
+        server.kill()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    run, _ = _run_state(state_dir)
+    assert proc.returncode == 4, stderr
+    assert f"srcnet-tui --headless resume {run.id}" in stderr and "Traceback" not in stderr
+
+    server = local_server_factory(cores=8)
+    resumed = cli("resume", run.id, "--json", timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["counts"]["completed"] == 2
+    with server.client() as http:
+        assert sorted(Counter(s["name"] for s in http.get("session").json()).values()) == [1, 1]
