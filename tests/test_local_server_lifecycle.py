@@ -127,9 +127,14 @@ def test_a_session_lost_while_the_server_was_down_is_reported_failed(local_serve
         sid = create(c, "doomed", args=SLEEP_UNTIL_GO).strip()
         wait_status(c, sid, "Running")
     server.kill()
-    for proc in processes_of(state_dir, sid):  # e.g. the machine's OOM killer, or a reboot
-        proc.kill()
-    wait_for(lambda: not processes_of(state_dir, sid), 10, message="processes gone")
+
+    def kill_everything_of_the_session():  # e.g. the machine's OOM killer, or a reboot
+        found = processes_of(state_dir, sid)
+        for proc in found:
+            proc.kill()
+        return not found
+
+    wait_for(kill_everything_of_the_session, 10, message="processes gone")
     again = local_server_factory(state_dir=state_dir)
     with again.client() as c:
         assert status_of(c, sid) == "Failed"
