@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import UsageError
@@ -80,6 +80,7 @@ def check_draft(draft: ConfigDraft) -> RunConfig:
         raise type(exc)(str(exc).replace(probe.name, draft.path.name)) from None
     finally:
         probe.unlink(missing_ok=True)
+    config = replace(config, path=draft.path)
     describe(draft, config)
     return config
 

@@ -80,7 +80,10 @@ async def platform_context(platform: Any) -> dict | None:
 
 
 class NotifyingReporter(Reporter):
-    """Core's run reporter turned into app notifications (called from the run's own thread)."""
+    """Core's run reporter turned into app notifications (called from the run's own thread).
+
+    Phases are not announced: the ledger table shows them; only the start, failures and warnings are.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -90,9 +93,6 @@ class NotifyingReporter(Reporter):
 
     def run_started(self, run: Any) -> None:
         self._say(f"Run {run.id}: {run.tasks} task(s) recorded in the ledger.")
-
-    def phase(self, run_id: str, phase: str) -> None:
-        self._say(f"Run {run_id}: {phase}.")
 
     def task_failed(self, task: Any, tail: list[str]) -> None:
         last = tail[-1] if tail else task.message or ""

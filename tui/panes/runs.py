@@ -94,6 +94,10 @@ class RunsPane(Vertical):
 
     BINDINGS = [
         Binding("o", "open", "Open", id="runs.open"),
+        Binding("e", "edit", "Edit", id="runs.edit"),
+        Binding("escape", "leave_form", "Done editing", show=False, id="runs.leave-form"),
+        Binding("down", "field(1)", "Next field", show=False, id="runs.next-field"),
+        Binding("up", "field(-1)", "Previous field", show=False, id="runs.previous-field"),
         Binding("t", "kind", "Task/parallel", show=False, id="runs.kind"),
         Binding("ctrl+s", "save", "Save", id="runs.save"),
         Binding("L", "launch", "Launch", id="runs.launch"),
@@ -223,6 +227,22 @@ class RunsPane(Vertical):
 
         self.app.push_screen(PromptModal("Open a run configuration (config.ini)", start), chosen)
 
+    def action_edit(self) -> None:
+        """Into the form (tab and shift+tab move between fields; escape leaves)."""
+        fields = self.query(".field-row Input")
+        if fields:
+            self.call_after_refresh(fields.first().focus)
+
+    def action_field(self, step: int) -> None:
+        """Up/down between the form's fields (the ledger table moves its own cursor first)."""
+        fields = list(self.query(".field-row Input"))
+        focused = self.app.focused
+        if focused in fields:
+            fields[(fields.index(focused) + step) % len(fields)].focus()
+
+    def action_leave_form(self) -> None:
+        self.ledger.focus()
+
     def action_kind(self) -> None:
         self.kind = "task" if self.kind == "parallel" else "parallel"
         if self.draft:
@@ -239,6 +259,7 @@ class RunsPane(Vertical):
             return
         await self._build_form()
         self._show_config_line()
+        self.action_edit()
         self._show_check(None)
         await self.preview()
 
@@ -257,7 +278,10 @@ class RunsPane(Vertical):
         if self.draft is None:
             text = Text(f"No config open ({self.kind}): press o to open a config.ini, t for task/parallel")
         else:
-            text = Text.assemble((shown_path(self.draft.path), "bold"), f" [{self.draft.section}] · {self.kind}")
+            text = Text.assemble(
+                (shown_path(self.draft.path), "bold"), f" [{self.draft.section}] · {self.kind}",
+                (" · e edits, ↑↓ fields, escape done, L launches", "dim"),
+            )  # fmt: skip
         self.query_one("#runs-config-line", Static).update(text)
 
     @on(Input.Changed, ".field-row Input")
