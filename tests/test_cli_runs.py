@@ -125,6 +125,7 @@ def test_config_errors_exit_2_and_name_the_key(workspace, cli, tmp_path):
 def test_max_parallel_holds_tasks_back_until_others_finish(workspace, cli, state_dir):
     config, _ = workspace
     config.write_text(config.read_text().replace("[sofia-parallel]\n", "[sofia-parallel]\nmax_parallel = 1\n"))
+    (config.parent / "parameter_files" / "sofia_03.par").unlink()
     proc = cli("parallel", config, "--json", timeout=120)
     assert proc.returncode == 0, proc.stderr
     run_id = _json_result(proc)["id"]
