@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from core.usage import aggregate, load
-from tui.screens.modals import ConfirmModal, PromptModal
-from tui_support import app_for, screen_text, wait_until
+from tui.screens.modals import ConfirmModal, ProblemModal, PromptModal
+from tui_support import app_for, notifications, screen_text, wait_until
 
 SEED = Path("/work/shared/fixtures/seed")
 PROFILES = Path("/work/shared/fixtures/profiles")
@@ -65,6 +65,24 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         run = next(iter(runs.runs.values()))
         await pilot.press("enter")
         await wait_until(pilot, lambda: f"Run {run.id}" in screen_text(app))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: runs.runs[run.id].phase == "done", timeout_s=30, message="the run to end")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal) and run.id in app.screen._body)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any(f"Run {run.id}: 2 failed" in n for n in notifications(app)), timeout_s=30)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: app.query_one("#panes").active == "usage")
+        assert app.query_one("#usage-pane").paths == [Path(run.local_dir)]
+
+
+async def test_a_bad_config_is_a_modal_naming_the_problem(local_server, tmp_path):
+    app = app_for(local_server, start_pane="runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.query_one("#runs-pane").open_config(tmp_path / "missing.ini")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
+        assert "missing.ini: no such configuration file" in app.screen._body.plain
+        await wait_until(pilot, lambda: "Cannot open the configuration" in screen_text(app))
 
 
 async def test_usage_pane_shows_aggregate_numbers_and_charts(local_server):

@@ -9,6 +9,7 @@ data in its own workers; nothing here blocks the event loop.
 from __future__ import annotations
 
 import getpass
+import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -235,9 +236,9 @@ def _own_bindings(cls: type) -> list[Binding]:
 
 def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
     """The app as the console script builds it: settings from flags/env/config, keymap from its file."""
-    from core.cli import add_global_options
-
     import argparse
+
+    from core.cli import add_global_options
 
     parser = argparse.ArgumentParser(prog="srcnet-tui", description="Keyboard-driven terminal UI for SRCNet workloads.")
     add_global_options(parser)
@@ -251,7 +252,7 @@ def run_app(argv: list[str]) -> int:
     try:
         app = make_app(argv)
     except SrcnetError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     app.run()
     return 0
