@@ -133,3 +133,14 @@ def test_max_parallel_holds_tasks_back_until_others_finish(workspace, cli, state
         tasks = ledger.tasks(run_id)
     for earlier, later in zip(tasks, tasks[1:]):
         assert later.launching_at >= earlier.finished_at
+
+
+def test_parameter_file_with_shell_metacharacters_is_refused_before_anything_exists(workspace, cli, tmp_path):
+    config, server = workspace
+    evil = config.parent / "parameter_files" / "x $(touch pwned);touch pwned.par"
+    evil.write_text("scfind.threshold = 3.5\n")
+    proc = cli("parallel", config, cwd=config.parent)
+    assert proc.returncode == 2 and "parameter_file_dir" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.rglob("pwned"))
+    with server.client() as http:
+        assert http.get("session").json() == []
