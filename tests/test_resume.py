@@ -140,3 +140,29 @@ def test_platform_lost_during_watch_exits_4_and_resume_finishes_after_it_returns
     assert json.loads(resumed.stdout)["counts"]["completed"] == 2
     with server.client() as http:
         assert sorted(Counter(s["name"] for s in http.get("session").json()).values()) == [1, 1]
+
+
+async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path, state_dir, test_env, local_server_factory):
+    import shutil
+
+    from core.runs.config import load_run_config
+    from core.runs.ledger import new_run_id
+    from core.runs.orchestrate import Reporter, Runner, make_plan, record_plan, resume_run
+    from core.runs.storage import LocalArc
+    from core.settings import Settings
+
+    config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, thresholds=("3.5",))
+    settings = Settings("local", None, None, None, state_dir, "test")
+    storage = LocalArc(state_dir / "arc")
+    plan = make_plan(load_run_config(config, kind="parallel"), new_run_id(), storage)
+    with Ledger(state_dir) as ledger:
+        record_plan(ledger, plan, settings, tmp_path / "results")
+        Runner(ledger, storage, None, plan.run_id).stage()
+    shutil.rmtree(config.parent / "parameter_files")
+
+    notes = []
+    reporter = Reporter()
+    reporter.notice = notes.append
+    result = await resume_run(settings, plan.run_id, reporter=reporter)
+    assert result.exit_code == 0 and [t.state for t in result.tasks] == ["completed"]
+    assert any(line.startswith("kept: ") for line in notes)

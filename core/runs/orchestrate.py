@@ -180,10 +180,13 @@ class Runner:
         self._phase("staging")
         plan = self.plan
         for upload in plan["uploads"]:
-            self.storage.mkdir_p(upload["remote"].rsplit("/", 1)[0])
-            result = self.storage.upload(Path(upload["local"]), upload["remote"])
-            verb = "unchanged" if result.skipped else "uploaded"
-            self.reporter.notice(f"{verb}: {upload['local']} -> {upload['remote']}")
+            local, remote = Path(upload["local"]), upload["remote"]
+            if not local.exists() and self.storage.stat(remote) is not None:
+                self.reporter.notice(f"kept: {remote} ({local} is gone; using the copy staged before)")
+                continue
+            self.storage.mkdir_p(remote.rsplit("/", 1)[0])
+            result = self.storage.upload(local, remote)
+            self.reporter.notice(f"{'unchanged' if result.skipped else 'uploaded'}: {local} -> {remote}")
         for task in plan["tasks"]:
             self.storage.mkdir_p(task["outputs"]["directory"])
         self._phase("staged")
