@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 
 import httpx
 import pytest
@@ -175,6 +177,20 @@ def test_context_images_repository(local_server_factory):
         assert stats["cores"]["cpuCoresAvailable"] == 3 and stats["ram"]["maxRAM"]["ram"] == "8Gi"
 
 
+def test_renew_keeps_a_session_past_its_maximum_runtime(local_server_factory):
+    server = local_server_factory(max_runtime=1)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with server.client() as c:
+        sid = create(c, "kept", args="-c import\ttime;time.sleep(30)").strip()
+        wait_status(c, sid, "Running")
+        until = time.monotonic() + 2.0  # twice the maximum runtime: time passing is the point here
+        while time.monotonic() < until:
+            assert c.post(f"session/{sid}", params={"action": "renew"}, headers=form).status_code == 200
+            time.sleep(0.2)
+        assert status_of(c, sid) == "Running"
+        wait_status(c, sid, "Failed", timeout_s=5)  # no more renewals: the deadline ends it
+
+
 def test_renew(local_server):
     with local_server.client() as c:
         sid = create(c, "renewme", args="-c import\ttime;time.sleep(30)").strip()
@@ -194,10 +210,14 @@ def test_delete_escalates_to_sigkill_for_processes_ignoring_sigterm(local_server
         "import\tsignal,subprocess,sys,time;signal.signal(signal.SIGTERM,signal.SIG_IGN);"
         f"subprocess.Popen([sys.executable,'-c','{stubborn}']);print('ready',flush=True);time.sleep(60)"
     )
-    with local_server.client() as c:
+    with local_server.client() as c, local_server.client() as watcher:
         sid = create(c, "stubborn", args=f"-c {script}").strip()
         wait_for(lambda: "ready" in c.get(f"session/{sid}", params={"view": "logs"}).text, 15, message="ready")
-        assert c.delete(f"session/{sid}").status_code == 200
+        deleting = threading.Thread(target=lambda: c.delete(f"session/{sid}"))
+        deleting.start()
+        wait_for(lambda: status_of(watcher, sid) == "Terminating", 5, message="Terminating while the grace period runs")
+        assert "Killing" in watcher.get(f"session/{sid}", params={"view": "events"}).text
+        deleting.join(15)
         assert not session_processes(local_server.state_dir)
         assert c.get(f"session/{sid}").status_code == 404
 

@@ -1,0 +1,21 @@
+"""The local backend: a Skaha v1 server on this machine whose sessions are real local processes.
+
+``srcnet-tui --headless serve-local`` runs it in the foreground; :func:`core.local.daemon.ensure_running`
+starts it detached (or reuses the one already serving the state folder) for the CLI and the TUI.
+Clients written for CANFAR work against it unchanged.
+
+Modules, outside in:
+
+- ``server``    HTTP (stdlib ThreadingHTTPServer): Skaha paths, cadc-rest parameter rules, bearer auth,
+                fault injection, Skaha's error texts and content types.
+- ``context``   what this machine offers (/context, /image, /repository) and create validation.
+- ``views``     records rendered as Skaha renders them (Session JSON, events table, stats).
+- ``scheduler`` admission by cores and RAM (strict FIFO), process lifecycle, TTL, max runtime,
+                usage sampling, recovery after a restart.
+- ``procs``     starting the shim detached, liveness by (pid, create time), ending whole trees.
+- ``shim``      the parent of every session command: captures output, records the exit status.
+- ``store``     the state folder, written atomically (see its docstring for the layout).
+- ``service``   one server per state folder (flock), ``server.json`` for clients, signals.
+- ``daemon``    ``ensure_running(state_dir) -> Endpoint(url, token)`` and ``stop(state_dir)``.
+- ``faults``    latency, 503 answers and connections dropped after acting (tests and benchmarks).
+"""
