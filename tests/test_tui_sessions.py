@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Input
 
+from tui.panes.sessions import backoff_delay
 from tui.screens.modals import ConfirmModal, TextModal
 from tui_support import app_for, launch, notifications, screen_text, server_sessions, wait_until
-
-from tui.panes.sessions import backoff_delay
 
 
 def table(app):

@@ -33,6 +33,14 @@ from tui.screens.modals import ProblemModal, TextModal
 from tui.widgets.status_header import StatusHeader, format_time_left
 
 PANES = (("runs", "1 Runs", RunsPane), ("sessions", "2 Sessions", SessionsPane), ("logs", "3 Logs", LogsPane), ("usage", "4 Usage", UsagePane))
+MOTION_KEYS = [
+    Binding("up,down", "", "Move the cursor (in a form: previous/next field)"),
+    Binding("pageup,pagedown", "", "A page up/down (scrolling up a log stops following it)"),
+    Binding("home,end", "", "To the top/bottom (end in a log follows it again)"),
+    Binding("tab,shift+tab", "", "Next/previous widget"),
+    Binding("ctrl+q", "", "Quit, even from a text field"),
+]
+"""Keys Textual's widgets already answer; listed in help so that it names every key."""
 CREDENTIAL_CHECK_S = 30.0
 ADVICE = {
     AuthError: "Get a fresh credential (cadc-get-cert writes ~/.ssl/cadcproxy.pem, or set SRCNET_TOKEN / "
@@ -198,14 +206,7 @@ class SrcnetApp(App):
         """Every binding of the app, grouped by where it works (for help and the palette)."""
         sections = [("Everywhere", _own_bindings(type(self)))]
         sections += [(label.split(" ", 1)[1], _own_bindings(cls)) for _, label, cls in PANES]
-        sections += [(label, _own_bindings(cls)) for label, cls in self.extra_help()]
-        return sections
-
-    def extra_help(self) -> Iterable[tuple[str, type]]:
-        from tui.widgets.log_view import LogView
-        from tui.widgets.sessions_table import SessionsTable
-
-        return (("Sessions table", SessionsTable), ("Log view", LogView))
+        return sections + [("Tables and logs", MOTION_KEYS)]
 
     def action_screenshot_now(self) -> None:
         path = self.save_screenshot()

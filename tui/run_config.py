@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import UsageError
-from core.runs.config import SECTION_FOR_KIND, RunConfig, load_run_config
+from core.runs.config import RunConfig, load_run_config
 
 EDITABLE = (
     "vos_dir", "image_file", "parameter_file", "parameter_file_dir", "logs_dir", "profile_log",
@@ -47,10 +47,6 @@ class ConfigDraft:
     """Keys written explicitly (the file's, plus edits); a key absent here takes its default."""
     shown: dict[str, tuple[str, str]] = field(default_factory=dict)
     """key -> (effective value, note) from core's description, for the form."""
-
-    @property
-    def section_name(self) -> str:
-        return self.section
 
 
 def open_draft(path: Path, kind: str) -> tuple[ConfigDraft, RunConfig]:
@@ -125,7 +121,3 @@ def save_draft(draft: ConfigDraft) -> None:
     temporary = draft.path.with_name(f".{draft.path.name}.srcnet-tui-save")
     temporary.write_text(rewrite_section(text, draft.section, draft.values))
     os.replace(temporary, draft.path)
-
-
-def default_section(kind: str) -> str:
-    return SECTION_FOR_KIND[kind]
