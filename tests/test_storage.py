@@ -174,3 +174,19 @@ def test_local_arc_same_semantics_on_real_files(local_arc, tmp_path):
         local_arc.local_path("/arc/../etc/passwd")
     with pytest.raises(UsageError):
         local_arc.local_path("vos:x")
+
+
+def test_vospace_node_without_md5_is_uploaded_again_and_verified_by_size(vospace, fake, tmp_path):
+    src = tmp_path / "f"
+    src.write_bytes(b"abc")
+    vospace.upload(src, "arc:projects/f")
+    original = fake.get_node
+
+    def node_without_md5(uri, limit=0, force=False):
+        node = original(uri, limit, force)
+        node.props.pop("MD5", None)
+        return node
+
+    fake.get_node = node_without_md5
+    result = vospace.upload(src, "arc:projects/f")
+    assert not result.skipped and len([c for c in fake.calls if c[0] == "put"]) == 2

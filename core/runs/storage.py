@@ -180,20 +180,24 @@ class Storage:
         if not local.is_file():
             raise NotFound(f"{local}: no such file to upload")
         size, md5 = local.stat().st_size, file_md5(local)
-        if self._matches(path, size, md5):
+        if self._matches(path, size, md5, md5_required=True):
             return Transfer(path, size, md5, skipped=True)
 
         def send_and_verify():
             self._put(local, path)
-            if not self._matches(path, size, md5):
+            if not self._matches(path, size, md5, md5_required=False):
                 raise TransientError(f"{self.describe(path)}: size or MD5 differ after upload")
 
         self._retrying(f"upload {local} to {self.describe(path)}", send_and_verify)
         return Transfer(path, size, md5, skipped=False)
 
-    def _matches(self, path: str, size: int, md5: str) -> bool:
+    def _matches(self, path: str, size: int, md5: str, md5_required: bool) -> bool:
+        """Same size and MD5; a node without an MD5 (storage may not have computed it yet) is not
+        proof enough to skip an upload, but does not fail the check after one."""
         found = self.stat(path)
-        return found is not None and found.size == size and found.md5 == md5
+        if found is None or found.size != size:
+            return False
+        return found.md5 == md5 if (md5_required or found.md5) else True
 
     def download(self, path: str, local: Path) -> Transfer:
         """Fetch a file atomically (temporary file, verified, then renamed into place)."""
