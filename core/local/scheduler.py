@@ -268,6 +268,7 @@ class Scheduler:
 
     def _tick(self) -> None:
         now = time.time()
+        self._reap_children()
         with self._lock:
             running = [r for r in self._holding.values() if r["state"] == RUNNING]
         for record in running:
@@ -279,11 +280,13 @@ class Scheduler:
         self._admit()
         self._flush()
 
+    def _reap_children(self) -> None:
+        """Collect the exit of shims this server started (the exit file is what counts; this avoids zombies)."""
+        for session_id, child in list(self._children.items()):
+            if child.poll() is not None:
+                self._children.pop(session_id, None)
+
     def _check_running(self, record: dict, now: float) -> None:
-        session_id = record["id"]
-        child = self._children.get(session_id)
-        if child is not None and child.poll() is not None:
-            self._children.pop(session_id, None)
         with self._lock:
             if record["state"] != RUNNING:
                 return
