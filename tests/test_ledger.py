@@ -77,3 +77,29 @@ def test_committed_intent_survives_sigkill(tmp_path):
     assert ledger_path(tmp_path).exists()
     with Ledger(tmp_path) as ledger:
         assert ledger.task("r1", 0).state == "launching"
+
+
+def test_a_run_has_one_driver_at_a_time_and_a_dead_one_releases_it(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from core.runs.ledger import Ledger\n"
+        "l = Ledger(sys.argv[1])\n"
+        "with l.driving('r1'):\n"
+        "    print('holding', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        with Ledger(tmp_path) as ledger:
+            with pytest.raises(UsageError, match=f"run r1 is being driven by process {proc.pid}"):
+                with ledger.driving("r1"):
+                    pass
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            with ledger.driving("r1"):
+                pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)

@@ -13,7 +13,9 @@ the process being killed at any moment; only a power cut can lose the last few).
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import os
 import secrets
 import sqlite3
@@ -216,6 +218,31 @@ class Ledger:
         return RunRecord(row["id"], row["created"], row["kind"], row["config"], row["section"], row["backend"],
                          row["phase"], row["finished"], row["remote_dir"], row["local_dir"],
                          json.loads(row["details"]), counts)
+
+    @contextmanager
+    def driving(self, run_id: str):
+        """Hold the run for this process while it drives it; a second driver is refused (exit 2).
+
+        An advisory lock on ``<state_dir>/locks/RUN_ID.lock``: the kernel drops it when the process
+        dies, however it dies, so a killed run never stays locked.
+        """
+        folder = self.path.parent / "locks"
+        folder.mkdir(exist_ok=True)
+        handle = open(folder / f"{run_id}.lock", "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise UsageError(f"run {run_id} is being driven by {holder}; wait for it or stop it first") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
 
     # -- tasks ---------------------------------------------------------------------------------
     def tasks(self, run_id: str, states: tuple[str, ...] | None = None) -> list[TaskRecord]:

@@ -374,6 +374,8 @@ class Runner:
         """Bring back every task's small products (failed tasks too) into the local results folder."""
         self._phase("collecting")
         local = self.local_dir
+        for stale in local.glob(".*.part-*"):  # a download cut short by a killed driver
+            stale.unlink()
         for task in self.ledger.tasks(self.run_id):
             directory = task.spec["outputs"]["directory"]
             for name in self.storage.listdir(directory):
@@ -469,7 +471,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
     async with open_client(settings) as client:
         run_id = L.new_run_id()
         plan = make_plan(config, run_id, storage, context=await client.context())
-        with Ledger(settings.state_dir) as ledger:
+        with Ledger(settings.state_dir) as ledger, ledger.driving(run_id):
             run = record_plan(ledger, plan, settings, local_results_dir(config, settings.state_dir, run_id))
             reporter.run_started(run)
             if on_planned:
@@ -490,10 +492,11 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
             raise UsageError(f"run {run_id} ran on the {run.backend} backend; resume it with --backend {run.backend}")
         warn_if_credential_expires(settings, reporter)
         storage = storage or open_storage(settings)
-        reporter.run_started(run)
-        async with open_client(settings) as client:
-            runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
-            return await runner.drive(wait=wait)
+        with ledger.driving(run_id):
+            reporter.run_started(run)
+            async with open_client(settings) as client:
+                runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
+                return await runner.drive(wait=wait)
 
 
 async def refresh_runs(settings, run_ids: list[str] | None = None) -> list[RunRecord]:
