@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from core.local.context import BadRequest, Capacity, context_document, images_document, repository_document, validate_create
 from core.local.faults import Faults
 from core.local.scheduler import NoActiveJob, Scheduler
-from core.local.views import events_table, public_session_json, session_json, stats_json
+from core.local.views import ListingCache, events_table, public_session_json, session_json, stats_json
 
 log = logging.getLogger("srcnet.local")
 
@@ -76,6 +76,7 @@ class LocalSkahaServer(ThreadingHTTPServer):
         self.token = token
         self.faults = faults
         self.capacity = capacity
+        self.listings = ListingCache()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, SkahaHandler)
@@ -242,7 +243,7 @@ class SkahaHandler(BaseHTTPRequestHandler):
         ]
         if view == "all":
             return 200, [public_session_json(r, scheduler.user) for r, _ in rows], "application/json"
-        return 200, [session_json(r, u, scheduler.user) for r, u in rows], "application/json"
+        return 200, self.server.listings.render(rows, scheduler.user, complete=not (kind or status)), "application/json"
 
     def _one(self, session_id: str, view: str | None) -> tuple[int, object, str]:
         scheduler = self.server.scheduler
