@@ -11,10 +11,11 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 
 from core.settings import Settings
-from tui.app import PANES, SrcnetApp
+from tui.app import PANES, SrcnetApp, make_app
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen, bindings_table
 from tui.screens.modals import ProblemModal
+from tui_snapshot_data import PinnedPlatform
 from tui_support import app_for, screen_text, wait_until
 
 
@@ -94,3 +95,15 @@ async def test_missing_credential_is_a_modal_saying_what_to_do(tmp_path):
         await pilot.pause(0.2)
         assert "cred missing" in screen_text(app).splitlines()[0]
         assert app.is_running
+
+
+async def test_a_broken_keymap_file_opens_the_app_with_a_modal(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    (config / "srcnet-tui").mkdir(parents=True)
+    (config / "srcnet-tui" / "keymap.toml").write_text("this is not toml [\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("SRCNET_STATE_DIR", str(tmp_path / "state"))
+    app = make_app([], platform=PinnedPlatform())  # nothing leaves the process
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
+        assert "keymap.toml: cannot read keymap" in app.screen._body.plain

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from core.errors import AuthError, SrcnetError
+from core.errors import AuthError, SrcnetError, UsageError
 from core.settings import Settings, resolve
 from tui.keymap import Keymap, load_keymap
 from tui.panes.logs import LogsPane
@@ -29,7 +29,7 @@ from tui.panes.sessions import SessionsPane, events_table
 from tui.panes.usage import UsagePane
 from tui.platform import Platform, error_line
 from tui.screens.help import HelpScreen
-from tui.screens.modals import ProblemModal, TextModal
+from tui.screens.modals import ConfirmModal, ProblemModal, TextModal
 from tui.widgets.status_header import StatusHeader, format_time_left
 
 PANES = (("runs", "1 Runs", RunsPane), ("sessions", "2 Sessions", SessionsPane), ("logs", "3 Logs", LogsPane), ("usage", "4 Usage", UsagePane))
@@ -87,6 +87,7 @@ class SrcnetApp(App):
         poll_interval: float = 2.0,
         log_max_lines: int = 10_000,
         start_pane: str = "sessions",
+        startup_problems: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -97,6 +98,7 @@ class SrcnetApp(App):
         self.start_pane = start_pane
         self.user_keymap = keymap or {}
         self._problems_shown: set[str] = set()
+        self._startup_problems = startup_problems or []
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
@@ -124,6 +126,8 @@ class SrcnetApp(App):
         self.check_credential()
         self.set_interval(CREDENTIAL_CHECK_S, self.check_credential)
         self.show_pane(self.start_pane)
+        for problem in self._startup_problems:
+            self.show_problem("Cannot read a settings file", problem)
 
     async def on_unmount(self) -> None:
         try:
@@ -199,6 +203,20 @@ class SrcnetApp(App):
         if not self.status_header.user and message.sessions:
             self.status_header.user = message.sessions[0].userid
 
+    async def action_quit(self) -> None:
+        """Quit; while this app is driving a run, ask first (the run can be resumed later)."""
+        driving = [w for w in self.workers if w.group == "runs-launch" and w.is_running]
+        if not driving:
+            self.exit()
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        body = "A run launched or resumed here is still being watched and collected.\nQuit anyway? Resume it later from Runs (r)."
+        self.push_screen(ConfirmModal("Quit while a run is in progress?", body), confirmed)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections(), self._keymap))
 
@@ -245,7 +263,11 @@ def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
     add_global_options(parser)
     args = parser.parse_args(argv or [])
     settings = resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
-    options.setdefault("keymap", load_keymap())
+    if "keymap" not in options:
+        try:
+            options["keymap"] = load_keymap()
+        except UsageError as exc:  # a broken keymap must not keep the app from starting
+            options["startup_problems"] = [str(exc)]
     return SrcnetApp(settings, **options)
 
 

@@ -179,8 +179,11 @@ class UsagePane(Vertical):
     def record_live(self, sessions: list[Any], at: datetime) -> None:
         """Add a poll's live use of running sessions to the history (called for every poll)."""
         stamp = at.timestamp()
+        running = {s.id for s in sessions if s.status == "Running"}
+        for gone in self.live.keys() - running:
+            del self.live[gone]
         for session in sessions:
-            if session.status == "Running" and session.cores_in_use is not None:
+            if session.id in running and session.cores_in_use is not None:
                 history = self.live.setdefault(session.id, deque(maxlen=LIVE_SAMPLES))
                 history.append((stamp, session.cores_in_use, session.ram_in_use_gb or 0.0))
                 self.live_names[session.id] = session.name
