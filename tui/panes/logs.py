@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from core.errors import NotFound
 from tui.platform import error_line
 from tui.screens.modals import PromptModal
 from tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
@@ -80,6 +81,10 @@ class LogsPane(Vertical):
             try:
                 client = await self.app.platform.client()
                 text = await client.logs(self.session.id)
+            except NotFound:
+                self.notify(f"{self.session.name} ({self.session.id}) is gone; its log with it.", title="Logs")
+                self.finished = True
+                return
             except Exception as exc:  # a lost network only pauses the log
                 if failures == 0:
                     self.notify(error_line(exc), title=f"Log of {self.session.name}", severity="warning")
