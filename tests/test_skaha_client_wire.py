@@ -69,7 +69,11 @@ class Scripted:
 
             do_GET = do_POST = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up (timeout tests) is expected here
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
@@ -306,3 +310,17 @@ async def test_creates_share_one_listing_and_never_adopt_their_own_earlier_sessi
     assert len(server.posts()) == 2
     plain_lists = [r for r in server.requests if r["method"] == "GET" and r["path"].endswith("/session")]
     assert len(plain_lists) == 2  # one shared snapshot before the creates, one to recover the lost answer
+
+
+async def test_a_create_that_timed_out_after_the_server_acted_is_adopted(scripted):
+    sessions = []
+
+    def slow_create(request):
+        sessions.append({"id": "slow0001", "name": "job", "image": IMAGE, "status": "Pending"})
+        time.sleep(0.6)  # the server acted, then the answer came too late for the client
+        return 200, "slow0001\n", {}
+
+    server = scripted(platform(sessions, slow_create))
+    async with SkahaClient(server.url, token="t", timeout=0.2, retries=FAST) as client:
+        assert await client.create(LaunchSpec("job", IMAGE, cmd="true")) == ["slow0001"]
+    assert len(server.posts()) == 1
