@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, Callable, TypeVar
 
@@ -250,7 +251,13 @@ class VOSpace(Storage):
 
     def __init__(self, client=None, *, cert: Path | None = None, token: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self._client = client if client is not None else _vos_client(cert, token)
+        self._given_client = client
+        self._credential = (cert, token)
+
+    @cached_property
+    def _client(self):
+        """``vos.Client`` is built on first use: building it checks PyPI and reads the registry."""
+        return self._given_client if self._given_client is not None else _vos_client(*self._credential)
 
     def describe(self, path: str) -> str:
         return to_uri(path)
