@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable, TypeVar
 
@@ -53,7 +53,25 @@ def join(base: str, *names: str) -> str:
     return out
 
 
+MD5_CACHE_MIN_BYTES = 64 << 20
+
+
 def file_md5(path: Path) -> str:
+    """MD5 (hex) of a file. A large one (a cube) is remembered while its size, inode and modification
+    time stay the same, so it is not read again for every comparison; small files, which can be
+    rewritten within one timestamp tick, are always read."""
+    info = os.stat(path)
+    if info.st_size < MD5_CACHE_MIN_BYTES:
+        return _read_md5(path)
+    return _remembered_md5(os.path.realpath(path), info.st_size, info.st_ino, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _remembered_md5(path: str, size: int, inode: int, mtime_ns: int) -> str:
+    return _read_md5(path)
+
+
+def _read_md5(path) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
