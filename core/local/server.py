@@ -90,6 +90,7 @@ class LocalSkahaServer(ThreadingHTTPServer):
 class SkahaHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
+    timeout = 300  # an idle keep-alive connection (or a silent client) releases its thread after this
     server_version = "srcnet-tui-local/1"
     server: LocalSkahaServer
 

@@ -114,8 +114,10 @@ def _wait_for(child: subprocess.Popen) -> int:
 
 def _forward_signals_to(child: subprocess.Popen) -> None:
     def forward(signum, _frame):
+        # os.kill, not Popen.send_signal: that polls, and could reap the child behind _wait_for's back.
+        # The pid cannot be reused before we reap it.
         try:
-            child.send_signal(signum)
+            os.kill(child.pid, signum)
         except ProcessLookupError:
             pass
 

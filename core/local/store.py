@@ -104,7 +104,8 @@ class Store:
     # --- records -----------------------------------------------------------------------------
     @staticmethod
     def encode(record: dict) -> bytes:
-        return (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
+        # Compact on purpose: only without indent does json use its C encoder (this is per request).
+        return (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
 
     def write_record(self, session_id: str, data: bytes) -> None:
         folder = self.meta_dir(session_id)
