@@ -207,17 +207,17 @@ class Ledger:
         return self._run_record(row)
 
     def runs(self, limit: int | None = None) -> list[RunRecord]:
-        """All runs, newest first."""
+        """All runs, newest first; without their (large) ``details``: ask :meth:`run` for those."""
         sql = "SELECT * FROM runs ORDER BY created DESC, id DESC"
         rows = self._db.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()).fetchall()
-        return [self._run_record(row) for row in rows]
+        return [self._run_record(row, with_details=False) for row in rows]
 
-    def _run_record(self, row: sqlite3.Row) -> RunRecord:
+    def _run_record(self, row: sqlite3.Row, with_details: bool = True) -> RunRecord:
         counts = dict(self._db.execute(
             "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)).fetchall())
+        details = json.loads(row["details"]) if with_details else {}
         return RunRecord(row["id"], row["created"], row["kind"], row["config"], row["section"], row["backend"],
-                         row["phase"], row["finished"], row["remote_dir"], row["local_dir"],
-                         json.loads(row["details"]), counts)
+                         row["phase"], row["finished"], row["remote_dir"], row["local_dir"], details, counts)
 
     @contextmanager
     def driving(self, run_id: str):
