@@ -37,19 +37,30 @@ def settings_from_args(args):
 
 
 class CliReporter(Reporter):
-    """Progress on stderr: the run id first, then one line per task change worth knowing."""
+    """Progress on stderr: the run id first, then one line per task change worth knowing.
 
-    def __init__(self, quiet_launches: bool = False):
-        self.quiet_launches = quiet_launches
+    Runs of more than ``QUIET_ABOVE`` tasks get one line per phase instead of one per launch;
+    finished tasks are always named.
+    """
+
+    QUIET_ABOVE = 20
+
+    def __init__(self):
         self.run_id: str | None = None
+        self.quiet_launches = False
 
     def run_started(self, run: RunRecord) -> None:
         self.run_id = run.id
+        self.quiet_launches = run.tasks > self.QUIET_ABOVE
         stderr.print(f"run {run.id}: {run.tasks} task(s), {run.kind}; outputs {run.remote_dir}; "
                      f"results {run.local_dir}", highlight=False)
 
+    def phase(self, run_id: str, phase: str) -> None:
+        if self.quiet_launches and phase in ("launching", "watching", "collecting"):
+            notice(f"run {run_id}: {phase}")
+
     def task_changed(self, task: TaskRecord) -> None:
-        if task.state == L.LAUNCHING or (task.state == L.LAUNCHED and self.quiet_launches):
+        if task.state in (L.LAUNCHING, L.PLANNED) or (task.state == L.LAUNCHED and self.quiet_launches):
             return
         detail = f" session {task.session_id}" if task.session_id else ""
         if task.exit_code is not None:
