@@ -240,3 +240,12 @@ def test_unreadable_state_is_one_line_and_exit_2(cli, state_dir):
 def test_second_server_on_the_same_state_folder_is_refused(local_server, cli):
     result = cli("serve-local", "--port", "0")
     assert result.returncode == 2 and "already running" in result.stderr
+
+
+def test_cli_in_local_mode_reports_an_unreadable_state_folder_in_one_line(cli, state_dir):
+    (state_dir / "local" / "meta" / "abcd1234").mkdir(parents=True)
+    (state_dir / "local" / "meta" / "abcd1234" / "session.json").write_text("[1, 2")
+    result = cli("--backend", "local", "sessions")
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "abcd1234/session.json" in errors[0] and "Traceback" not in result.stderr

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("serve-local", help="serve the Skaha v1 API from this machine (sessions are local processes)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one; see <state>/local/server.json)")
-    p.add_argument("--token", dest="serve_token", help="bearer token clients must send (default: generated, stored 0600)")
+    p.add_argument("--token", dest="serve_token", help="bearer token clients must send (default: generated once and kept 0600 in <state>/local/token; a token given here is visible in ps)")
     p.add_argument("--ttl", type=float, default=3600.0, help="seconds a finished session stays listed (default 3600)")
     p.add_argument("--max-runtime", type=_positive(float), default=1209600.0, help="seconds before a running session is ended as Failed (default 14 days)")
     p.add_argument("--cores", type=_positive(int), help="cores sessions may hold at once (default: this machine's)")
