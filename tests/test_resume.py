@@ -166,3 +166,30 @@ async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path
     result = await resume_run(settings, plan.run_id, reporter=reporter)
     assert result.exit_code == 0 and [t.state for t in result.tasks] == ["completed"]
     assert any(line.startswith("kept: ") for line in notes)
+
+
+def test_a_task_whose_session_vanished_without_a_result_is_lost_then_relaunched(
+        tmp_path, state_dir, test_env, local_server_factory, cli):
+    config, server = start_workspace(tmp_path, state_dir, test_env, local_server_factory, server_options={"ttl": 1},
+                                     thresholds=("3.5", "3.5"), sleep_s=1)
+    launched = cli("parallel", config, "--no-wait", "--json", timeout=60)
+    assert launched.returncode == 0, launched.stderr
+    run_id = json.loads(launched.stdout)["id"]
+    with server.client() as http:
+        wait_for(lambda: http.get("session").json() == [], timeout_s=60, interval_s=0.2,
+                 message="both sessions to end and expire (ttl 1 s)")
+    with Ledger(state_dir) as ledger:
+        gone = ledger.task(run_id, 2)
+    summary = state_dir / "arc" / gone.spec["outputs"]["directory"].removeprefix("/arc/") / "sofia_profile_002.txt.summary.json"
+    summary.unlink()  # as if the session had been evicted before writing anything
+
+    first = cli("resume", run_id, "--json", timeout=60)
+    assert first.returncode == 1
+    states = {t["index"]: t["state"] for t in json.loads(first.stdout)["tasks_detail"]}
+    assert states == {1: "completed", 2: "lost"}
+    assert f"resume {run_id}" in first.stderr
+
+    second = cli("resume", run_id, "--json", timeout=90)
+    assert second.returncode == 0, second.stderr
+    detail = {t["index"]: t for t in json.loads(second.stdout)["tasks_detail"]}
+    assert detail[2]["state"] == "completed" and detail[2]["name"].endswith("-002-a2") and detail[2]["attempt"] == 2

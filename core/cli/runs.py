@@ -115,14 +115,20 @@ def usage_table(report: dict) -> Table:
 
 
 def print_result(result: RunResult, as_json: bool) -> None:
+    """The outcome: JSON on stdout, or the usage table on stdout and a summary on stderr."""
     run = result.run
     if as_json:
         print_json({**run.to_json(), "exit_code": result.exit_code, "usage": result.usage, "merged": result.merged,
                     "tasks_detail": [_task_json(t) for t in result.tasks]})
-        return
-    if not result.waited:
-        notice(f"run {run.id}: launched; follow it with `runs`, finish it with `resume {run.id}`")
-        return
+    elif not result.waited:
+        notice(f"run {run.id}: launched; follow it with `runs --refresh`, finish it with `resume {run.id}`")
+    else:
+        _print_finished(result)
+    if result.waited and any(t.state == L.LOST for t in result.tasks):
+        notice(f"lost tasks are relaunched by `resume {run.id}`")
+
+
+def _print_finished(result: RunResult) -> None:
     if result.usage:
         stdout.print(usage_table(result.usage))
     for problem in result.usage_problems:
@@ -131,10 +137,8 @@ def print_result(result: RunResult, as_json: bool) -> None:
         merged = result.merged
         notice(f"merged catalogue: {merged['path']} ({merged['sources']} sources from {merged['read']} rows; "
                f"{merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates dropped)")
-    counts = ", ".join(f"{n} {state}" for state, n in run.to_json()["counts"].items() if n)
-    notice(f"run {run.id}: {counts}; results in {result.local_dir}")
-    if result.exit_code and any(t.state == L.LOST for t in result.tasks):
-        notice(f"lost tasks are relaunched by `resume {run.id}`")
+    counts = ", ".join(f"{n} {state}" for state, n in result.run.to_json()["counts"].items() if n)
+    notice(f"run {result.run.id}: {counts}; results in {result.local_dir}")
 
 
 def _task_json(task: TaskRecord) -> dict:
