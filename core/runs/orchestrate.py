@@ -102,7 +102,11 @@ def read_cube_header(storage: Storage, path: str):
         return read_cube_shape(path)
     if isinstance(storage, LocalArc):
         return read_cube_shape(storage.local_path(path))
-    return read_cube_shape_from(storage.open_read(path), path)
+    stream = storage.open_read(path)
+    try:
+        return read_cube_shape_from(stream, path)
+    finally:
+        stream.close()
 
 
 def task_spec(plan, task) -> dict:
