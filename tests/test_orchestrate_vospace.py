@@ -103,3 +103,16 @@ async def test_parallel_run_stages_and_collects_through_vospace(workspace, state
     remote_manifest = state_dir / "arc" / result.run.remote_dir.removeprefix("/arc/") / "run.json"
     assert json.loads(remote_manifest.read_text())["tasks"][2]["exit_code"] == 8
     assert result.usage["total"]["cpu_hours"] >= 0
+
+
+def test_a_split_plan_reads_the_cube_header_through_vospace(tmp_path, state_dir):
+    from core.runs.orchestrate import make_plan
+    from runs_workspace import seed_workspace
+
+    config_path = seed_workspace(tmp_path / "work", state_dir)
+    text = config_path.read_text().replace("[sofia-parallel]\n", "[sofia-parallel]\nsplit = 2,2,1\noverlap = 4\n"
+                                           "parameter_file = sofia.par\n")
+    config_path.write_text(text)
+    storage = VOSpace(FolderVosClient(state_dir / "arc"), delays=())
+    plan = make_plan(load_run_config(config_path, kind="parallel"), "r1", storage)
+    assert plan.cube.shape == (24, 24, 8) and len(plan.tasks) == 4
