@@ -249,3 +249,14 @@ def test_cli_in_local_mode_reports_an_unreadable_state_folder_in_one_line(cli, s
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "abcd1234/session.json" in errors[0] and "Traceback" not in result.stderr
+
+
+def test_serve_local_stop_ends_the_server_but_not_its_sessions(local_server, cli):
+    with local_server.client() as c:
+        sid = create(c, "keeps-going", args=SLEEP_UNTIL_GO).strip()
+        wait_status(c, sid, "Running")
+    result = cli("serve-local", "--stop")
+    assert result.returncode == 0 and "stopped" in result.stderr
+    assert local_server.proc.wait(10) == 0
+    assert processes_of(local_server.state_dir, sid)
+    assert "no server was running" in cli("serve-local", "--stop").stderr

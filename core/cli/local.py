@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli.output import notice
 from core.errors import UsageError
+from core.local import daemon
 from core.local.faults import FaultConfig
 from core.local.service import ServeOptions, quiet_logging, serve
 from core.settings import resolve
@@ -41,6 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--fault-503-rate", type=_rate, default=0.0, help="fraction of API requests answered 503 before acting")
     p.add_argument("--fault-drop-rate", type=_rate, default=0.0, help="fraction of API connections dropped after acting")
     p.add_argument("--fault-seed", type=int, help="seed for the fault dice (reproducible runs)")
+    p.add_argument("--stop", action="store_true", help="stop the server running for the state folder (its sessions keep running)")
     p.set_defaults(handler=run_serve_local)
 
 
@@ -50,6 +53,10 @@ def run_serve_local(args) -> int:
     if args.ttl < 0:
         raise UsageError("serve-local: --ttl must not be negative")
     settings = resolve(backend="local", state_dir=args.state_dir)
+    if args.stop:
+        stopped = daemon.stop(Path(settings.state_dir))
+        notice(f"serve-local: {'stopped the server' if stopped else 'no server was running'} for {settings.state_dir}")
+        return 0
     quiet_logging()
     options = ServeOptions(
         state_dir=Path(settings.state_dir),

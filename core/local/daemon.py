@@ -145,9 +145,20 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     if proc is None:
         return False
     proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout_s)
-    except psutil.TimeoutExpired:
+    if not _wait_gone(proc, timeout_s):
         proc.kill()
-        proc.wait(timeout_s)
+        _wait_gone(proc, timeout_s)
     return True
+
+
+def _wait_gone(proc: psutil.Process, timeout_s: float) -> bool:
+    """Wait until the process has exited (a zombie counts: its reaping is its parent's business)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
