@@ -388,10 +388,14 @@ class Scheduler:
             with self._write_locks[hash(session_id) % WRITE_STRIPES]:
                 if version <= self._written.get(session_id, 0):
                     continue
-                if data is None:
-                    self.store.forget(session_id)
-                else:
-                    self.store.write_record(session_id, data)
+                try:
+                    if data is None:
+                        self.store.forget(session_id)
+                    else:
+                        self.store.write_record(session_id, data)
+                except OSError as exc:  # e.g. a full disk: keep serving from memory, say so in the server log
+                    log.error("cannot write the state of session %s: %s", session_id, exc)
+                    continue
                 self._written[session_id] = version
 
     def _new_id(self) -> str:

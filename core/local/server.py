@@ -127,6 +127,11 @@ class SkahaHandler(BaseHTTPRequestHandler):
             self._send(exc.status, exc.args[0], "text/plain", exc.headers)
         except BadRequest as exc:
             self._send(400, str(exc), "text/plain")
+        except ConnectionError:  # the client went away mid-answer
+            self.close_connection = True
+        except OSError as exc:  # the state folder cannot be written (full disk...): nothing was created
+            log.error("request failed: %s %s: %s", method, url.path, exc)
+            self._send(503, f"temporarily unavailable: {url.path}: {exc.strerror or exc}", "text/plain", {"Retry-After": "5"})
         except Exception as exc:  # a bug: answer like a servlet would, keep the server up
             log.exception("request failed: %s %s", method, url.path)
             self._send(500, f"{exc.__class__.__name__}: {exc}", "text/plain")
