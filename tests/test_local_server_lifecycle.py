@@ -145,7 +145,7 @@ def test_a_session_lost_while_the_server_was_down_is_reported_failed(local_serve
 
 
 def test_finished_sessions_vanish_after_ttl(local_server_factory):
-    server = local_server_factory(ttl=1)
+    server = local_server_factory(ttl=2)  # long enough to see Completed on a busy machine
     with server.client() as c:
         sid = create(c, "brief", args="-c print('bye')").strip()
         wait_status(c, sid, "Completed")
