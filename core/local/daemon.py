@@ -132,6 +132,9 @@ def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpo
     """The endpoint of the local server for ``state_dir``, starting the daemon when none answers."""
     store = Store(Path(state_dir))
     store.prepare()
+    endpoint = _live_endpoint(store)  # the common case needs no lock
+    if endpoint is not None:
+        return endpoint
     with _daemon_lock(store, timeout_s):
         endpoint = _live_endpoint(store)
         if endpoint is not None:
