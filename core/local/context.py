@@ -28,7 +28,6 @@ IMAGES = (
     {"id": "images.canfar.net/skaha/terminal:1.1.2", "types": ["headless"]},
     {"id": "images.canfar.net/skaha/astroml:24.10", "types": ["headless"]},
 )
-IMAGE_TYPES = ("notebook", "desktop", "carta", "headless", "firefly", "contributed", "desktop-app")
 
 
 class BadRequest(Exception):
@@ -96,7 +95,7 @@ def context_document(capacity: Capacity) -> dict:
 
 
 def images_document(kind: str | None) -> list[dict]:
-    if kind is not None and kind.lower() not in IMAGE_TYPES:
+    if kind is not None and kind.lower() not in SESSION_TYPES:
         raise BadRequest(f"unknown type: {kind}")
     return [
         {**image, "digest": "sha256:" + hashlib.sha256(image["id"].encode()).hexdigest()}
