@@ -123,3 +123,28 @@ def test_a_crash_between_starting_a_process_and_recording_it_is_recovered(local_
         assert c.get(f"session/{finished}", params={"view": "logs"}).text == "done\n"
         (store.workdir(survivor) / "go").touch()
         wait_for(lambda: c.get(f"session/{survivor}").json()["status"] == "Completed", 10, message="adopted session to complete")
+
+
+def test_a_crash_during_a_delete_is_finished_by_the_next_server(local_server_factory, state_dir):
+    stubborn = "-c import\tsignal,time;signal.signal(signal.SIGTERM,signal.SIG_IGN);print('ready',flush=True);time.sleep(60)"
+    server = local_server_factory(state_dir=state_dir)
+    with server.client() as c, server.client() as watcher:
+        sid = c.post("session", data={"name": "stubborn", "image": IMAGE, "cmd": "python", "args": stubborn}).text.strip()
+        wait_for(lambda: "ready" in c.get(f"session/{sid}", params={"view": "logs"}).text, 15, message="ready")
+        deleting = threading.Thread(target=lambda: _ignore_transport_errors(c.delete, f"session/{sid}"))
+        deleting.start()
+        wait_for(lambda: watcher.get(f"session/{sid}").json()["status"] == "Terminating", 5, message="Terminating")
+        server.kill()  # during the grace period: the record on disk says Terminating, the process ignores SIGTERM
+        deleting.join(10)
+    assert session_processes(state_dir)
+    again = local_server_factory(state_dir=state_dir)
+    with again.client() as c:
+        wait_for(lambda: c.get(f"session/{sid}").status_code == 404, 15, message="the interrupted delete to complete")
+    wait_for(lambda: not session_processes(state_dir), 10, message="no process left")
+
+
+def _ignore_transport_errors(call, *args):
+    try:
+        call(*args)
+    except httpx.TransportError:
+        pass

@@ -85,15 +85,23 @@ class Scheduler:
             self._seq = max(self._seq, record.get("seq", 0))
         for record in sorted(self._records.values(), key=lambda r: r.get("seq", 0)):
             self._written[record["id"]] = record.get("version", 0)
-            self._reconcile(record)
+            if record["state"] == RUNNING or (record["state"] == PENDING and self.store.lock_path(record["id"]).exists()):
+                self._readopt(record)
             if record["state"] == PENDING:
                 self._queue[record["id"]] = record
-            elif record["state"] == RUNNING:
+            elif record["state"] in (RUNNING, TERMINATING):
                 self._holding[record["id"]] = record
-        self._end_strays()
         self.store.sweep_orphans(set(self._records))
         self._admit()
         self._flush()
+        # Ending processes takes a grace period each: do it in the background, the server can answer meanwhile.
+        self._in_background(self._end_strays)
+        for record in [r for r in self._records.values() if r["state"] == TERMINATING]:
+            self._in_background(self._complete_delete, record)
+
+    @staticmethod
+    def _in_background(target, *args) -> None:
+        threading.Thread(target=target, args=args, daemon=True).start()
 
     def start(self) -> None:
         self._monitor = threading.Thread(target=self._monitor_loop, name="local-monitor", daemon=True)
@@ -186,11 +194,13 @@ class Scheduler:
                 record["events"].append(new_event("Normal", "Killing", "Stopping container main"))
                 self._save(record)
         self._flush()
-        if record["state"] != TERMINATING:
-            return
+        if record["state"] == TERMINATING:
+            self._complete_delete(record)
+
+    def _complete_delete(self, record: dict) -> None:
         self._end_processes(record)
         with self._lock:
-            self._forget(session_id)
+            self._forget(record["id"])
             self._admit()
         self._flush()
 
@@ -292,7 +302,7 @@ class Scheduler:
                 return
             if (record.get("expiry") or now + 1) < now:
                 self._finish(record, FAILED, None, ("Warning", "DeadlineExceeded", "Job was active longer than specified deadline"))
-                threading.Thread(target=self._end_processes, args=(dict(record),), daemon=True).start()
+                self._in_background(self._end_processes, dict(record))
                 return
             if self._apply_exit_file(record):
                 return
@@ -321,7 +331,7 @@ class Scheduler:
         self._finish(record, FAILED, None, ("Warning", "ProcessLost", why))
         stray = procs.marked_processes(self.store.arc_root, record["id"]).get(record["id"])
         if stray:
-            threading.Thread(target=procs.end_tree, args=(None, stray, self.limits.kill_grace_s), daemon=True).start()
+            self._in_background(procs.end_tree, None, stray, self.limits.kill_grace_s)
 
     def _finish(self, record: dict, state: str, exit_code: int | None, event: tuple, when: float | None = None) -> None:
         when = time.time() if when is None else when
@@ -405,14 +415,6 @@ class Scheduler:
                 return candidate
 
     # --- recovery after a restart ------------------------------------------------------------
-    def _reconcile(self, record: dict) -> None:
-        state = record.get("state")
-        if state == TERMINATING:
-            self._end_processes(record)
-            self._forget(record["id"])
-        elif state == RUNNING or (state == PENDING and self.store.lock_path(record["id"]).exists()):
-            self._readopt(record)
-
     def _end_strays(self) -> None:
         """End processes of sessions that are finished or forgotten (a crash came before their end)."""
         for session_id, found in procs.marked_processes(self.store.arc_root).items():
