@@ -43,7 +43,7 @@ class Capacity:
 
     @classmethod
     def of_this_machine(cls, cores: int | None = None, ram_gb: float | None = None) -> "Capacity":
-        return cls(int(cores or os.cpu_count() or 1), float(ram_gb or psutil.virtual_memory().total / GIB))
+        return cls(int(cores or _usable_cpus()), float(ram_gb or psutil.virtual_memory().total / GIB))
 
     @property
     def core_options(self) -> list[int]:
@@ -57,6 +57,14 @@ class Capacity:
         """What an omitted ``cores``/``ram`` holds while running (clamped to what exists here)."""
         ceiling = self.cores if kind == "cores" else self.ram_gb
         return min(FLEX_REQUEST[kind], ceiling)
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a cpuset on a shared node can be fewer than os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @dataclass
