@@ -246,9 +246,9 @@ def cmd_events(args) -> int:
     elif not events:
         notice(f"session {args.id}: no events")
     else:
-        table = Table(header_style="bold")
+        table = Table(header_style="bold", box=None, pad_edge=False)
         for column in ("TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column != "MESSAGE", overflow="fold")
         for event in events:
             table.add_row(*event.values())
         stdout.print(table)
