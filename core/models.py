@@ -174,10 +174,7 @@ class Session:
         return self.status in ACTIVE_STATUSES
 
     def to_json(self) -> dict:
-        """Skaha's field names with parsed values (numbers, current statuses); other raw fields kept.
-
-        Like Skaha, a field with no value is left out rather than sent as null.
-        """
+        """Skaha's field names with parsed values (numbers, current statuses); other raw fields kept."""
         parsed = {
             "id": self.id,
             "name": self.name,
@@ -194,8 +191,7 @@ class Session:
             "ramInUse": self.ram_in_use_gb,
             "isFixedResources": self.is_fixed,
         }
-        raw = {k: v for k, v in self.raw.items() if k != "coresInUse" and k not in parsed}
-        merged = {**raw, **{k: v for k, v in parsed.items() if v is not None}}
+        merged = {**{k: v for k, v in self.raw.items() if k != "coresInUse"}, **parsed}
         ordered = {k: merged.pop(k) for k in SKAHA_FIELD_ORDER if k in merged}
         return {**ordered, **merged}
 

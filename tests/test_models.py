@@ -116,12 +116,3 @@ def test_events_none_empty_and_canfar_fixture():
     events = parse_events("Header\nType  Reason  Message  First-Seen  Last-Seen\nNormal  Created  Created container  1m  1m")
     assert events == [{"type": "Normal", "reason": "Created", "message": "Created container",
                        "first_time": "1m", "last_time": "1m"}]
-
-
-def test_json_output_leaves_out_fields_without_a_value_like_skaha():
-    pending = {"id": "abcd1234", "name": "p", "status": "Pending", "type": "headless",
-               "image": "images.canfar.net/skaha/terminal:1.1.2", "ramInUse": "<none>"}
-    out = Session.from_json(pending).to_json()
-    assert None not in out.values()
-    assert "ramInUse" not in out and "startTime" not in out
-    assert out["status"] == "Pending"
