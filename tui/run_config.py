@@ -1,20 +1,19 @@
 """Editing a run's ``config.ini`` from the Runs pane, through core's own validation.
 
-Core checks a configuration only as a file (:func:`core.runs.config.load_run_config`), so the
-values being typed are written to a hidden file beside the real one (relative paths then resolve
-the same way), checked there, and the file removed. Saving rewrites only the edited section's
-``key = value`` lines and keeps every other line of the file as it was.
+The values being typed are checked in memory by core (:func:`core.runs.config.check_run_config`),
+as if they were the section of the real file, so errors name that file, section and key. Saving
+rewrites only the edited section's ``key = value`` lines and keeps every other line of the file as
+it was.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import UsageError
-from core.runs.config import RunConfig, load_run_config
+from core.runs.config import SECTION_FOR_KIND, RunConfig, check_run_config, load_run_config
 
 EDITABLE = (
     "vos_dir", "image_file", "parameter_file", "parameter_file_dir", "logs_dir", "profile_log",
@@ -49,9 +48,26 @@ class ConfigDraft:
     """key -> (effective value, note) from core's description, for the form."""
 
 
-def open_draft(path: Path, kind: str) -> tuple[ConfigDraft, RunConfig]:
-    """Load ``path`` for ``kind`` (task or parallel); UsageError/NotFound name what is wrong."""
-    config = load_run_config(path, kind=kind)
+def sections_of(text: str) -> list[str]:
+    """The section names of a config file's text, in order."""
+    return [m.group(1).strip() for line in text.splitlines() if (m := _HEADER.match(line))]
+
+
+def section_to_edit(path: Path, kind: str) -> str:
+    """The kind's own section (``[sofia-parallel]``) when the file has it, else its only section."""
+    try:
+        found = sections_of(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        found = []  # load_run_config says what is wrong with the file
+    default = SECTION_FOR_KIND[kind]
+    if default in found or len(found) != 1:
+        return default
+    return found[0]
+
+
+def open_draft(path: Path, kind: str, section: str | None = None) -> tuple[ConfigDraft, RunConfig]:
+    """Load ``[section]`` of ``path`` for ``kind`` (task or parallel); UsageError/NotFound name what is wrong."""
+    config = load_run_config(path, section=section or section_to_edit(Path(path).expanduser(), kind), kind=kind)
     draft = ConfigDraft(config.path, kind, config.section)
     describe(draft, config)
     draft.values = read_section(draft.path.read_text(), draft.section)
@@ -67,16 +83,8 @@ def section_lines(values: dict[str, str]) -> list[str]:
 
 
 def check_draft(draft: ConfigDraft) -> RunConfig:
-    """Validate the draft with core; the error names the real file, never the hidden copy."""
-    probe = draft.path.parent / f".{draft.path.name}.srcnet-tui-check-{os.getpid()}"
-    probe.write_text("\n".join([f"[{draft.section}]", *section_lines(draft.values)]) + "\n")
-    try:
-        config = load_run_config(probe, section=draft.section, kind=draft.kind)
-    except UsageError as exc:
-        raise type(exc)(str(exc).replace(probe.name, draft.path.name)) from None
-    finally:
-        probe.unlink(missing_ok=True)
-    config = replace(config, path=draft.path)
+    """Validate the draft's values with core, as the section of its file, and refresh what the form shows."""
+    config = check_run_config(draft.path, draft.section, draft.kind, draft.values)
     describe(draft, config)
     return config
 

@@ -221,16 +221,31 @@ def _parsed(text: str, kind: type):
 
 def load_run_config(path: str | Path, section: str | None = None, kind: str = "task") -> RunConfig:
     """Read ``section`` (default ``[sofia-task]`` or ``[sofia-parallel]`` by ``kind``) of ``path``."""
-    if kind not in SECTION_FOR_KIND:
-        raise ValueError(f"kind must be 'task' or 'parallel', not {kind!r}")
+    _check_kind(kind)
     path = Path(path).expanduser().resolve()
     section = section or SECTION_FOR_KIND[kind]
-    values = _read_section(path, section)
+    return check_run_config(path, section, kind, _read_section(path, section))
+
+
+def check_run_config(path: str | Path, section: str, kind: str, values: dict[str, str]) -> RunConfig:
+    """Check ``values`` as if they were ``[section]`` of ``path``, without reading or writing the file.
+
+    What an editor calls while the user types: relative paths resolve against ``path``'s folder and
+    every error names ``path``, ``section`` and the key exactly as :func:`load_run_config` does.
+    """
+    _check_kind(kind)
+    path = Path(path).expanduser().resolve()
+    values = {key.strip().lower(): value for key, value in values.items()}
     reader = _Section(path, section, values)
     unknown = sorted(set(values) - KNOWN_KEYS)
     if unknown:
         raise reader.error(unknown[0], f"unknown key (known keys: {', '.join(sorted(KNOWN_KEYS))})")
     return _build(reader, kind)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in SECTION_FOR_KIND:
+        raise ValueError(f"kind must be 'task' or 'parallel', not {kind!r}")
 
 
 def _read_section(path: Path, section: str) -> dict[str, str]:
