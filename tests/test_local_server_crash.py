@@ -101,6 +101,7 @@ def test_random_kill_9_never_loses_or_duplicates_anything(local_server_factory, 
 def test_a_crash_between_starting_a_process_and_recording_it_is_recovered(local_server_factory, state_dir, monkeypatch):
     """The server forks the shim, then dies before its record says Running: the next server adopts it."""
     from core.local.context import Capacity, LaunchRequest
+    from core.local.journal import Journal
     from core.local.scheduler import Limits, Scheduler
     from core.local.store import Store
 
@@ -108,12 +109,12 @@ def test_a_crash_between_starting_a_process_and_recording_it_is_recovered(local_
     store.prepare()
     doomed = Scheduler(store, Limits(Capacity(2, 8)))
     doomed.recover()
-    monkeypatch.setattr(doomed, "_flush", lambda: None)  # nothing after the create's own record reaches disk
+    monkeypatch.setattr(doomed, "_save", lambda record: None)  # nothing after the create's own record reaches disk
     wait_go = ["-c", "import os,time\nwhile not os.path.exists('go'): time.sleep(0.05)"]
     survivor = doomed.create(LaunchRequest("survivor", IMAGE, "headless", "python", wait_go))
     finished = doomed.create(LaunchRequest("finished", IMAGE, "headless", "python", ["-c", "print('done')"]))
     wait_for(lambda: store.exit_status(finished), 10, message="second session to end")
-    assert '"Pending"' in (store.meta_dir(survivor) / "session.json").read_text()
+    assert Journal(store.root).load()[survivor]["state"] == "Pending"
 
     server = local_server_factory(state_dir=state_dir)
     listed = _listed(server)

@@ -6,9 +6,9 @@ is Running; the shim's exit file turns it Completed (exit 0) or Failed. A monito
 exits, enforces the maximum runtime, samples usage of Running sessions, expires finished sessions
 TTL seconds after they end, and admits the next Pending ones.
 
-Persistence: a record is changed under the scheduler lock and queued; the queue is written (atomic
-replace + fsync, outside the lock, newest version wins) before the request that caused the change
-is answered. Whatever a ``kill -9`` cuts short is re-derived by :meth:`recover` from the processes
+Persistence: a record is changed under the scheduler lock and appended to the journal; before the
+request that caused the change is answered, the journal is made durable outside the lock, together
+with every other change appended meanwhile (group commit, see core.local.journal). Whatever a ``kill -9`` cuts short is re-derived by :meth:`recover` from the processes
 and the shim's files: a live shim (it holds its flock) is re-adopted even if its record still says
 Pending, a finished one reports its exit status, a vanished one becomes Failed with an event.
 """
@@ -16,7 +16,6 @@ Pending, a finished one reports its exit status, a vanished one becomes Failed w
 from __future__ import annotations
 
 import logging
-import math
 import os
 import secrets
 import string
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 
 from core.local import procs
 from core.local.context import Capacity, LaunchRequest
+from core.local.journal import Batch, Journal
 from core.local.store import Store
 from core.local.views import new_event, local_user
 
@@ -37,7 +37,7 @@ FINISHED = (COMPLETED, FAILED)
 ID_ALPHABET = string.ascii_lowercase + string.digits
 TICK_S = 0.1
 USAGE_EVERY_S = 1.0
-WRITE_STRIPES = 64
+CREATE_ID = "SRCNET_CREATE_ID"  # set by core.skaha on every create; a resent create returns the first one's session
 
 
 @dataclass(frozen=True)
@@ -73,31 +73,39 @@ class Scheduler:
         self._wake = threading.Event()
         self._monitor: threading.Thread | None = None
         self._last_usage = 0.0
-        self._dirty: list[tuple[str, float, bytes | None]] = []  # (id, version, record or None = forget)
-        self._written: dict[str, float] = {}  # id -> newest version on disk (inf once forgotten)
-        self._write_locks = [threading.Lock() for _ in range(WRITE_STRIPES)]
+        self.journal = Journal(store.root)
+        self._doomed: list[str] = []  # forgotten sessions whose folders go once the forget is durable
+        self._by_create_id: dict[str, tuple[str, Batch | None]] = {}  # -> (session id, batch until durable)
 
     # --- lifecycle of the scheduler itself ---------------------------------------------------
     def recover(self) -> None:
         """Load the state folder and reconcile it with the processes that are actually there."""
-        for record in self.store.load_all():
-            self._records[record["id"]] = record
-            self._seq = max(self._seq, record.get("seq", 0))
+        self._load_records()
         for record in sorted(self._records.values(), key=lambda r: r.get("seq", 0)):
-            self._written[record["id"]] = record.get("version", 0)
             if record["state"] == RUNNING or (record["state"] == PENDING and self.store.lock_path(record["id"]).exists()):
                 self._readopt(record)
             if record["state"] == PENDING:
                 self._queue[record["id"]] = record
             elif record["state"] in (RUNNING, TERMINATING):
                 self._holding[record["id"]] = record
-        self.store.sweep_orphans(set(self._records))
         self._admit()
         self._flush()
         # Ending processes takes a grace period each: do it in the background, the server can answer meanwhile.
         self._in_background(self._end_strays)
         for record in [r for r in self._records.values() if r["state"] == TERMINATING]:
             self._in_background(self._complete_delete, record)
+
+    def _load_records(self) -> None:
+        """Read the records (also those of the per-session layout) and start a fresh journal from them."""
+        records = self.journal.load(self.store.per_session_records())
+        self.store.sweep_orphans(set(records))
+        self.journal.restart({session_id: self.store.encode(record) for session_id, record in records.items()})
+        self.store.drop_per_session_records()
+        for session_id, record in records.items():
+            self._records[session_id] = record
+            self._seq = max(self._seq, record.get("seq", 0))
+            if _create_id(record):
+                self._by_create_id[_create_id(record)] = (session_id, None)
 
     @staticmethod
     def _in_background(target, *args) -> None:
@@ -151,13 +159,43 @@ class Scheduler:
 
     # --- commands ----------------------------------------------------------------------------
     def create(self, request: LaunchRequest) -> str:
+        """Record a new Pending session durably, then queue it; a resent create (same create id)
+        gets the session of the first one instead of a second session."""
+        create_id = dict(request.env).get(CREATE_ID)
         with self._lock:
-            session_id = self._new_id()
-            self._seq += 1
-            seq = self._seq
-        record = {
-            "id": session_id,
-            "seq": seq,
+            known = self._by_create_id.get(create_id) if create_id else None
+            if known is None:
+                record = self._new_record(request)
+                batch = self.journal.append(record["id"], self.store.encode(record))
+                if create_id:
+                    self._by_create_id[create_id] = (record["id"], batch)
+        if known is not None:
+            return self._when_durable(*known)
+        try:
+            self.journal.sync(batch)  # durable before anyone can see it
+        except OSError:
+            with self._lock:
+                self._by_create_id.pop(create_id, None)
+            raise
+        with self._lock:
+            if create_id:
+                self._by_create_id[create_id] = (record["id"], None)
+            self._records[record["id"]] = record
+            self._queue[record["id"]] = record
+            self._admit()
+        self._flush()
+        return record["id"]
+
+    def _when_durable(self, session_id: str, batch: Batch | None) -> str:
+        if batch is not None:
+            self.journal.sync(batch)
+        return session_id
+
+    def _new_record(self, request: LaunchRequest) -> dict:
+        self._seq += 1
+        return {
+            "id": self._new_id(),
+            "seq": self._seq,
             "name": request.name,
             "image": request.image,
             "type": request.type,
@@ -172,14 +210,6 @@ class Scheduler:
             "events": [],
             "version": 1,
         }
-        self.store.write_record(session_id, self.store.encode(record))  # durable before anyone can see it
-        with self._lock:
-            self._written[session_id] = 1
-            self._records[session_id] = record
-            self._queue[session_id] = record
-            self._admit()
-        self._flush()
-        return session_id
 
     def delete(self, session_id: str) -> None:
         """End the session's processes (all of them) and forget it; unknown ids are ignored."""
@@ -248,6 +278,7 @@ class Scheduler:
         meta, workdir = self.store.meta_dir(session_id), self.store.workdir(session_id)
         command = [record["cmd"], *record["args"]]
         try:
+            meta.mkdir(parents=True, exist_ok=True)
             workdir.mkdir(parents=True, exist_ok=True)
             child, created = procs.spawn_shim(meta, workdir, command, self._session_env(record), self.store.lock_path(session_id))
         except OSError as exc:
@@ -376,37 +407,38 @@ class Scheduler:
             child.poll()
 
     def _forget(self, session_id: str) -> None:
-        self._records.pop(session_id, None)
+        record = self._records.pop(session_id, None)
+        if record is None:
+            return
+        self._by_create_id.pop(_create_id(record), None)
         self._queue.pop(session_id, None)
         self._holding.pop(session_id, None)
         self._usage.pop(session_id, None)
         self._samplers.pop(session_id, None)
-        self._dirty.append((session_id, math.inf, None))
+        self.journal.append(session_id, None)
+        self._doomed.append(session_id)
         self._wake.set()
 
     # --- persistence -------------------------------------------------------------------------
     def _save(self, record: dict) -> None:
-        """Queue the record's new version (under the lock); :meth:`_flush` writes it."""
+        """Append the record's new version to the journal (under the lock); :meth:`_flush` makes it durable."""
+        if self._records.get(record["id"]) is not record:
+            return  # forgotten meanwhile: its forget is final
         record["version"] = record.get("version", 0) + 1
-        self._dirty.append((record["id"], record["version"], self.store.encode(record)))
+        self.journal.append(record["id"], self.store.encode(record))
 
     def _flush(self) -> None:
-        """Write queued versions outside the scheduler lock; never let an older version win."""
+        """Make every change appended so far durable, then remove the folders of forgotten sessions."""
         with self._lock:
-            batch, self._dirty = self._dirty, []
-        for session_id, version, data in batch:
-            with self._write_locks[hash(session_id) % WRITE_STRIPES]:
-                if version <= self._written.get(session_id, 0):
-                    continue
-                try:
-                    if data is None:
-                        self.store.forget(session_id)
-                    else:
-                        self.store.write_record(session_id, data)
-                except OSError as exc:  # e.g. a full disk: keep serving from memory, say so in the server log
-                    log.error("cannot write the state of session %s: %s", session_id, exc)
-                    continue
-                self._written[session_id] = version
+            batch = self.journal.current()
+            doomed, self._doomed = self._doomed, []
+        try:
+            self.journal.sync(batch)
+        except OSError as exc:  # e.g. a full disk: keep serving from memory, say so in the server log
+            log.error("cannot write the state of the local sessions: %s", exc)
+            return  # the folders of forgotten sessions are swept at the next start
+        for session_id in doomed:
+            self.store.remove_folders(session_id)
 
     def _new_id(self) -> str:
         while True:
@@ -448,3 +480,7 @@ class Scheduler:
                 return info
             time.sleep(0.02)
         return None
+
+
+def _create_id(record: dict) -> str | None:
+    return dict(record.get("env") or []).get(CREATE_ID)

@@ -1,12 +1,14 @@
 """The local server's state folder: where each session's record, log and exit status live on disk.
 
-Everything the server knows is written here atomically (temp file + fsync + ``os.replace``), so a
-``kill -9`` of the server at any moment leaves either the old or the new version of a file, never
-half of one. Layout under ``<state_dir>/local/``::
+Files are replaced atomically (temp file + fsync + ``os.replace``), so a ``kill -9`` of the server
+at any moment leaves either the old or the new version of a file, never half of one; session
+records are appended to a journal instead (core.local.journal). Layout under ``<state_dir>/local/``::
 
     token                   bearer token (0600) when none was given on the command line
-    server.json             pid/host/port of the running daemon (see core.local.daemon)
-    meta/<id>/session.json  the session record (this module)
+    server.json             pid/host/port/version of the running daemon (see core.local.daemon)
+    records.jsonl           snapshot of the session records (core.local.journal)
+    journal.jsonl           changes to them since the snapshot (core.local.journal)
+    meta/<id>/session.json  a session record as versions before the journal kept it (read once, then removed)
     meta/<id>/output.log    stdout+stderr of the session (written by core.local.shim)
     meta/<id>/exit.json     how the session's command ended (written by core.local.shim)
     meta/<id>/shim.json     pid and start time of the shim (written by core.local.shim)
@@ -107,24 +109,19 @@ class Store:
         # Compact on purpose: only without indent does json use its C encoder (this is per request).
         return (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
 
-    def write_record(self, session_id: str, data: bytes) -> None:
-        folder = self.meta_dir(session_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / RECORD, data)
+    def _meta_folders(self) -> list[Path]:
+        return [f for f in sorted(self.meta_root.iterdir()) if not f.name.startswith(".") and f.is_dir()]
 
-    def load_all(self) -> list[dict]:
-        """Every session record on disk; a folder without a record is a create that never finished."""
-        records = []
-        for folder in sorted(self.meta_root.iterdir()):
-            if folder.name.startswith(".") or not folder.is_dir():
-                continue
+    def per_session_records(self) -> dict[str, dict]:
+        """Records in ``meta/<id>/session.json``, where versions before the journal kept them."""
+        records = {}
+        for folder in self._meta_folders():
             record = read_json(folder / RECORD)
             if record is None:
-                shutil.rmtree(folder, ignore_errors=True)
                 continue
             if not isinstance(record, dict) or record.get("id") != folder.name:
                 raise UsageError(f"{folder / RECORD}: unreadable local-server state (not a session record)")
-            records.append(record)
+            records[folder.name] = record
         return records
 
     def exit_status(self, session_id: str) -> dict | None:
@@ -145,21 +142,23 @@ class Store:
         except FileNotFoundError:
             return b""
 
-    def forget(self, session_id: str) -> None:
-        """Remove every trace of a session (after delete or TTL expiry).
-
-        The record goes first: from then on the session does not exist, and whatever a crash leaves
-        behind is swept by :meth:`sweep_orphans` at the next start.
-        """
-        (self.meta_dir(session_id) / RECORD).unlink(missing_ok=True)
+    def remove_folders(self, session_id: str) -> None:
+        """Remove a forgotten session's files (its forget is already durable: whatever a crash
+        leaves behind is swept at the next start)."""
         shutil.rmtree(self.meta_dir(session_id), ignore_errors=True)
         shutil.rmtree(self.workdir(session_id), ignore_errors=True)
 
+    def drop_per_session_records(self) -> None:
+        """Remove the per-session record files once the journal holds their records."""
+        for folder in self._meta_folders():
+            (folder / RECORD).unlink(missing_ok=True)
+
     def sweep_orphans(self, known: set[str]) -> None:
-        """Remove working directories of sessions that no longer have a record."""
-        for folder in self.sessions_root.iterdir():
-            if folder.name not in known and not folder.name.startswith("."):
-                shutil.rmtree(folder, ignore_errors=True)
+        """Remove the folders of sessions without a record (forgotten, or a create never acknowledged)."""
+        for root in (self.meta_root, self.sessions_root):
+            for folder in root.iterdir():
+                if folder.name not in known and not folder.name.startswith("."):
+                    shutil.rmtree(folder, ignore_errors=True)
 
     # --- token -------------------------------------------------------------------------------
     def token_path(self) -> Path:
