@@ -8,8 +8,12 @@ their text reaches the user verbatim as :mod:`core.errors` exceptions.
 A create is the one request that must not be repeated blindly: after an ambiguous failure (the
 connection dropped or timed out after sending, or a 5xx) the client lists the sessions and adopts
 one with that name and image that was not there before this create began (nor made by this
-client since). Creates of one name within a client run one after another, so two of them can
-never claim the same session.
+client since); when the request may still be on its way (timeout, dropped connection, gateway
+error) it lists again after short waits before resending (:meth:`SkahaClient._adopt_created`
+says what window remains). Every create also carries ``SRCNET_CREATE_ID`` in its environment,
+the same for all its attempts: serve-local answers a repeated create id with the first session,
+which closes that window locally (Skaha ignores it; its session JSON does not show env). Creates
+of one name within a client run one after another, so two of them can never claim the same session.
 
 Inputs that Skaha would silently mangle (``args`` split on single spaces, ``env`` values holding
 ``=``, names it rewrites) are refused before anything is sent: :func:`validate_spec`.
@@ -26,6 +30,7 @@ import random
 import re
 import ssl
 import time
+import uuid
 from collections import defaultdict
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -44,6 +49,9 @@ MAX_REPLICAS = 512
 POOL_SIZE = 8
 SNAPSHOT_TTL_S = 10.0
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+GATEWAY_STATUS = frozenset({502, 504})  # a proxy gave up: the request may still reach the service
+RELIST_WAITS_S = (0.5, 1.5)
+CREATE_ID_ENV = "SRCNET_CREATE_ID"
 HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -171,7 +179,7 @@ def validate_spec(spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict
     _check_offered("gpus", spec.gpus, _context_options(context, "gpus", "availableGPUs"))
 
 
-def create_params(spec: LaunchSpec, name: str, replica: int) -> list[tuple[str, str]]:
+def create_params(spec: LaunchSpec, name: str, replica: int, create_id: str | None = None) -> list[tuple[str, str]]:
     """The form fields of one create, in the order canfar sends them."""
     params = [("name", name), ("image", spec.image.strip())]
     for label in ("cores", "ram"):
@@ -187,6 +195,8 @@ def create_params(spec: LaunchSpec, name: str, replica: int) -> list[tuple[str, 
     env = dict(spec.env)
     if spec.replicas > 1:
         env.update(REPLICA_ID=str(replica), REPLICA_COUNT=str(spec.replicas))
+    if create_id:
+        env[CREATE_ID_ENV] = create_id
     params.extend(("env", f"{k}={v}") for k, v in env.items())
     return params
 
@@ -209,12 +219,14 @@ def _is_loopback(url: str) -> bool:
 
 
 class _Transient(Exception):
-    """One failed attempt worth retrying; ``ambiguous`` when the server may have acted."""
+    """One failed attempt worth retrying; ``ambiguous`` when the server may have acted, ``in_flight``
+    when it may still act (no answer came from the service itself)."""
 
-    def __init__(self, reason: str, ambiguous: bool, retry_after: float | None = None):
+    def __init__(self, reason: str, ambiguous: bool, retry_after: float | None = None, in_flight: bool = False):
         super().__init__(reason)
         self.ambiguous = ambiguous
         self.retry_after = retry_after
+        self.in_flight = in_flight
 
 
 class SkahaClient:
@@ -278,14 +290,16 @@ class SkahaClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise _Transient(f"cannot connect ({type(exc).__name__}: {exc})", ambiguous=False) from None
         except httpx.TransportError as exc:
-            raise _Transient(f"connection lost ({type(exc).__name__}: {exc or 'no response'})", ambiguous=True) from None
+            reason = f"connection lost ({type(exc).__name__}: {exc or 'no response'})"
+            raise _Transient(reason, ambiguous=True, in_flight=True) from None
         finally:
             self._slots.put_nowait(pool)
         if response.is_success:
             return response
         if response.status_code in RETRYABLE_STATUS:
             reason = f"HTTP {response.status_code}: {response.text.strip()[:200]}"
-            raise _Transient(reason, ambiguous=True, retry_after=_retry_after(response))
+            raise _Transient(reason, ambiguous=True, retry_after=_retry_after(response),
+                             in_flight=response.status_code in GATEWAY_STATUS)
         raise self._final_error(response, path)
 
     def _final_error(self, response: httpx.Response, path: str) -> SrcnetError:
@@ -300,28 +314,28 @@ class SkahaClient:
         return SrcnetError(f"{self.base_url}{path}: HTTP {status}: {text}")
 
     async def _request(self, method: str, path: str, params=None, *, recover=None):
-        """Send with retries; ``recover()`` runs before re-sending after an ambiguous failure and
-        may return a result that replaces the request (how a create avoids duplicating itself)."""
+        """Send with retries; ``recover(in_flight)`` runs before re-sending after an ambiguous failure
+        and may return a result that replaces the request (how a create avoids duplicating itself)."""
         policy = self.retries
         deadline = time.monotonic() + policy.total_s
-        ambiguous = False
+        ambiguous = in_flight = False
         last = ""
         for attempt in range(policy.attempts):
             if ambiguous and recover is not None:
-                found = await recover()
+                found = await recover(in_flight)
                 if found is not None:
                     return found
             try:
                 return await self._attempt(method, path, params)
             except _Transient as failure:
-                ambiguous = ambiguous or failure.ambiguous
+                ambiguous, in_flight = ambiguous or failure.ambiguous, failure.in_flight
                 last = str(failure)
                 pause = policy.delay(attempt, failure.retry_after)
             if attempt + 1 == policy.attempts or time.monotonic() + pause > deadline:
                 break
             await asyncio.sleep(pause)
         if ambiguous and recover is not None:
-            found = await recover()
+            found = await recover(in_flight)
             if found is not None:
                 return found
         raise Unreachable(f"{self.base_url}{path}: no answer after {attempt + 1} attempts ({last})")
@@ -452,15 +466,12 @@ class SkahaClient:
             raise
 
     async def _create_one(self, spec: LaunchSpec, name: str, replica: int, before: set[str]) -> str:
-        async def find_created() -> str | None:
-            for session in await self.list_sessions(type="headless"):
-                if (session.name == name.lower()[:MAX_NAME] and session.image == spec.image.strip()
-                        and session.id not in before and session.id not in self._created):
-                    self._created.add(session.id)
-                    return session.id
-            return None
+        params = create_params(spec, name, replica, create_id=uuid.uuid4().hex)
 
-        outcome = await self._request("POST", "session", create_params(spec, name, replica), recover=find_created)
+        async def adopt(in_flight: bool) -> str | None:
+            return await self._adopt_created(name.lower()[:MAX_NAME], spec.image.strip(), before, in_flight)
+
+        outcome = await self._request("POST", "session", params, recover=adopt)
         if isinstance(outcome, str):
             return outcome
         session_id = outcome.text.strip()
@@ -468,6 +479,23 @@ class SkahaClient:
             raise SrcnetError(f"{self.base_url}session: create of {name!r} returned no session id")
         self._created.add(session_id)
         return session_id
+
+    async def _adopt_created(self, name: str, image: str, before: set[str], in_flight: bool) -> str | None:
+        """The session an ambiguous create made, if the listing shows one; None means "resend".
+
+        When the last attempt may still be on its way (timeout, dropped connection, gateway error),
+        the listing is repeated after the waits of ``RELIST_WAITS_S`` before giving up. What remains
+        on CANFAR: an attempt that reaches Skaha more than those ~2 s after the client gave up on it
+        (held in a proxy queue) is created after the resend, and the session exists twice. On
+        serve-local the create id closes that window (the resend gets the first session).
+        """
+        for pause in (0.0, *RELIST_WAITS_S) if in_flight else (0.0,):
+            await asyncio.sleep(pause)
+            for session in await self.list_sessions(type="headless"):
+                if session.name == name and session.image == image and session.id not in before and session.id not in self._created:
+                    self._created.add(session.id)
+                    return session.id
+        return None
 
     async def delete_all(self, session_ids) -> dict[str, SrcnetError]:
         """Delete concurrently; returns the ids that could not be deleted, with their errors."""

@@ -142,6 +142,9 @@ async def test_create_sends_canfar_shaped_fields_and_replicas(scripted):
         ids = await client.create(spec)
     assert sorted(ids) == ["id000000", "id000001"]
     params = sorted((dict(p["params"])["name"], p["params"]) for p in server.posts())
+    create_ids = {value for _, sent in params for key, value in sent if key == "env" and value.startswith("SRCNET_CREATE_ID=")}
+    assert len(create_ids) == 2  # one per replica (the same for every attempt of it)
+    params = [(name, [kv for kv in sent if kv[1] not in create_ids]) for name, sent in params]
     assert params[0][1] == [("name", "batch-1"), ("image", IMAGE), ("cores", "2"), ("ram", "4"), ("type", "headless"),
                             ("cmd", "python"), ("args", "-m worker"), ("env", "A=1"), ("env", "REPLICA_ID=1"),
                             ("env", "REPLICA_COUNT=2")]
@@ -323,4 +326,18 @@ async def test_a_create_that_timed_out_after_the_server_acted_is_adopted(scripte
     server = scripted(platform(sessions, slow_create))
     async with SkahaClient(server.url, token="t", timeout=0.2, retries=FAST) as client:
         assert await client.create(LaunchSpec("job", IMAGE, cmd="true")) == ["slow0001"]
+    assert len(server.posts()) == 1
+
+
+async def test_a_create_that_timed_out_before_the_server_acted_is_found_by_listing_again(scripted):
+    sessions = []
+
+    def late_create(request):
+        time.sleep(0.5)  # held up before acting: the client's first recovery listing sees nothing yet
+        sessions.append({"id": "late0001", "name": "job", "image": IMAGE, "status": "Pending"})
+        return 200, "late0001\n", {}
+
+    server = scripted(platform(sessions, late_create))
+    async with SkahaClient(server.url, token="t", timeout=0.2, retries=FAST) as client:
+        assert await client.create(LaunchSpec("job", IMAGE, cmd="true")) == ["late0001"]
     assert len(server.posts()) == 1
