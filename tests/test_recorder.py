@@ -184,6 +184,9 @@ def test_cores_come_from_cgroup_v1_cfs_quota(tmp_path):
 def test_psutil_sampler_sees_the_same_tree_as_proc(tmp_path):
     sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(3)]
     try:
+        # A child still loading `sleep` grows its RSS between the two readings; compare settled ones.
+        wait_for(lambda: all(psutil.Process(p.pid).status() == psutil.STATUS_SLEEPING for p in sleepers),
+                 message="the sleepers to settle")
         via_proc = recorder.ProcTree(os.getpid()).sample()
         via_psutil = recorder.PsutilTree(os.getpid()).sample()
     finally:
