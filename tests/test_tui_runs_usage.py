@@ -55,7 +55,7 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         app.query_one("#runs-ledger").focus()
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        assert "Launch 2 session(s)" in app.screen._body
+        assert "Launch 2 sessions (1 core, 1 GB RAM each)" in app.screen._body and "saved to the file first" in app.screen._body
         await pilot.press("y")
         await wait_until(pilot, lambda: app.query_one("#runs-ledger").row_count == 1, timeout_s=30, message="the run in the ledger")
         assert "cores = 1" in (folder / "config.ini").read_text()
@@ -71,9 +71,8 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal) and run.id in app.screen._body)
         await pilot.press("y")
         await wait_until(pilot, lambda: any(f"Run {run.id}: 2 failed" in n for n in notifications(app)), timeout_s=30)
-        await pilot.press("u")
-        await wait_until(pilot, lambda: app.query_one("#panes").active == "usage")
-        assert app.query_one("#usage-pane").paths == [Path(run.local_dir)]
+        await pilot.press("u")  # SoFiA is not installed here: the tasks failed before profiling anything
+        await wait_until(pilot, lambda: any(f"Run {run.id} has no profile logs yet" in n for n in notifications(app)))
 
 
 async def test_a_bad_config_is_a_modal_naming_the_problem(local_server, tmp_path):

@@ -200,6 +200,7 @@ class SrcnetApp(App):
     def _sessions_polled(self, message: SessionsPane.Polled) -> None:
         self.query_one(LogsPane).session_changed(message.sessions)
         self.query_one(UsagePane).record_live(message.sessions, message.at)
+        self.query_one(RunsPane).sessions_polled(message.sessions)
         if not self.status_header.user and message.sessions:
             self.status_header.user = message.sessions[0].userid
 

@@ -46,6 +46,13 @@ class ConfigDraft:
     """Keys written explicitly (the file's, plus edits); a key absent here takes its default."""
     shown: dict[str, tuple[str, str]] = field(default_factory=dict)
     """key -> (effective value, note) from core's description, for the form."""
+    saved: dict[str, str] = field(default_factory=dict)
+    """The section as the file holds it (what ``values`` started from)."""
+
+    @property
+    def edited(self) -> bool:
+        """Has the user changed something the file does not hold yet?"""
+        return self.values != self.saved
 
 
 def sections_of(text: str) -> list[str]:
@@ -70,7 +77,8 @@ def open_draft(path: Path, kind: str, section: str | None = None) -> tuple[Confi
     config = load_run_config(path, section=section or section_to_edit(Path(path).expanduser(), kind), kind=kind)
     draft = ConfigDraft(config.path, kind, config.section)
     describe(draft, config)
-    draft.values = read_section(draft.path.read_text(), draft.section)
+    draft.saved = read_section(draft.path.read_text(), draft.section)
+    draft.values = dict(draft.saved)
     return draft, config
 
 
@@ -129,3 +137,4 @@ def save_draft(draft: ConfigDraft) -> None:
     temporary = draft.path.with_name(f".{draft.path.name}.srcnet-tui-save")
     temporary.write_text(rewrite_section(text, draft.section, draft.values))
     os.replace(temporary, draft.path)
+    draft.saved = dict(draft.values)

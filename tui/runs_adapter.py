@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,41 @@ from rich.table import Table
 from rich.text import Text
 
 from core.runs.config import load_run_config
-from core.runs.ledger import Ledger
+from core.runs.ledger import LAUNCHED, Ledger, RunRecord
 from core.runs.orchestrate import Reporter, resume_run, start_run
 from core.settings import Settings
 
-_context_cache: dict[int, dict | None] = {}
 MAX_FILES_SHOWN = 40
+_contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Each platform's ``/context``, read once (it lists resource options, which do not change)."""
 
 
-def list_runs(settings: Settings, limit: int = 200) -> list[Any]:
-    """Runs of the ledger, newest first."""
+def read_ledger(settings: Settings, limit: int = 200) -> tuple[list[RunRecord], dict[str, list[str]]]:
+    """Runs of the ledger, newest first, and the session ids of each run's launched tasks
+    (whether those are running yet is for the platform to say: a launched session may be Pending)."""
     with Ledger(settings.state_dir) as ledger:
-        return ledger.runs(limit)
+        runs = ledger.runs(limit)
+        launched = {
+            run.id: [task.session_id for task in ledger.tasks(run.id, (LAUNCHED,)) if task.session_id]
+            for run in runs
+            if run.counts.get(LAUNCHED)
+        }
+    return runs, launched
+
+
+def run_profiles(settings: Settings, run: RunRecord) -> tuple[list[Path], dict[str, float]]:
+    """A run's collected profile logs, and the cores each of their tasks requested (for efficiency)."""
+    with Ledger(settings.state_dir) as ledger:
+        tasks = ledger.tasks(run.id)
+    folder = Path(run.local_dir or "")
+    paths, cores = [], {}
+    for task in tasks:
+        path = folder / task.spec.get("outputs", {}).get("profile_log", "")
+        if run.local_dir and path.is_file():
+            paths.append(path)
+            if task.spec.get("cores"):
+                cores[str(path)] = float(task.spec["cores"])
+    return paths, cores
 
 
 def folder_listing(folder: Path) -> Text:
@@ -69,14 +93,13 @@ def describe_run(settings: Settings, run: Any) -> Group:
 
 async def platform_context(platform: Any) -> dict | None:
     """The platform's ``/context`` (resource options) for checking a plan; None when unreachable."""
-    key = id(platform)
-    if key not in _context_cache:
+    if platform not in _contexts:
         try:
             client = await platform.client()
-            _context_cache[key] = await client.context()
+            _contexts[platform] = await client.context()
         except Exception:  # the preview still works without the platform's options
             return None
-    return _context_cache[key]
+    return _contexts[platform]
 
 
 class NotifyingReporter(Reporter):
@@ -89,7 +112,10 @@ class NotifyingReporter(Reporter):
         self.app = app
 
     def _say(self, message: str, severity: str = "information", title: str = "Run") -> None:
-        self.app.call_from_thread(self.app.notify, message, title=title, severity=severity)
+        try:
+            self.app.call_from_thread(self.app.notify, message, title=title, severity=severity)
+        except RuntimeError:  # the app has quit; the run goes on and the ledger keeps its story
+            pass
 
     def run_started(self, run: Any) -> None:
         self._say(f"Run {run.id}: {run.tasks} task(s) recorded in the ledger.")
@@ -121,7 +147,10 @@ async def in_daemon_thread(coroutine_factory: Callable[[], Coroutine]) -> Any:
             result, error = asyncio.run(coroutine_factory()), None
         except BaseException as exc:  # handed to the awaiting side, never lost in the thread
             result, error = None, exc
-        loop.call_soon_threadsafe(settle, result, error)
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the app quit (its loop is closed) while the run went on
+            pass
 
     threading.Thread(target=body, name="srcnet-run", daemon=True).start()
     return await done

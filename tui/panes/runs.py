@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
 from core.errors import SrcnetError
+from core.models import PENDING
+from core.runs import ledger as L
 from core.runs.plan import plan_run
 from tui import runs_adapter
 from tui.platform import error_line
@@ -32,7 +34,7 @@ from tui.widgets.keyed_table import KeyedTable
 PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("region", "Region"), ("par", "Parameters"), ("name", "Session"))
 LEDGER_COLUMNS = (
     ("id", "Run"), ("kind", "Kind"), ("phase", "Phase"), ("created", "Created"),
-    ("pending", "Pending"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
+    ("waiting", "Waiting"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
 )  # fmt: skip
 LEDGER_REFRESH_S = 3.0
 CHECK_DELAY_S = 0.25
@@ -46,23 +48,37 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def progress_counts(counts: dict[str, int]) -> tuple[int, int, int, int]:
-    """(pending, running, done, failed) from the ledger's per-state task counts."""
-    pending = counts.get("planned", 0) + counts.get("launching", 0)
-    running = counts.get("launched", 0)
-    done = counts.get("completed", 0) + counts.get("no_sources", 0)
-    failed = counts.get("failed", 0) + counts.get("lost", 0)
-    return pending, running, done, failed
+@dataclass(frozen=True)
+class Progress:
+    """A run's tasks by what they are doing now: waiting (planned, or launched and still Pending on
+    the platform), running, done (with or without sources) and failed (or lost)."""
+
+    waiting: int
+    running: int
+    done: int
+    failed: int
 
 
-def ledger_row(run: Any) -> tuple:
-    pending, running, done, failed = progress_counts(run.counts)
+def run_progress(counts: dict[str, int], launched_statuses: list[str | None]) -> Progress:
+    """The ledger's per-state task counts, with each launched task's session status from the last
+    poll (None: not seen yet). A launched task counts as running only once its session has started."""
+    started = sum(1 for status in launched_statuses if status not in (None, PENDING))
+    not_started = counts.get(L.LAUNCHED, 0) - started
+    return Progress(
+        waiting=counts.get(L.PLANNED, 0) + counts.get(L.LAUNCHING, 0) + not_started,
+        running=started,
+        done=sum(counts.get(state, 0) for state in L.SUCCESS_STATES),
+        failed=counts.get(L.FAILED, 0) + counts.get(L.LOST, 0),
+    )
+
+
+def ledger_row(run: Any, progress: Progress) -> tuple:
     created = time.strftime("%m-%d %H:%M", time.localtime(run.created))
     phase_style = {"failed": "bold red", "done": "green", "finished": "green"}.get(run.phase, "")
     return (
-        run.id, run.kind, Text(run.phase, style=phase_style), created, str(pending),
-        Text(str(running), style="bold green" if running else ""), str(done),
-        Text(str(failed), style="bold red" if failed else ""),
+        run.id, run.kind, Text(run.phase, style=phase_style), created, str(progress.waiting),
+        Text(str(progress.running), style="bold green" if progress.running else ""), str(progress.done),
+        Text(str(progress.failed), style="bold red" if progress.failed else ""),
     )  # fmt: skip
 
 
@@ -87,6 +103,20 @@ def plan_summary(plan: Any) -> Text:
     for warning in plan.warnings:
         text.append(f"\n⚠ {warning}", style="yellow")
     return text
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def launch_question(plan: Any, draft: ConfigDraft, backend: str) -> str:
+    """What the launch confirmation asks: how many sessions, how big, where, from which file."""
+    first = plan.tasks[0]
+    text = (
+        f"Launch {plural(len(plan.tasks), 'session')} ({plural(first.cores, 'core')}, {first.ram_gb} GB RAM each)\n"
+        f"of {plan.image} on the {backend} backend,\nfrom {draft.path.name} [{draft.section}]?"
+    )
+    return text + ("\nYour edits are saved to the file first." if draft.edited else "")
 
 
 class RunsPane(Vertical):
@@ -114,6 +144,10 @@ class RunsPane(Vertical):
         self.plan: Any = None
         self.kind = "parallel"
         self.runs: dict[str, Any] = {}
+        self.launched: dict[str, list[str]] = {}
+        """Run id -> session ids of its launched tasks (from the ledger)."""
+        self.session_status: dict[str, str] = {}
+        """Session id -> status, from the Sessions pane's last poll."""
         self.problem: str | None = None
         """What core said is wrong with the config being edited (None when it is valid)."""
 
@@ -148,13 +182,26 @@ class RunsPane(Vertical):
 
     async def refresh_ledger(self) -> None:
         try:
-            runs = await asyncio.to_thread(runs_adapter.list_runs, self.app.settings)
+            runs, self.launched = await asyncio.to_thread(runs_adapter.read_ledger, self.app.settings)
         except Exception as exc:  # a locked or broken ledger must not end the loop
             self.query_one("#runs-ledger").border_subtitle = error_line(exc)
             return
         self.runs = {run.id: run for run in runs}
-        self.ledger.sync({run.id: ledger_row(run) for run in runs})
-        self.ledger.border_subtitle = f"{len(runs)} runs · enter folder · r resume"
+        self._show_ledger()
+        self.ledger.border_subtitle = f"{len(runs)} runs · enter folder · r resume · u usage"
+
+    def sessions_polled(self, sessions: list[Any]) -> None:
+        """A poll of the Sessions pane: launched tasks whose session started now count as running."""
+        self.session_status = {s.id: s.status for s in sessions}
+        if self.launched:
+            self._show_ledger()
+
+    def progress(self, run: Any) -> Progress:
+        statuses = [self.session_status.get(sid) for sid in self.launched.get(run.id, [])]
+        return run_progress(run.counts, statuses)
+
+    def _show_ledger(self) -> None:
+        self.ledger.sync({run.id: ledger_row(run, self.progress(run)) for run in self.runs.values()})
 
     def action_refresh(self) -> None:
         self.run_worker(self.refresh_ledger(), group="runs-ledger-now")
@@ -179,11 +226,11 @@ class RunsPane(Vertical):
         self.app.push_screen(TextModal(f"Run {run.id}", body))
 
     def action_usage(self) -> None:
-        """The selected run's usage: its folder of collected profile logs in the Usage pane."""
+        """The selected run's usage in the Usage pane: its profile logs, with the cores its tasks requested."""
         run = self._selected_run()
-        if run is None or not run.local_dir:
+        if run is None:
             return
-        self.app.query_one("#usage-pane").open_paths([Path(run.local_dir)])
+        self.app.query_one("#usage-pane").open_run(run)
         self.app.show_pane("usage")
 
     def action_resume(self) -> None:
@@ -195,8 +242,8 @@ class RunsPane(Vertical):
             if yes:
                 self.resume(run)
 
-        pending, running, done, failed = progress_counts(run.counts)
-        body = f"Resume run {run.id}? {done} done, {running} running, {pending + failed} to (re)launch or watch."
+        p = self.progress(run)
+        body = f"Resume run {run.id}? {p.done} done, {p.running} running, {p.waiting + p.failed} to (re)launch or watch."
         self.app.push_screen(ConfirmModal("Resume run", body), confirmed)
 
     @work(group="runs-launch", exit_on_error=False)
@@ -238,7 +285,8 @@ class RunsPane(Vertical):
         fields = list(self.query(".field-row Input"))
         focused = self.app.focused
         if focused in fields:
-            fields[(fields.index(focused) + step) % len(fields)].focus()
+            # at once (``focus()`` waits for the next refresh): the keys typed next go to this field
+            self.screen.set_focus(fields[(fields.index(focused) + step) % len(fields)])
 
     def action_leave_form(self) -> None:
         self.ledger.focus()
@@ -357,13 +405,7 @@ class RunsPane(Vertical):
         if self.draft is None or self.config is None or self.plan is None:
             self.notify("Open a valid config first (o).", title="Launch", severity="warning")
             return
-        plan = self.plan
-        body = (
-            f"Launch {len(plan.tasks)} session(s) of {plan.image}\n"
-            f"({plan.tasks[0].cores} cores, {plan.tasks[0].ram_gb} GB RAM each) "
-            f"from {self.draft.path.name} [{self.draft.section}]?\nThe config is saved first."
-        )
-
+        body = launch_question(self.plan, self.draft, self.app.settings.backend)
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.launch()
@@ -373,6 +415,7 @@ class RunsPane(Vertical):
     @work(group="runs-launch", exit_on_error=False)
     async def launch(self) -> None:
         draft = self.draft
-        await asyncio.to_thread(save_draft, draft)
+        if draft.edited:
+            await asyncio.to_thread(save_draft, draft)
         self.notify(f"Launching {draft.path.name} [{draft.section}]…", title="Runs")
         await self._background(runs_adapter.launch_run(self.app, draft.path, draft.section, draft.kind), title="Launch")

@@ -1,6 +1,7 @@
 """The Usage pane: what a run (or any folder of profile logs) cost, and what running sessions use now.
 
-Profiles: ``o`` opens a folder or files of psrecord/recorder logs; core's
+Profiles: ``o`` opens a folder or files of psrecord/recorder logs, or the Runs pane's ``u`` opens a
+run of the ledger (its collected logs, with the cores each task requested); core's
 :func:`core.usage.aggregate` gives the per-run rows and totals (the same numbers as ``aggregate``),
 :func:`core.usage.timeseries` the CPU % and memory curves of the runs marked with ``space`` (all of
 them, up to eight, until one is marked). Live: every poll of the Sessions pane adds each running
@@ -26,6 +27,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from core import usage
+from tui import runs_adapter
 from tui.platform import error_line
 from tui.screens.modals import PromptModal
 from tui.widgets.keyed_table import KeyedTable
@@ -84,6 +86,10 @@ class UsagePane(Vertical):
         super().__init__(**kwargs)
         self.paths: list[Path] = []
         self.cores: float | None = None
+        """Cores every run was given, as the user typed it (``c``); None: from the ledger or the logs."""
+        self.run_cores: dict[str, float] = {}
+        """Profile log path -> cores its task requested, for a run opened from the ledger."""
+        self.run_id: str | None = None
         self.report: dict | None = None
         self.series: Any = None
         self.marks: set[str] = set()
@@ -113,10 +119,25 @@ class UsagePane(Vertical):
 
         self.app.push_screen(PromptModal("Profile logs: a folder or files (space-separated)", start), chosen)
 
-    def open_paths(self, paths: list[Path]) -> None:
+    def open_paths(self, paths: list[Path], run_cores: dict[str, float] | None = None, run_id: str | None = None) -> None:
         self.paths = paths
+        self.run_cores = run_cores or {}
+        self.run_id = run_id
         self.marks.clear()
         self.load()
+
+    @work(exclusive=True, group="usage-load", exit_on_error=False, description="read a run's profile logs")
+    async def open_run(self, run: Any) -> None:
+        """A run of the ledger: its collected profile logs, each with the cores its task requested."""
+        try:
+            paths, cores = await asyncio.to_thread(runs_adapter.run_profiles, self.app.settings, run)
+        except Exception as exc:
+            self.notify(error_line(exc), title=f"Usage of run {run.id}", severity="error")
+            return
+        if not paths:
+            self.notify(f"Run {run.id} has no profile logs yet (they come back when its tasks end).", title="Usage")
+            return
+        self.open_paths(paths, cores, run.id)
 
     def action_reload(self) -> None:
         if self.paths:
@@ -137,7 +158,8 @@ class UsagePane(Vertical):
     @work(exclusive=True, group="usage-load", exit_on_error=False, description="aggregate profile logs")
     async def load(self) -> None:
         try:
-            result, report, series = await asyncio.to_thread(self._read, list(self.paths), self.cores)
+            cores = self.cores if self.cores is not None else self.run_cores or None
+            result, report, series = await asyncio.to_thread(self._read, list(self.paths), cores)
         except Exception as exc:
             self.notify(error_line(exc), title="Usage: cannot read the logs", severity="error")
             return
@@ -149,7 +171,7 @@ class UsagePane(Vertical):
         self._show_report()
 
     @staticmethod
-    def _read(paths: list[Path], cores: float | None) -> tuple[Any, dict, Any]:
+    def _read(paths: list[Path], cores: float | dict[str, float] | None) -> tuple[Any, dict, Any]:
         result = usage.load(paths)
         return result, usage.aggregate(result.runs, cores=cores), usage.timeseries(result.runs)
 
@@ -157,9 +179,21 @@ class UsagePane(Vertical):
         rows = {row["run"]: usage_cells(row, row["run"] in self.marks) for row in self.report["runs"]}
         self.table.sync(rows)
         self.query_one("#usage-total", Static).update(totals_text(self.report["total"]))
-        where = " ".join(str(p) for p in self.paths)
-        self.query_one("#usage-source", Static).update(Text.assemble(("logs: ", "dim"), (where, "bold"), f" · {len(rows)} runs"))
+        self.query_one("#usage-source", Static).update(self._source_text(len(rows)))
         self.draw()
+
+    def _source_text(self, count: int) -> Text:
+        if self.cores is not None:
+            cores = f"{self.cores:g} cores each (c)"
+        elif self.run_cores:
+            cores = "cores as requested"
+        else:
+            cores = "cores from the logs (c sets them)"
+        if self.run_id:
+            where = Text.assemble(("run ", "dim"), (self.run_id, "bold"), f" · {count} tasks")
+        else:
+            where = Text.assemble(("logs: ", "dim"), (" ".join(map(str, self.paths)), "bold"), f" · {count} runs")
+        return where.append(f" · {cores}", style="dim")
 
     def action_mark(self) -> None:
         key = self.table.current_key
