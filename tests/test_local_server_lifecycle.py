@@ -227,6 +227,32 @@ def test_daemon_is_started_once_and_reused_by_concurrent_processes(state_dir, te
     assert daemon.stop(state_dir) is False
 
 
+def test_a_daemon_left_by_other_code_is_replaced_and_its_running_session_adopted(state_dir):
+    from core.local import daemon
+    from core.local.service import read_server_file, server_file, software_version
+    from core.local.store import write_json_atomic
+
+    endpoint = daemon.ensure_running(state_dir)
+    with httpx.Client(base_url=endpoint.url + "/", headers={"Authorization": f"Bearer {endpoint.token}"}, trust_env=False) as c:
+        sid = create(c, "survivor", args=SLEEP_UNTIL_GO).strip()
+        wait_status(c, sid, "Running")
+    before = {p.pid for p in processes_of(state_dir, sid)}
+    old = read_server_file(state_dir)
+    write_json_atomic(server_file(state_dir), {**old, "version": "0.0.1+older"})  # as a daemon of older code announced
+
+    upgraded = daemon.ensure_running(state_dir)
+    info = read_server_file(state_dir)
+    assert info["pid"] != old["pid"] and info["version"] == software_version()
+    assert daemon.ensure_running(state_dir).url == upgraded.url  # the new one is reused
+    assert before <= {p.pid for p in processes_of(state_dir, sid)}  # the session's processes were never touched
+    with httpx.Client(base_url=upgraded.url + "/", headers={"Authorization": f"Bearer {upgraded.token}"}, trust_env=False) as c:
+        assert status_of(c, sid) == "Running"
+        assert "Adopted" in c.get(f"session/{sid}", params={"view": "events"}).text
+        (state_dir / "local" / "sessions" / sid / "go").touch()
+        wait_status(c, sid, "Completed")
+        assert c.get(f"session/{sid}", params={"view": "logs"}).text == "went\n"
+
+
 def test_unreadable_state_is_one_line_and_exit_2(cli, state_dir):
     bad = state_dir / "local" / "meta" / "abcd1234"
     bad.mkdir(parents=True)

@@ -1,9 +1,11 @@
 """Start, find and stop the local server daemon for a state folder (used by the CLI and the TUI).
 
-``ensure_running`` reuses a server that ``server.json`` names when that process is alive and answers
-``/skaha/availability``; otherwise it starts ``python -m core.cli --state-dir X serve-local --port 0``
-detached and waits, with a deadline, until it answers. An flock on ``local/daemon.lock`` serialises
-this, so two CLIs starting at once never start two daemons.
+``ensure_running`` reuses a server that ``server.json`` names when that process is alive, runs this
+code (same :func:`~core.local.service.software_version`) and answers ``/skaha/availability``. A
+daemon left running by other code is stopped first (its sessions are detached processes and the
+new server re-adopts them); then ``python -m core.cli --state-dir X serve-local --port 0`` is started
+detached and waited for, with a deadline, until it answers. An flock on ``local/daemon.lock``
+serialises this, so two CLIs starting at once never start two daemons.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import httpx
 import psutil
 
 from core.errors import Unreachable, UsageError
-from core.local.service import read_server_file
+from core.local.service import read_server_file, software_version
 from core.local.store import Store
 
 START_TIMEOUT_S = 30.0
@@ -61,9 +63,14 @@ def answers(url: str, timeout_s: float = 2.0) -> bool:
     return response.status_code == 200
 
 
-def _live_endpoint(store: Store) -> Endpoint | None:
+def _live_endpoint(store: Store, *, any_version: bool = False) -> Endpoint | None:
+    """The endpoint of the live server of this state folder, if it runs this code (or ``any_version``)."""
     info = read_server_file(store.state_dir)
-    if _server_process(info) is None or not answers(info["url"]):
+    if _server_process(info) is None:
+        return None
+    if not any_version and info.get("version") != software_version():
+        return None
+    if not answers(info["url"]):
         return None
     try:
         token = store.token_path().read_text().strip()
@@ -121,7 +128,7 @@ def _wait_until_answering(store: Store, proc: subprocess.Popen, timeout_s: float
             raise Unreachable(f"local server did not start: {why} (log: {store.root / LOG_NAME})")
         info = read_server_file(store.state_dir)
         if info and info.get("pid") == proc.pid:
-            endpoint = _live_endpoint(store)
+            endpoint = _live_endpoint(store, any_version=True)
             if endpoint is not None:
                 return endpoint
         time.sleep(0.05)
@@ -139,7 +146,15 @@ def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpo
         endpoint = _live_endpoint(store)
         if endpoint is not None:
             return endpoint
+        _stop_outdated(store)
         return _wait_until_answering(store, _start_daemon(store), timeout_s)
+
+
+def _stop_outdated(store: Store) -> None:
+    """Stop a live daemon that announced another software version (an upgrade left it running)."""
+    info = read_server_file(store.state_dir)
+    if _server_process(info) is not None and info.get("version") != software_version():
+        stop(store.state_dir)
 
 
 def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:

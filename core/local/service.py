@@ -2,13 +2,16 @@
 
 The server holds an flock on ``<state_dir>/local/server.lock`` for its whole life (a second server
 on the same folder refuses to start), recovers the sessions a previous server left, listens, and then
-announces itself in ``server.json`` (pid, create time, host, port, url) for
-:mod:`core.local.daemon`. SIGTERM/SIGINT stop it cleanly; sessions keep running either way.
+announces itself in ``server.json`` (pid, create time, host, port, url, software version) for
+:mod:`core.local.daemon`, which replaces a daemon whose version is not its own. SIGTERM/SIGINT stop
+it cleanly; sessions keep running either way.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
+import hashlib
 import ipaddress
 import logging
 import os
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+import core
 from core.errors import UsageError
 from core.local.context import Capacity
 from core.local.faults import FaultConfig, Faults
@@ -43,6 +47,16 @@ class ServeOptions:
     cores: int | None = None
     ram_gb: float | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
+
+
+@functools.cache
+def software_version() -> str:
+    """``core.__version__`` plus a hash of the local server's sources: tells a daemon started from
+    other code (an older checkout, an edited file) apart from one this code would start."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return f"{core.__version__}+{digest.hexdigest()[:12]}"
 
 
 def server_file(state_dir: Path) -> Path:
@@ -109,6 +123,7 @@ def _announce_file(store: Store, httpd: LocalSkahaServer) -> dict:
         "port": port,
         "url": httpd.base_url + API.removeprefix(ROOT),
         "started": time.time(),
+        "version": software_version(),
     }
     write_json_atomic(server_file(store.state_dir), info)
     return info
