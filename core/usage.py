@@ -86,13 +86,15 @@ class _Pending:
 # a marker row of the same length (elapsed_time = -1, impossible in a log), so a whole batch is
 # parsed by one pandas C-parser call and the markers show where each file's rows begin.
 
-def load(paths: Iterable, *, columns: Iterable[str] | None = None, workers: int | None = None) -> LoadResult:
+def load(paths: Iterable, *, columns: Iterable[str] | None = None, workers: int | None = None,
+         names: Mapping[str, str] | None = None) -> LoadResult:
     """Read every profile log named in ``paths`` (files or folders, searched recursively).
 
     ``columns`` limits the parsed columns (``elapsed_time``, ``cpu`` and ``mem_real`` are always
     kept); ``AGGREGATE_COLUMNS`` is all that :func:`aggregate` and :func:`timeseries` need and
     parses faster. Unparsed columns are not checked. I/O totals come from the first and last rows
-    either way.
+    either way. Runs are named after their files, or ``names[str(path)]`` when given (a run's
+    tasks are named after the task, not the log).
     """
     wanted = None if columns is None else set(columns) | set(AGGREGATE_COLUMNS)
     problems: list[str] = []
@@ -104,7 +106,7 @@ def load(paths: Iterable, *, columns: Iterable[str] | None = None, workers: int 
             result.problems += batch_problems
             result.skipped += skipped
     _attach_summaries(result.runs, result.problems)
-    _name_runs(result.runs)
+    _name_runs(result.runs, names or {})
     return result
 
 
@@ -359,14 +361,16 @@ def _attach_summaries(runs: list[RunProfile], problems: list[str]) -> None:
             run.kind = "recorder"
 
 
-def _name_runs(runs: list[RunProfile]) -> None:
-    """Runs are named after their files; a name used twice gets its folder in front."""
+def _name_runs(runs: list[RunProfile], names: Mapping[str, str]) -> None:
+    """Runs are named as ``names`` says, else after their files; a name used twice gets its folder in front."""
+    for run in runs:
+        run.name = names.get(str(run.source), run.name)
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.name] = counts.get(run.name, 0) + 1
     for run in runs:
         if counts[run.name] > 1:
-            run.name = f"{run.source.parent.name}/{run.source.stem}"
+            run.name = f"{run.source.parent.name}/{run.name}"
 
 
 # --- aggregation --------------------------------------------------------------------------

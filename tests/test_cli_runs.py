@@ -57,7 +57,9 @@ def test_parallel_counts_no_sources_as_a_result_and_reports_usage(workspace, cli
     assert len(list(logs.glob("*_cat.txt"))) == 2
     expected = usage.aggregate(usage.load(profiles).runs, cores=1)
     assert result["usage"]["total"] == json.loads(json.dumps(expected["total"]))
-    assert len(result["usage"]["runs"]) == 3
+    assert [r["run"] for r in result["usage"]["runs"]] == ["task-001", "task-002", "task-003"]
+    manifest = json.loads((logs / "run.json").read_text())
+    assert [r["run"] for r in manifest["usage"]["runs"]] == ["task-001", "task-002", "task-003"]
 
     listed = cli("runs", "--json")
     assert listed.returncode == 0

@@ -16,7 +16,7 @@ from core.runs.quickstart import synthetic_image  # noqa: E402
 def test_quickstart_runs_pybdsf_in_several_sessions_and_ends_with_the_usage_table(local_server, cli, tmp_path):
     proc = cli("quickstart", "--dir", tmp_path / "qs", timeout=110)
     assert proc.returncode == 0, proc.stderr
-    assert "makespan" in proc.stdout and "profile_004" in proc.stdout
+    assert "makespan" in proc.stdout and "task-004" in proc.stdout
     run_line = next(line for line in proc.stderr.splitlines() if line.startswith("run ") and "task(s)" in line)
     run_id = run_line.split()[1].rstrip(":")
     results = tmp_path / "qs" / "results" / run_id

@@ -390,15 +390,14 @@ class Runner:
         return local
 
     def usage(self) -> tuple[dict | None, list[str]]:
-        """The usage report of the run's profile logs (the same numbers as ``aggregate``)."""
+        """The usage report of the run's profile logs (the same numbers as ``aggregate``), a row per task."""
         from core import usage
 
-        logs = [self.local_dir / t.spec["outputs"]["profile_log"] for t in self.ledger.tasks(self.run_id)]
-        present = [p for p in logs if p.exists()]
-        if not present:
+        profiles = task_profiles(self.local_dir, self.ledger.tasks(self.run_id))
+        if not profiles:
             return None, ["no profile logs came back"]
-        cores = self.ledger.tasks(self.run_id)[0].spec.get("cores")
-        loaded = usage.load(present)
+        loaded = usage.load([p.path for p in profiles], names={str(p.path): p.name for p in profiles})
+        cores = {p.name: p.cores for p in profiles if p.cores}
         return usage.aggregate(loaded.runs, cores=cores), list(loaded.problems)
 
     def merge(self, tolerance: tuple[float, float] | None = None) -> dict | None:
@@ -437,6 +436,28 @@ class Runner:
         self.write_manifest(report, merged)
         self._phase("done", finished=True)
         return RunResult(self.run, self.ledger.tasks(self.run_id), local, report, problems, merged=merged)
+
+
+@dataclass(frozen=True)
+class TaskProfile:
+    """A task's collected profile log, the name its usage row goes by and the cores it requested."""
+
+    path: Path
+    name: str  # task-001, as its folder on storage
+    cores: float | None
+
+
+def task_profiles(local_dir: Path, tasks: list[TaskRecord]) -> list[TaskProfile]:
+    """The profile logs of a run's tasks that came back to ``local_dir`` (for the usage table and the TUI)."""
+    from core.runs.plan import task_label
+
+    found = []
+    for task in tasks:
+        path = Path(local_dir) / task.spec["outputs"]["profile_log"]
+        if path.is_file():
+            cores = task.spec.get("cores")
+            found.append(TaskProfile(path, task_label(task.index), float(cores) if cores else None))
+    return found
 
 
 def _sessions_by_name(sessions) -> dict[str, list]:

@@ -329,7 +329,7 @@ class _Builder:
         tag = f"{number:03d}"
         filename = f"{self.run_id}_{tag}"
         outputs = TaskOutputs(
-            directory=f"{self.output_dir}/task-{tag}",
+            directory=f"{self.output_dir}/{task_label(number)}",
             filename=filename,
             profile_log=config.profile_log if count == 1 else _numbered(config.profile_log, tag),
             finder_log=f"{filename}_{config.finder}.log",
@@ -388,6 +388,11 @@ class _Builder:
         if offered and value not in offered:
             shown = ", ".join(map(str, offered))
             raise UsageError(f"{self.config.where(key)}: {value} is not offered by the platform (options: {shown})")
+
+
+def task_label(number: int) -> str:
+    """How a run names its task ``number`` (its folder on storage, its row in the usage table): ``task-003``."""
+    return f"task-{number:03d}"
 
 
 def _numbered(file_name: str, tag: str) -> str:
