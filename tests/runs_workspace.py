@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-SEED = Path("/work/shared/fixtures/seed")
+SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # ../shared beside the repo
 
 FINDER = r'''#!{python}
 import sys, time

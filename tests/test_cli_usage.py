@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-FIXTURES = Path("/work/shared/fixtures/profiles")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "profiles"  # ../shared beside the repo
 
 
 def test_aggregate_json_over_the_fixture_folder(cli):

@@ -15,7 +15,7 @@ from rich.console import Console
 from core import usage
 from core.recorder import summary_path
 
-FIXTURES = Path("/work/shared/fixtures/profiles")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "profiles"  # ../shared beside the repo
 HEADER = "elapsed_time,nproc,cpu,mem_real,mem_virtual,read_count,write_count,read_bytes,write_bytes\n"
 
 
