@@ -58,39 +58,36 @@ def test_runs_newest_first_and_ids_sort(tmp_path):
         assert ids[0].startswith("20231114-") and len(ledger.runs(limit=2)) == 2
 
 
-def test_committed_intent_survives_sigkill(tmp_path):
+def _ledger_holder(tmp_path, statements: str) -> subprocess.Popen:
+    """Another process that opens the ledger and runs ``statements``; their ``hold()`` says so and sleeps."""
     script = (
         "import sys, time\n"
         "from core.runs.ledger import Ledger\n"
+        "def hold():\n"
+        "    print('holding', flush=True)\n"
+        "    time.sleep(60)\n"
         "l = Ledger(sys.argv[1])\n"
-        "l.create_run('r1', 'task', [(0, 'n-0', {})])\n"
-        "l.mark_launching('r1', 0)\n"
-        "print('ready', flush=True)\n"
-        "time.sleep(60)\n"
-    )
+    ) + statements
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
+    if proc.stdout.readline().strip() != "holding":
+        proc.kill()
         proc.wait(timeout=10)
+        raise AssertionError("the ledger holder process failed before holding")
+    return proc
+
+
+def test_committed_intent_survives_sigkill(tmp_path):
+    proc = _ledger_holder(tmp_path, "l.create_run('r1', 'task', [(0, 'n-0', {})])\nl.mark_launching('r1', 0)\nhold()\n")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
     assert ledger_path(tmp_path).exists()
     with Ledger(tmp_path) as ledger:
         assert ledger.task("r1", 0).state == "launching"
 
 
 def test_a_run_has_one_driver_at_a_time_and_a_dead_one_releases_it(tmp_path):
-    script = (
-        "import sys, time\n"
-        "from core.runs.ledger import Ledger\n"
-        "l = Ledger(sys.argv[1])\n"
-        "with l.driving('r1'):\n"
-        "    print('holding', flush=True)\n"
-        "    time.sleep(60)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = _ledger_holder(tmp_path, "with l.driving('r1'):\n    hold()\n")
     try:
-        assert proc.stdout.readline().strip() == "holding"
         with Ledger(tmp_path) as ledger:
             with pytest.raises(UsageError, match=f"run r1 is being driven by process {proc.pid}"):
                 with ledger.driving("r1"):
