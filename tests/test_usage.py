@@ -90,7 +90,7 @@ def test_report_has_the_design_json_shape(tmp_path):
 
 
 def test_bad_files_are_reported_by_name_and_line_while_others_aggregate(tmp_path):
-    good = _steady(tmp_path / "good.csv")
+    _steady(tmp_path / "good.csv")
     truncated = _steady(tmp_path / "truncated.csv")
     truncated.write_bytes(truncated.read_bytes()[:-7])  # killed writer: last row cut short
     (tmp_path / "empty.csv").write_text("")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import os
 import secrets
 import sqlite3
 import time
@@ -194,12 +193,6 @@ class Ledger:
         stamp = time.time() if finished else None
         self._db.execute("UPDATE runs SET phase = ?, finished = ? WHERE id = ?", (phase, stamp, run_id))
 
-    def update_details(self, run_id: str, **values) -> None:
-        with self._transaction() as db:
-            row = db.execute("SELECT details FROM runs WHERE id = ?", (run_id,)).fetchone()
-            merged = {**json.loads(row["details"]), **values}
-            db.execute("UPDATE runs SET details = ? WHERE id = ?", (json.dumps(merged), run_id))
-
     def run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -297,12 +290,3 @@ def _task_record(row: sqlite3.Row) -> TaskRecord:
     return TaskRecord(row["run_id"], row["idx"], row["name"], row["attempt"], row["state"], row["session_id"],
                       row["exit_code"], row["message"], row["launching_at"], row["launched_at"],
                       row["finished_at"], json.loads(row["spec"]))
-
-
-def open_ledger(state_dir: Path | str | None = None) -> Ledger:
-    """The ledger of a state folder (default: the resolved settings' state folder)."""
-    if state_dir is None:
-        from core.settings import resolve
-
-        state_dir = resolve().state_dir
-    return Ledger(Path(os.fspath(state_dir)))
