@@ -151,8 +151,8 @@ def test_finished_sessions_vanish_after_ttl(local_server_factory):
         wait_status(c, sid, "Completed")
         wait_for(lambda: c.get(f"session/{sid}").status_code == 404, 10, message="TTL expiry")
         assert c.get(f"session/{sid}", params={"view": "logs"}).status_code == 404
-        assert not (server.state_dir / "local" / "meta" / sid).exists()
-        assert not workdir(server, sid).exists()
+        meta = server.state_dir / "local" / "meta" / sid
+        wait_for(lambda: not meta.exists() and not workdir(server, sid).exists(), 5, message="the session's folders to go")
 
 
 def test_max_runtime_ends_the_session_as_failed(local_server_factory):

@@ -74,7 +74,8 @@ class Scheduler:
         self._monitor: threading.Thread | None = None
         self._last_usage = 0.0
         self.journal = Journal(store.root)
-        self._doomed: list[str] = []  # forgotten sessions whose folders go once the forget is durable
+        self._unsynced = threading.local()  # .batch: the newest batch holding a change made by this thread
+        self._doomed: list[tuple[str, Batch]] = []  # forgotten sessions: folders go once the forget is durable
         self._by_create_id: dict[str, tuple[str, Batch | None]] = {}  # -> (session id, batch until durable)
 
     # --- lifecycle of the scheduler itself ---------------------------------------------------
@@ -415,8 +416,7 @@ class Scheduler:
         self._holding.pop(session_id, None)
         self._usage.pop(session_id, None)
         self._samplers.pop(session_id, None)
-        self.journal.append(session_id, None)
-        self._doomed.append(session_id)
+        self._doomed.append((session_id, self._append(session_id, None)))
         self._wake.set()
 
     # --- persistence -------------------------------------------------------------------------
@@ -425,20 +425,27 @@ class Scheduler:
         if self._records.get(record["id"]) is not record:
             return  # forgotten meanwhile: its forget is final
         record["version"] = record.get("version", 0) + 1
-        self.journal.append(record["id"], self.store.encode(record))
+        self._append(record["id"], self.store.encode(record))
+
+    def _append(self, session_id: str, data: bytes | None) -> Batch:
+        self._unsynced.batch = self.journal.append(session_id, data)
+        return self._unsynced.batch
 
     def _flush(self) -> None:
-        """Make every change appended so far durable, then remove the folders of forgotten sessions."""
+        """Make the changes this thread made durable (a request waits for its own changes only), then
+        remove the folders of forgotten sessions whose forget is durable."""
+        batch, self._unsynced.batch = getattr(self._unsynced, "batch", None), None
+        if batch is not None:
+            try:
+                self.journal.sync(batch)
+            except OSError as exc:  # e.g. a full disk: keep serving from memory, say so in the server log
+                log.error("cannot write the state of the local sessions: %s", exc)
         with self._lock:
-            batch = self.journal.current()
-            doomed, self._doomed = self._doomed, []
-        try:
-            self.journal.sync(batch)
-        except OSError as exc:  # e.g. a full disk: keep serving from memory, say so in the server log
-            log.error("cannot write the state of the local sessions: %s", exc)
-            return  # the folders of forgotten sessions are swept at the next start
-        for session_id in doomed:
-            self.store.remove_folders(session_id)
+            written = [(sid, b) for sid, b in self._doomed if b.done]
+            self._doomed = [(sid, b) for sid, b in self._doomed if not b.done]
+        for session_id, forget in written:
+            if forget.error is None:  # else the next start sweeps them
+                self.store.remove_folders(session_id)
 
     def _new_id(self) -> str:
         while True:
