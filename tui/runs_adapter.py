@@ -105,11 +105,13 @@ async def platform_context(platform: Any) -> dict | None:
 class NotifyingReporter(Reporter):
     """Core's run reporter turned into app notifications (called from the run's own thread).
 
-    Phases are not announced: the ledger table shows them; only the start, failures and warnings are.
+    Phases are not announced: the ledger table shows them; only the start, failures and warnings
+    are. ``run_id`` is the run being driven, once the ledger has it (a failed launch may not).
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.run_id: str | None = None
 
     def _say(self, message: str, severity: str = "information", title: str = "Run") -> None:
         try:
@@ -118,7 +120,8 @@ class NotifyingReporter(Reporter):
             pass
 
     def run_started(self, run: Any) -> None:
-        self._say(f"Run {run.id}: {run.tasks} task(s) recorded in the ledger.")
+        self.run_id = run.id
+        self._say(f"Run {run.id}: driving its {run.tasks} task(s) from here until it ends.")
 
     def task_failed(self, task: Any, tail: list[str]) -> None:
         last = tail[-1] if tail else task.message or ""
@@ -165,16 +168,14 @@ def result_line(result: Any) -> str:
     return f"Run {result.run.id}: {counts}." + (f" Results in {result.local_dir}." if result.local_dir else "")
 
 
-async def launch_run(app: Any, path: Path, section: str, kind: str) -> str:
+async def launch_run(settings: Settings, path: Path, section: str, kind: str, reporter: Reporter) -> str:
     """Plan, record, stage, launch, watch and collect a run from a saved config (orchestrate.start_run)."""
-    settings = app.settings
     config = load_run_config(path, section=section, kind=kind)
-    result = await in_daemon_thread(lambda: start_run(settings, config, reporter=NotifyingReporter(app)))
+    result = await in_daemon_thread(lambda: start_run(settings, config, reporter=reporter))
     return result_line(result)
 
 
-async def resume_existing_run(app: Any, run_id: str) -> str:
+async def resume_existing_run(settings: Settings, run_id: str, reporter: Reporter) -> str:
     """Finish an interrupted run from the ledger (orchestrate.resume_run)."""
-    settings = app.settings
-    result = await in_daemon_thread(lambda: resume_run(settings, run_id, reporter=NotifyingReporter(app)))
+    result = await in_daemon_thread(lambda: resume_run(settings, run_id, reporter=reporter))
     return result_line(result)

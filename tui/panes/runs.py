@@ -20,8 +20,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets.input import Selection
 
-from core.errors import SrcnetError
+from core.errors import SrcnetError, Unreachable
 from core.models import PENDING
 from core.runs import ledger as L
 from core.runs.plan import plan_run
@@ -31,7 +32,7 @@ from tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_
 from tui.screens.modals import ConfirmModal, PromptModal, TextModal
 from tui.widgets.keyed_table import KeyedTable
 
-PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("region", "Region"), ("par", "Parameters"), ("name", "Session"))
+PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region (x1,x2,y1,y2,z1,z2) or parameter file"))
 LEDGER_COLUMNS = (
     ("id", "Run"), ("kind", "Kind"), ("phase", "Phase"), ("created", "Created"),
     ("waiting", "Waiting"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
@@ -83,23 +84,26 @@ def ledger_row(run: Any, progress: Progress) -> tuple:
 
 
 def plan_rows(plan: Any) -> dict[str, tuple]:
+    """One row per task: its size, and what it works on (a split's region, or its own parameter file)."""
     return {
         str(task.index): (
-            str(task.index), str(task.cores), str(task.ram_gb), str(task.region) if task.region else "whole cube",
-            Path(task.par_file).name, task.name,
+            str(task.index), str(task.cores), str(task.ram_gb), str(task.region) if task.region else Path(task.par_file).name
         )  # fmt: skip
         for task in plan.tasks
     }
 
 
 def plan_summary(plan: Any) -> Text:
+    """Totals, what runs where, and the plan's warnings, above the table of tasks."""
     cores = sum(t.cores for t in plan.tasks)
     ram = sum(t.ram_gb for t in plan.tasks)
+    what = f"{plan.config.finder} on {plan.input_data.rsplit('/', 1)[-1]}"
+    if plan.grid:
+        what += f" cut {'×'.join(map(str, plan.grid))}"
     text = Text.assemble(
-        (f"{len(plan.tasks)} task{'s' if len(plan.tasks) != 1 else ''}", "bold"),
-        f" · {cores} cores · {ram} GB RAM in all · {plan.image.rsplit('/', 1)[-1]}\n",
-        ("→ ", "dim"), plan.output_dir,
-    )
+        (plural(len(plan.tasks), "task"), "bold"), f" · {cores} cores · {ram} GB RAM in all\n",
+        what, (f" · {plan.image.rsplit('/', 1)[-1]}\n→ ", "dim"), plan.output_dir,
+    )  # fmt: skip
     for warning in plan.warnings:
         text.append(f"\n⚠ {warning}", style="yellow")
     return text
@@ -117,6 +121,21 @@ def launch_question(plan: Any, draft: ConfigDraft, backend: str) -> str:
         f"of {plan.image} on the {backend} backend,\nfrom {draft.path.name} [{draft.section}]?"
     )
     return text + ("\nYour edits are saved to the file first." if draft.edited else "")
+
+
+def resume_question(run: Any, p: Progress) -> str:
+    """What resuming ``run`` would do, as the confirmation asks it."""
+    if run.finished:
+        return (
+            f"Run {run.id} has ended: {p.done} done, {p.failed} failed.\n"
+            "Resume it anyway? Its results are collected again; nothing is relaunched."
+        )
+    launched = run.counts.get(L.LAUNCHED, 0)
+    not_launched = run.counts.get(L.PLANNED, 0) + run.counts.get(L.LAUNCHING, 0)
+    return (
+        f"Resume run {run.id}? {p.done} done, {p.failed} failed, {launched} launched (watched again),\n"
+        f"{not_launched} not launched yet (launched now); then its results are collected."
+    )
 
 
 class RunsPane(Vertical):
@@ -148,6 +167,8 @@ class RunsPane(Vertical):
         """Run id -> session ids of its launched tasks (from the ledger)."""
         self.session_status: dict[str, str] = {}
         """Session id -> status, from the Sessions pane's last poll."""
+        self.interrupted: set[str] = set()
+        """Runs this app drove until the platform stopped answering; resumed at the next good poll."""
         self.problem: str | None = None
         """What core said is wrong with the config being edited (None when it is valid)."""
 
@@ -193,6 +214,7 @@ class RunsPane(Vertical):
     def sessions_polled(self, sessions: list[Any]) -> None:
         """A poll of the Sessions pane: launched tasks whose session started now count as running."""
         self.session_status = {s.id: s.status for s in sessions}
+        self._resume_interrupted()
         if self.launched:
             self._show_ledger()
 
@@ -201,7 +223,9 @@ class RunsPane(Vertical):
         return run_progress(run.counts, statuses)
 
     def _show_ledger(self) -> None:
-        self.ledger.sync({run.id: ledger_row(run, self.progress(run)) for run in self.runs.values()})
+        stats = self.ledger.sync({run.id: ledger_row(run, self.progress(run)) for run in self.runs.values()})
+        if stats.added:  # newest first, as the ledger lists them (run ids sort by time)
+            self.ledger.sort("id", reverse=True)
 
     def action_refresh(self) -> None:
         self.run_worker(self.refresh_ledger(), group="runs-ledger-now")
@@ -242,19 +266,24 @@ class RunsPane(Vertical):
             if yes:
                 self.resume(run)
 
-        p = self.progress(run)
-        body = f"Resume run {run.id}? {p.done} done, {p.running} running, {p.waiting + p.failed} to (re)launch or watch."
-        self.app.push_screen(ConfirmModal("Resume run", body), confirmed)
+        self.app.push_screen(ConfirmModal("Resume run", resume_question(run, self.progress(run))), confirmed)
 
     @work(group="runs-launch", exit_on_error=False)
     async def resume(self, run: Any) -> None:
         self.notify(f"Resuming {run.id}…", title="Runs")
-        await self._background(runs_adapter.resume_existing_run(self.app, run.id), title=f"Run {run.id}")
+        reporter = runs_adapter.NotifyingReporter(self.app)
+        await self._drive(runs_adapter.resume_existing_run(self.app.settings, run.id, reporter), reporter, f"Run {run.id}")
 
-    async def _background(self, call, *, title: str) -> None:
-        """Await a long core call (launch, resume); its outcome becomes a notification or a modal."""
+    async def _drive(self, call, reporter: runs_adapter.NotifyingReporter, title: str) -> None:
+        """Await a launch or resume, which drives the run to its end; the outcome becomes a notification,
+        or a modal for a blocking problem. A run that lost the platform is resumed once it answers again."""
         try:
             message = await call
+        except Unreachable as exc:
+            if reporter.run_id:
+                self.interrupted.add(reporter.run_id)
+                message = f"Run {reporter.run_id} lost the platform (its sessions go on); it resumes when the platform answers."
+            self.notify(message if reporter.run_id else error_line(exc), title=title, severity="warning")
         except SrcnetError as exc:
             self.app.show_problem(title, str(exc), type(exc))
         except Exception as exc:
@@ -262,6 +291,13 @@ class RunsPane(Vertical):
         else:
             self.notify(message, title=title)
         await self.refresh_ledger()
+
+    def _resume_interrupted(self) -> None:
+        """The platform answers again: take up the runs whose driver lost it."""
+        for run_id in sorted(self.interrupted):
+            self.interrupted.discard(run_id)
+            if run_id in self.runs:
+                self.resume(self.runs[run_id])
 
     # ---- the config editor ----------------------------------------------------------------------
 
@@ -275,18 +311,26 @@ class RunsPane(Vertical):
         self.app.push_screen(PromptModal("Open a run configuration (config.ini)", start), chosen)
 
     def action_edit(self) -> None:
-        """Into the form (tab and shift+tab move between fields; escape leaves)."""
+        """Into the form (up/down or tab/shift+tab move between fields; escape leaves)."""
         fields = self.query(".field-row Input")
         if fields:
-            self.call_after_refresh(fields.first().focus)
+            self.call_after_refresh(self.edit_field, fields.first())
 
     def action_field(self, step: int) -> None:
         """Up/down between the form's fields (the ledger table moves its own cursor first)."""
         fields = list(self.query(".field-row Input"))
         focused = self.app.focused
         if focused in fields:
-            # at once (``focus()`` waits for the next refresh): the keys typed next go to this field
-            self.screen.set_focus(fields[(fields.index(focused) + step) % len(fields)])
+            self.edit_field(fields[(fields.index(focused) + step) % len(fields)])
+
+    def edit_field(self, field: Input) -> None:
+        """Focus a field with its text selected, so that typing replaces it and an arrow key keeps it.
+
+        Done at once (``focus()`` waits for a refresh, and a select-on-focus then would swallow the
+        first keys typed): the keys that follow go to this field.
+        """
+        self.screen.set_focus(field)
+        field.selection = Selection(0, len(field.value))
 
     def action_leave_form(self) -> None:
         self.ledger.focus()
@@ -317,7 +361,9 @@ class RunsPane(Vertical):
         rows = []
         for key in EDITABLE:
             effective, note = self.draft.shown.get(key, ("", ""))
-            field = Input(self.draft.values.get(key, ""), placeholder=effective or note, id=f"field-{key}", compact=True)
+            field = Input(
+                self.draft.values.get(key, ""), placeholder=effective or note, id=f"field-{key}", compact=True, select_on_focus=False
+            )
             field.tooltip = note or None
             rows.append(Horizontal(Label(key, classes="field-label"), field, classes="field-row"))
         await form.mount_all(rows)
@@ -418,4 +464,6 @@ class RunsPane(Vertical):
         if draft.edited:
             await asyncio.to_thread(save_draft, draft)
         self.notify(f"Launching {draft.path.name} [{draft.section}]…", title="Runs")
-        await self._background(runs_adapter.launch_run(self.app, draft.path, draft.section, draft.kind), title="Launch")
+        reporter = runs_adapter.NotifyingReporter(self.app)
+        launching = runs_adapter.launch_run(self.app.settings, draft.path, draft.section, draft.kind, reporter)
+        await self._drive(launching, reporter, "Launch")

@@ -1,0 +1,58 @@
+"""The issue's "done when", as a new user does it at 80×24: the quickstart workload launched from the
+Runs pane, watched in Sessions while the local daemon dies and comes back, its usage when it ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.runs.quickstart import make_example
+from tui.screens.modals import ConfirmModal, PromptModal
+from tui_support import app_for, notifications, screen_text, wait_until
+
+pytest.importorskip("bdsf")
+
+
+async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_server_factory, tmp_path):
+    server = local_server_factory(cores=2)  # four one-core tasks: two of them wait, Pending
+    example = make_example(tmp_path / "quickstart", size=256, sources=8)
+    app = app_for(server, start_pane="runs")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        runs = app.query_one("#runs-pane")
+        await wait_until(pilot, lambda: runs.ledger.has_focus)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
+        app.screen.query_one("Input").value = str(example.config)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: runs.plan is not None, timeout_s=20, message="the plan of [quickstart]")
+        assert len(runs.plan.tasks) == 4 and "4 tasks" in screen_text(app)
+        await pilot.press("escape", "L")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Launch 4 sessions (1 core" in app.screen._body and "saved" not in app.screen._body
+        await pilot.press("y")
+
+        sessions = app.query_one("#sessions-table")
+
+        def truthful() -> bool:
+            """The ledger row counts Pending sessions as waiting and started ones as running."""
+            run = next(iter(runs.runs.values()), None)
+            statuses = [s.status for s in sessions.sessions.values()]
+            if run is None or "Pending" not in statuses:
+                return False
+            progress = runs.progress(run)
+            return progress.running == statuses.count("Running") and progress.waiting >= statuses.count("Pending")
+
+        await wait_until(pilot, truthful, timeout_s=30, message="a run with running and pending sessions")
+        server.kill()  # the local daemon dies mid-run; the app restarts it and the run is taken up again
+        await wait_until(pilot, lambda: "stale since" in screen_text(app), timeout_s=20, message="the stale marker")
+        run_id = next(iter(runs.runs))
+        await wait_until(pilot, lambda: runs.runs[run_id].phase == "done", timeout_s=60, message="the run to end")
+        assert runs.progress(runs.runs[run_id]).done == 4
+        said = notifications(app)
+        assert any(f"Run {run_id} lost the platform" in n for n in said) and f"Resuming {run_id}…" in said
+
+        await pilot.press("u")
+        usage = app.query_one("#usage-pane")
+        await wait_until(pilot, lambda: usage.report is not None and len(usage.report["runs"]) == 4, timeout_s=20)
+        assert all(row["cores"] == 1 and row["efficiency"] is not None for row in usage.report["runs"])
+        text = screen_text(app)
+        assert f"run {run_id}" in text and "cores as requested" in text and "CPU % of one core" in text
