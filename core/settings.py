@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.errors import UsageError
 
@@ -43,7 +44,7 @@ class Settings:
 
     backend: str
     url: str | None
-    token: str | None
+    token: str | None = field(repr=False)
     cert: Path | None
     state_dir: Path
     reason: str
@@ -54,13 +55,40 @@ class Settings:
         return f"backend: {self.backend} ({where}; {self.reason})"
 
 
+CONFIG_KEYS = ("backend", "url", "token", "cert", "state_dir")
+
+
 def _read_config_file(path: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        values = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read config file: {exc}") from None
+    for key, value in values.items():
+        if key not in CONFIG_KEYS:
+            raise UsageError(f"{path}: unknown key {key!r} (known: {', '.join(CONFIG_KEYS)})")
+        if not isinstance(value, str):
+            raise UsageError(f"{path}: {key} must be a string in quotes, not {value!r}")
+    return values
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def check_url(url: str, has_credential: bool) -> str:
+    """Refuse a URL httpx cannot use, or one that would send a credential unencrypted off this machine."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise UsageError(f"url: {url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise UsageError(f"url: {url!r} must be an https:// URL such as {CANFAR_URL}")
+    if parts.scheme == "http" and has_credential and not _is_loopback(host):
+        raise UsageError(f"url: {url!r} would send the credential unencrypted; use https://")
+    return url
 
 
 def _first(*values):
@@ -79,6 +107,7 @@ def resolve(
     env = os.environ if environ is None else environ
     conf = _read_config_file(config_file())
     state = Path(_first(state_dir, env.get("SRCNET_STATE_DIR"), conf.get("state_dir")) or default_state_dir())
+    state = state.expanduser().absolute()
     url = _first(url, env.get("SRCNET_URL"), env.get("CANFAR_URL"), conf.get("url"))
     token = _first(token, env.get("SRCNET_TOKEN"), env.get("CANFAR_TOKEN"), conf.get("token"))
     cert_path = _first(cert, env.get("CANFAR_CERTIFICATE"), conf.get("cert"))
@@ -95,7 +124,7 @@ def resolve(
     else:
         chosen, reason = "local", "no CANFAR credential found"
     if chosen == "canfar":
-        url = url or CANFAR_URL
+        url = check_url(url or CANFAR_URL, has_credential=bool(token or cert_file))
         if cert_file is None and token is None and default_cert().is_file():
             cert_file = default_cert()
     return Settings(chosen, url, token, cert_file, state, reason)

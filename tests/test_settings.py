@@ -58,3 +58,36 @@ def test_a_broken_config_file_is_named(home):
     conf.write_text("backend = \n")
     with pytest.raises(UsageError, match="config.toml: cannot read config file"):
         settings.resolve(environ={})
+
+
+def test_a_relative_state_folder_is_made_absolute_so_the_daemon_finds_it(home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert settings.resolve(state_dir="relstate", environ={}).state_dir == tmp_path / "relstate"
+
+
+def test_the_token_never_appears_in_the_settings_repr(home):
+    assert "sekrit" not in repr(settings.resolve(environ={"CANFAR_TOKEN": "sekrit"}))
+
+
+@pytest.mark.parametrize("url, message", [
+    ("ws-uv.canfar.net/skaha/v1", "must be an https:// URL"),
+    ("ftp://ws-uv.canfar.net/skaha/v1", "must be an https:// URL"),
+    ("http://[::1/skaha/v1", "is not a valid URL"),
+    ("http://ws-uv.canfar.net/skaha/v1", "would send the credential unencrypted"),
+])
+def test_a_url_that_cannot_work_is_refused_at_once(home, url, message):
+    with pytest.raises(UsageError, match=message):
+        settings.resolve(url=url, environ={"CANFAR_TOKEN": "t"})
+
+
+def test_plain_http_to_loopback_is_allowed_for_a_local_skaha(home):
+    s = settings.resolve(url="http://127.0.0.1:8080/skaha/v1", environ={"CANFAR_TOKEN": "t"})
+    assert s.url == "http://127.0.0.1:8080/skaha/v1"
+
+
+def test_config_file_values_of_the_wrong_type_are_named(home):
+    conf = home / ".config" / "srcnet-tui" / "config.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("token = 123\n")
+    with pytest.raises(UsageError, match="token must be a string"):
+        settings.resolve(environ={})
