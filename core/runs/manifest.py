@@ -75,6 +75,24 @@ def task_entry(task: TaskRecord) -> dict:
     }
 
 
+SECRET_OPTIONS = ("--token", "--cert")
+
+
+def redacted_command(argv: list[str]) -> list[str]:
+    """The command line as run, with the values of credential options replaced (run.json is shared)."""
+    out, hide_next = [os.path.basename(argv[0])], False
+    for arg in argv[1:]:
+        option = arg.split("=", 1)[0]
+        if hide_next:
+            out.append("<redacted>")
+        elif option in SECRET_OPTIONS and "=" in arg:
+            out.append(f"{option}=<redacted>")
+        else:
+            out.append(arg)
+        hide_next = not hide_next and arg in SECRET_OPTIONS
+    return out
+
+
 def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None,
                    merged: dict | None = None) -> dict:
     plan = run.details["plan"]
@@ -85,7 +103,7 @@ def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, us
         "backend": run.backend,
         "created": _iso(run.created),
         "written": _iso(time.time()),
-        "command": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+        "command": redacted_command(sys.argv),
         "software": software_versions(),
         "image": plan.get("image"),
         "config": plan.get("config"),
