@@ -24,6 +24,7 @@ import httpx
 import psutil
 
 from core.errors import Unreachable, UsageError
+from core.local import procs
 from core.local.service import read_server_file, software_version
 from core.local.store import Store
 
@@ -102,6 +103,7 @@ def _start_daemon(store: Store) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "core.cli", "--state-dir", str(store.state_dir), "serve-local", "--port", "0"],
             cwd=store.root,
+            env=procs.without_credentials(os.environ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

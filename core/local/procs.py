@@ -23,6 +23,22 @@ import psutil
 SHIM_PATH = str(Path(__file__).with_name("shim.py"))
 
 
+CREDENTIAL_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CERTIFICATE")
+
+
+def without_credentials(environ: dict[str, str]) -> dict[str, str]:
+    """The environment minus anything that looks like a credential.
+
+    The daemon is started by whichever client came first, and sessions inherit the daemon's
+    environment; a CANFAR token in that client's shell must not reach every session's log.
+    """
+    def is_credential(name: str) -> bool:
+        upper = name.upper()
+        return upper.startswith("CANFAR_") or any(marker in upper for marker in CREDENTIAL_MARKERS)
+
+    return {name: value for name, value in environ.items() if not is_credential(name)}
+
+
 def spawn_shim(meta_dir: Path, workdir: Path, command: list[str], env: dict[str, str], lock_path: Path) -> tuple[subprocess.Popen, float]:
     """Start ``command`` under the shim as a detached process; return the Popen and its create time.
 

@@ -261,7 +261,7 @@ class Scheduler:
                 cores, ram = cores + need_cores, ram + need_ram
 
     def _session_env(self, record: dict) -> dict[str, str]:
-        env = dict(os.environ)
+        env = procs.without_credentials(os.environ)
         env.update({k: v for k, v in record["env"]})
         bindir = os.path.dirname(sys.executable)
         env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
