@@ -121,3 +121,18 @@ def test_records_of_the_per_session_layout_are_taken_over(local_server_factory, 
         assert session["status"] == "Completed" and session["name"] == "older" and session["image"] == IMAGE
     assert not (local / "meta" / sid / "session.json").exists()
     assert sid in Journal(local).load()
+
+
+def test_a_crash_between_snapshot_and_emptying_the_journal_loses_nothing(journal, tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "MIN_COMPACT_BYTES", 500)
+    journal.sync(journal.append("gone", line("gone", 1)))
+    journal.sync(journal.append("gone", None))
+
+    def crash(fd, size):
+        raise OSError(errno.EIO, "the process died here")
+
+    monkeypatch.setattr(journal_module.os, "ftruncate", crash)
+    for version in range(1, 40):
+        journal.sync(journal.append("a", line("a", version, pad="x" * 50)))
+    assert (tmp_path / journal_module.SNAPSHOT).stat().st_size > 0  # new snapshot written, journal still full
+    assert Journal(tmp_path).load() == {"a": {"id": "a", "version": 39, "pad": "x" * 50}}
