@@ -54,5 +54,6 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
         usage = app.query_one("#usage-pane")
         await wait_until(pilot, lambda: usage.report is not None and len(usage.report["runs"]) == 4, timeout_s=20)
         assert all(row["cores"] == 1 and row["efficiency"] is not None for row in usage.report["runs"])
-        text = screen_text(app)
-        assert f"run {run_id}" in text and "cores as requested" in text and "CPU % of one core" in text
+        app.clear_notifications()
+        await wait_until(pilot, lambda: "cores as requested" in screen_text(app))
+        assert f"run {run_id} · 4 tasks" in screen_text(app) and "CPU % of one core" in screen_text(app)

@@ -34,6 +34,9 @@ async def type_into(pilot, app, selector: str, text: str) -> None:
 
 async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp_path):
     folder = seed_folder(tmp_path)
+    cube = local_server.state_dir / "arc/projects/WALLABY_test/mw/norma.image.fits"  # the seed's /arc cube, locally
+    cube.parent.mkdir(parents=True)
+    cube.write_bytes(b"")
     app = app_for(local_server, start_pane="runs")
     async with app.run_test(size=(100, 40), notifications=True) as pilot:
         runs = app.query_one("#runs-pane")

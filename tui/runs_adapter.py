@@ -21,7 +21,7 @@ from rich.text import Text
 
 from core.runs.config import load_run_config
 from core.runs.ledger import LAUNCHED, Ledger, RunRecord
-from core.runs.orchestrate import Reporter, resume_run, start_run
+from core.runs.orchestrate import Reporter, TaskProfile, resume_run, start_run, task_profiles
 from core.settings import Settings
 
 MAX_FILES_SHOWN = 40
@@ -42,19 +42,12 @@ def read_ledger(settings: Settings, limit: int = 200) -> tuple[list[RunRecord], 
     return runs, launched
 
 
-def run_profiles(settings: Settings, run: RunRecord) -> tuple[list[Path], dict[str, float]]:
-    """A run's collected profile logs, and the cores each of their tasks requested (for efficiency)."""
+def run_profiles(settings: Settings, run: RunRecord) -> list[TaskProfile]:
+    """A run's collected profile logs, each named after its task, with the cores the task requested."""
+    if not run.local_dir:
+        return []
     with Ledger(settings.state_dir) as ledger:
-        tasks = ledger.tasks(run.id)
-    folder = Path(run.local_dir or "")
-    paths, cores = [], {}
-    for task in tasks:
-        path = folder / task.spec.get("outputs", {}).get("profile_log", "")
-        if run.local_dir and path.is_file():
-            paths.append(path)
-            if task.spec.get("cores"):
-                cores[str(path)] = float(task.spec["cores"])
-    return paths, cores
+        return task_profiles(Path(run.local_dir), ledger.tasks(run.id))
 
 
 def folder_listing(folder: Path) -> Text:

@@ -33,7 +33,7 @@ from tui.screens.modals import PromptModal
 from tui.widgets.keyed_table import KeyedTable
 
 USAGE_COLUMNS = (
-    ("mark", " "), ("run", "Run"), ("wall", "Wall s"), ("cpu", "CPU % mean"), ("peak", "CPU % peak"),
+    ("mark", " "), ("run", "Name"), ("wall", "Wall s"), ("cpu", "CPU % mean"), ("peak", "CPU % peak"),
     ("rss", "RSS MiB"), ("cpuh", "CPU-h"), ("alloc", "Alloc core-h"), ("eff", "Efficiency"), ("exit", "Exit"),
 )  # fmt: skip
 MAX_CHARTED = 8
@@ -87,9 +87,9 @@ class UsagePane(Vertical):
         self.paths: list[Path] = []
         self.cores: float | None = None
         """Cores every run was given, as the user typed it (``c``); None: from the ledger or the logs."""
-        self.run_cores: dict[str, float] = {}
-        """Profile log path -> cores its task requested, for a run opened from the ledger."""
         self.run_id: str | None = None
+        self.run_tasks: list[Any] = []
+        """The task profiles (path, name, cores requested) of a run opened from the ledger."""
         self.report: dict | None = None
         self.series: Any = None
         self.marks: set[str] = set()
@@ -119,10 +119,11 @@ class UsagePane(Vertical):
 
         self.app.push_screen(PromptModal("Profile logs: a folder or files (space-separated)", start), chosen)
 
-    def open_paths(self, paths: list[Path], run_cores: dict[str, float] | None = None, run_id: str | None = None) -> None:
+    def open_paths(self, paths: list[Path], run_id: str | None = None, tasks: list[Any] | None = None) -> None:
+        """Profile logs (files or folders) to aggregate; a run's come with its tasks' names and cores."""
         self.paths = paths
-        self.run_cores = run_cores or {}
         self.run_id = run_id
+        self.run_tasks = tasks or []
         self.marks.clear()
         self.load()
 
@@ -130,14 +131,14 @@ class UsagePane(Vertical):
     async def open_run(self, run: Any) -> None:
         """A run of the ledger: its collected profile logs, each with the cores its task requested."""
         try:
-            paths, cores = await asyncio.to_thread(runs_adapter.run_profiles, self.app.settings, run)
+            tasks = await asyncio.to_thread(runs_adapter.run_profiles, self.app.settings, run)
         except Exception as exc:
             self.notify(error_line(exc), title=f"Usage of run {run.id}", severity="error")
             return
-        if not paths:
+        if not tasks:
             self.notify(f"Run {run.id} has no profile logs yet (they come back when its tasks end).", title="Usage")
             return
-        self.open_paths(paths, cores, run.id)
+        self.open_paths([task.path for task in tasks], run.id, tasks)
 
     def action_reload(self) -> None:
         if self.paths:
@@ -158,8 +159,7 @@ class UsagePane(Vertical):
     @work(exclusive=True, group="usage-load", exit_on_error=False, description="aggregate profile logs")
     async def load(self) -> None:
         try:
-            cores = self.cores if self.cores is not None else self.run_cores or None
-            result, report, series = await asyncio.to_thread(self._read, list(self.paths), cores)
+            result, report, series = await asyncio.to_thread(self._read, list(self.paths), self.run_tasks, self.cores)
         except Exception as exc:
             self.notify(error_line(exc), title="Usage: cannot read the logs", severity="error")
             return
@@ -171,8 +171,12 @@ class UsagePane(Vertical):
         self._show_report()
 
     @staticmethod
-    def _read(paths: list[Path], cores: float | dict[str, float] | None) -> tuple[Any, dict, Any]:
-        result = usage.load(paths)
+    def _read(paths: list[Path], tasks: list[Any], cores: float | None) -> tuple[Any, dict, Any]:
+        """Load and aggregate; a run's rows are named after its tasks and given the cores each requested
+        (unless the user set one number for all with ``c``)."""
+        result = usage.load(paths, names={str(t.path): t.name for t in tasks})
+        if cores is None and tasks:
+            cores = {t.name: t.cores for t in tasks if t.cores}
         return result, usage.aggregate(result.runs, cores=cores), usage.timeseries(result.runs)
 
     def _show_report(self) -> None:
@@ -185,7 +189,7 @@ class UsagePane(Vertical):
     def _source_text(self, count: int) -> Text:
         if self.cores is not None:
             cores = f"{self.cores:g} cores each (c)"
-        elif self.run_cores:
+        elif self.run_tasks:
             cores = "cores as requested"
         else:
             cores = "cores from the logs (c sets them)"
