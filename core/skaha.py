@@ -145,6 +145,20 @@ def validate_spec(spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict
 
     ``check_image=False`` skips the registry check (for checking a spec before the server is known).
     """
+    _check_names(spec)
+    image = (spec.image or "").strip()
+    if not image or check_image and not any(image.startswith(host.rstrip("/") + "/") for host in registries):
+        raise UsageError(f"image: {spec.image!r} must come from one of: {', '.join(registries)}")
+    _check_command(spec)
+    _check_env(spec.env)
+    for label in ("cores", "ram", "gpus"):
+        _positive_int(label, getattr(spec, label))
+    _check_offered("cores", spec.cores, _context_options(context, "cores", "availableCores"))
+    _check_offered("ram", spec.ram, _context_options(context, "memoryGB", "availableRAM"))
+    _check_offered("gpus", spec.gpus, _context_options(context, "gpus", "availableGPUs"))
+
+
+def _check_names(spec: LaunchSpec) -> None:
     if not spec.name or not NAME_PATTERN.match(spec.name):
         raise UsageError(f"name: {spec.name!r} may contain only letters, digits and '-'")
     _positive_int("replicas", spec.replicas)
@@ -153,9 +167,10 @@ def validate_spec(spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict
     longest = replica_names(spec)[-1]
     if len(longest) > MAX_NAME:
         raise UsageError(f"name: {longest!r} is longer than {MAX_NAME} characters")
-    image = (spec.image or "").strip()
-    if not image or check_image and not any(image.startswith(host.rstrip("/") + "/") for host in registries):
-        raise UsageError(f"image: {spec.image!r} must come from one of: {', '.join(registries)}")
+
+
+def _check_command(spec: LaunchSpec) -> None:
+    """Skaha joins ``args`` with spaces and splits them again: each one must survive that."""
     if spec.cmd is not None and (not spec.cmd or re.search(r"\s", spec.cmd)):
         raise UsageError(f"cmd: {spec.cmd!r} must be one word (put its arguments after it)")
     if spec.args and spec.cmd is None:
@@ -165,18 +180,17 @@ def validate_spec(spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict
             raise UsageError(f"args[{i}]: empty arguments are lost (Skaha splits args on spaces)")
         if re.search(r"\s", arg):
             raise UsageError(f"args[{i}]: {arg!r} contains whitespace, which Skaha would split into several arguments")
-    for key, value in spec.env.items():
+
+
+def _check_env(env: dict[str, str]) -> None:
+    """Skaha splits each ``KEY=VALUE`` at '=' and drops what does not split into two non-empty parts."""
+    for key, value in env.items():
         if not key or "=" in key or re.search(r"\s", key):
             raise UsageError(f"env: {key!r} is not a valid variable name")
         if "=" in str(value):
             raise UsageError(f"env {key}: values containing '=' are dropped by Skaha")
         if str(value) == "":
             raise UsageError(f"env {key}: empty values are dropped by Skaha")
-    for label in ("cores", "ram", "gpus"):
-        _positive_int(label, getattr(spec, label))
-    _check_offered("cores", spec.cores, _context_options(context, "cores", "availableCores"))
-    _check_offered("ram", spec.ram, _context_options(context, "memoryGB", "availableRAM"))
-    _check_offered("gpus", spec.gpus, _context_options(context, "gpus", "availableGPUs"))
 
 
 def create_params(spec: LaunchSpec, name: str, replica: int, create_id: str | None = None) -> list[tuple[str, str]]:
@@ -244,15 +258,25 @@ class SkahaClient:
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.retries = retries or RetryPolicy.from_env()
+        self._pools = self._open_pools(token, cert, timeout, concurrency)
+        self._slots: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(concurrency):
+            self._slots.put_nowait(slot // POOL_SIZE)
+        self._name_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._cache: dict[str, object] = {}
+        self._created: set[str] = set()  # every session this client created or adopted
+        self._snapshot: tuple[float, asyncio.Future] | None = None
+
+    def _open_pools(self, token: str | None, cert: str | Path | None, timeout: float, concurrency: int) -> list[httpx.AsyncClient]:
+        """httpcore's pool does O(connections²) work per request; several small pools keep that cheap.
+        Each slot of the concurrency bound belongs to one pool, so no pool ever queues requests."""
         headers = dict(HEADERS)
         verify: bool | ssl.SSLContext = True
         if token:
             headers["Authorization"] = f"Bearer {token}"
         elif cert:
             verify = ssl_context_for(Path(cert))
-        # httpcore's pool does O(connections²) work per request; several small pools keep that cheap.
-        # Each slot of the concurrency bound belongs to one pool, so no pool ever queues requests.
-        self._pools = [
+        return [
             httpx.AsyncClient(
                 base_url=self.base_url,
                 headers=headers,
@@ -263,13 +287,6 @@ class SkahaClient:
             )
             for _ in range(math.ceil(concurrency / POOL_SIZE))
         ]
-        self._slots: asyncio.Queue[int] = asyncio.Queue()
-        for slot in range(concurrency):
-            self._slots.put_nowait(slot // POOL_SIZE)
-        self._name_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._cache: dict[str, object] = {}
-        self._created: set[str] = set()  # every session this client created or adopted
-        self._snapshot: tuple[float, asyncio.Future] | None = None
 
     async def __aenter__(self) -> "SkahaClient":
         return self

@@ -8,6 +8,8 @@
                            ``serve-local`` flags with ``_`` for ``-``: ``cores=2, ram_gb=8, ttl=1,
                            max_runtime=2, fault_503_rate=0.2, fault_drop_rate=0.05, fault_latency_ms=50,
                            fault_seed=1``; a True value is a bare flag.
+* ``wait_for(condition, ...)``, ``wait_for_async(condition, pause, ...)`` (import them from conftest):
+                           poll a condition with a deadline (never sleep as synchronisation).
 * ``cli``                  ``cli(*args, env=None, input=None, timeout=60, cwd=None)`` runs
                            ``python -m core.cli ARGS`` -> CompletedProcess (text); HOME/XDG point into the
                            test's tmp folder, SRCNET_*/CANFAR_* are cleared, SRCNET_STATE_DIR=state_dir.
@@ -55,16 +57,30 @@ def _isolated_home(tmp_path_factory):
     os.environ.update(saved)
 
 
+def _poll_once(condition, deadline: float, timeout_s: float, message: str):
+    """``condition()``'s value when truthy, None to poll again; fails the test once past ``deadline``."""
+    value = condition()
+    if value:
+        return value
+    if time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {message}")
+    return None
+
+
 def wait_for(condition, timeout_s: float = 10.0, interval_s: float = 0.05, message: str = "condition"):
     """Poll ``condition()`` until it returns something truthy; fail the test after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {message}")
+    while (value := _poll_once(condition, deadline, timeout_s, message)) is None:
         time.sleep(interval_s)
+    return value
+
+
+async def wait_for_async(condition, pause, timeout_s: float = 10.0, message: str = "condition"):
+    """:func:`wait_for` inside an event loop: ``await pause()`` between polls (e.g. ``lambda: pilot.pause(0.05)``)."""
+    deadline = time.monotonic() + timeout_s
+    while (value := _poll_once(condition, deadline, timeout_s, message)) is None:
+        await pause()
+    return value
 
 
 @dataclass

@@ -19,7 +19,7 @@ from core.cli.output import notice, print_json, stderr, stdout
 from core.connect import open_sync
 from core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
 from core.models import (
-    ACTIVE_STATUSES, COMPLETED, FAILED, PENDING, RUNNING, TERMINATING, Session, parse_events,
+    COMPLETED, FAILED, PENDING, RUNNING, TERMINATING, Session, parse_events,
 )
 from core.skaha import LaunchSpec, SyncSkaha, validate_spec
 
@@ -101,7 +101,7 @@ def _sort_key(session: Session):
 def cmd_sessions(args) -> int:
     with client_from_args(args) as client:
         found = client.list_sessions()
-    shown = sorted((s for s in found if args.all or s.status in ACTIVE_STATUSES), key=_sort_key)
+    shown = sorted((s for s in found if args.all or s.is_active), key=_sort_key)
     if args.json:
         print_json([s.to_json() for s in shown])
     elif shown:
