@@ -93,7 +93,10 @@ class Journal:
         """Start from ``records`` (id -> encoded record): a fresh snapshot and an empty journal."""
         with self._cond:
             self._latest = dict(records)
-            self._compact()
+            try:
+                self._compact()
+            except OSError as exc:
+                raise UsageError(f"{self.journal_path.parent}: cannot write local-server state ({exc.strerror})") from None
 
     # --- writing -----------------------------------------------------------------------------
     def append(self, session_id: str, data: bytes | None) -> Batch:
