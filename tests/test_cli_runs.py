@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import configparser
 import json
-from pathlib import Path
 
 import pytest
 
@@ -112,14 +112,39 @@ def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
     assert _json_result(finished)["phase"] == "done"
 
 
-def test_config_errors_exit_2_and_name_the_key(workspace, cli, tmp_path):
-    config, _ = workspace
-    text = config.read_text().replace("[sofia-task]\n", "[sofia-task]\ncores = 64\n")
-    bad = Path(tmp_path / "work" / "bad.ini")
-    bad.write_text(text)
-    proc = cli("run", bad)
+@pytest.mark.parametrize("command, section, values, named", [
+    ("run", "sofia-task", {"cores": "64"}, "bad.ini [sofia-task] cores: 64 is not offered"),
+    ("run", "sofia-task", {"gpus": "1"}, "bad.ini [sofia-task] gpus: 1 is not offered by the platform (options: none)"),
+    ("run", "sofia-task", {"image": "docker.io/library/python:3"}, "bad.ini [sofia-task] image: 'docker.io/library/python:3'"),
+    ("run", "sofia-task", {"parameter_file": "/arc/nowhere/sofia.par"},
+     "bad.ini [sofia-task] parameter_file: no such file: /arc/nowhere/sofia.par"),
+    ("parallel", "sofia-parallel", {"image_file": "/arc/nowhere/cube.fits"}, "bad.ini [sofia-parallel] image_file: no such file"),
+    ("parallel", "sofia-parallel", {"split": "auto", "parameter_file": "sofia.par", "image_file": "sofia.par"},
+     "bad.ini [sofia-parallel] image_file: "),
+])
+def test_a_refused_config_exits_2_naming_the_key_and_leaves_nothing_behind(workspace, cli, state_dir, command, section,
+                                                                           values, named):
+    config, server = workspace
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config)
+    parser[section].update(values)
+    bad = config.with_name("bad.ini")
+    with bad.open("w") as handle:
+        parser.write(handle)
+    arc_before = sorted(state_dir.joinpath("arc").rglob("*"))
+
+    proc = cli(command, bad)
+
     assert proc.returncode == 2
-    assert "[sofia-task] cores" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(f"error: {named}"), proc.stderr
+    assert "Traceback" not in proc.stderr and "resume" not in proc.stderr
+    assert json.loads(cli("runs", "--json").stdout) == []
+    assert sorted(state_dir.joinpath("arc").rglob("*")) == arc_before
+    with server.client() as http:
+        assert http.get("session").json() == []
+
+
+def test_resume_of_an_unknown_run_exits_2_naming_it(workspace, cli):
     missing = cli("resume", "20990101-000000-dead")
     assert missing.returncode == 2 and "20990101-000000-dead" in missing.stderr
 

@@ -164,8 +164,8 @@ async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path
     reporter = Reporter()
     reporter.notice = notes.append
     result = await resume_run(settings, plan.run_id, reporter=reporter)
-    assert result.exit_code == 0 and [t.state for t in result.tasks] == ["completed"]
-    assert any(line.startswith("kept: ") for line in notes)
+    assert [t.state for t in result.tasks] == ["completed"], [(t.state, t.message) for t in result.tasks]
+    assert result.exit_code == 0 and any(line.startswith("kept: ") for line in notes)
 
 
 def test_a_task_whose_session_vanished_without_a_result_is_lost_then_relaunched(

@@ -92,7 +92,13 @@ def make_plan(config: RunConfig, run_id: str, storage: Storage, context: dict | 
     """The plan of a run; a cube already on /arc has its header read through storage."""
     from core.runs.plan import plan_run
 
-    return plan_run(config, run_id, context=context, read_header=lambda path: read_cube_header(storage, path))
+    def read_header(path: str):
+        try:
+            return read_cube_header(storage, path)
+        except UsageError as exc:
+            raise UsageError(f"{config.where('image_file')}: {exc}") from None
+
+    return plan_run(config, run_id, context=context, read_header=read_header)
 
 
 def read_cube_header(storage: Storage, path: str):
@@ -228,14 +234,10 @@ class Runner:
 
     async def _validate(self, tasks: list[TaskRecord]) -> None:
         """Refuse before launching anything if any task would be refused (exit 2, nothing created)."""
-        from core.skaha import validate_spec
-
-        registries, context = await asyncio.gather(self.client.registries(), self.client.context())
-        for task in tasks:
-            try:
-                validate_spec(launch_spec(task), registries, context)
-            except UsageError as exc:
-                raise UsageError(f"task {task.index} ({task.name}): {exc}") from None
+        refusal = await first_refusal(self.client, [launch_spec(t) for t in tasks])
+        if refusal:
+            task = tasks[refusal[0]]
+            raise UsageError(f"task {task.index} ({task.name}): {refusal[1]}")
 
     async def _launch_one(self, task: TaskRecord) -> None:
         task = self.ledger.mark_launching(self.run_id, task.index)
@@ -460,6 +462,40 @@ def task_profiles(local_dir: Path, tasks: list[TaskRecord]) -> list[TaskProfile]
     return found
 
 
+CONFIG_KEYS_OF_SPEC_FIELDS = ("image", "name", "cores", "ram", "gpus", "env")
+"""Launch fields set straight from the config key of the same name (a refusal names that key)."""
+
+
+async def first_refusal(client, specs: list[LaunchSpec]) -> tuple[int, UsageError] | None:
+    """The first spec the platform would refuse (its position, and why), checked here before sending."""
+    from core.skaha import validate_spec
+
+    registries, context = await asyncio.gather(client.registries(), client.context())
+    for position, spec in enumerate(specs):
+        try:
+            validate_spec(spec, registries, context)
+        except UsageError as exc:
+            return position, exc
+    return None
+
+
+async def refuse_what_would_fail(plan, client, storage: Storage) -> None:
+    """Before a run is recorded: every task must be acceptable to the platform, and every input
+    already on /arc must exist. One error naming the config file, section and key (exit 2)."""
+    config = plan.config
+    refusal = await first_refusal(client, [LaunchSpec(**plan.launch_fields(t)) for t in plan.tasks])
+    if refusal:
+        task, text = plan.tasks[refusal[0]], str(refusal[1])
+        field = text.split(":", 1)[0].split(" ", 1)[0]
+        if field in CONFIG_KEYS_OF_SPEC_FIELDS:
+            raise UsageError(f"{config.where(field)}: {text[len(field):].lstrip(': ')}")
+        raise UsageError(f"task {task.index} ({task.name}): {text}")
+    for key in ("image_file", "parameter_file"):
+        path = getattr(config, key)
+        if path and is_arc_path(path) and not storage.is_file(path):
+            raise UsageError(f"{config.where(key)}: no such file: {path} ({storage.describe(path)})")
+
+
 def _sessions_by_name(sessions) -> dict[str, list]:
     by_name: dict[str, list] = {}
     for session in sessions:
@@ -496,6 +532,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
     async with open_client(settings) as client:
         run_id = L.new_run_id()
         plan = make_plan(config, run_id, storage, context=await client.context())
+        await refuse_what_would_fail(plan, client, storage)
         with Ledger(settings.state_dir) as ledger, ledger.driving(run_id):
             run = record_plan(ledger, plan, settings, local_results_dir(config, settings.state_dir, run_id))
             reporter.run_started(run)

@@ -222,11 +222,12 @@ def _parameter_files(config: RunConfig) -> list[str]:
 
 @dataclass(frozen=True)
 class _Options:
-    """What the platform offers (empty tuples: unknown, so anything goes)."""
+    """What the platform offers (empty tuples: unknown, so anything goes; ``gpus`` None: unknown,
+    empty: a context that lists no GPU options offers none)."""
 
     cores: tuple[int, ...] = ()
     ram: tuple[int, ...] = ()
-    gpus: tuple[int, ...] = ()
+    gpus: tuple[int, ...] | None = None
 
     @classmethod
     def from_context(cls, context: dict | None) -> _Options:
@@ -235,8 +236,12 @@ class _Options:
         return cls(
             cores=_option_list(context, "cores", "availableCores"),
             ram=_option_list(context, "memoryGB", "availableRAM"),
-            gpus=_option_list(context, "gpus", "availableGPUs"),
+            gpus=_option_list(context, "gpus", "availableGPUs") if _mentions(context, "gpus", "availableGPUs") else None,
         )
+
+
+def _mentions(context: dict, key: str, legacy_key: str) -> bool:
+    return key in context or legacy_key in context
 
 
 def _option_list(context: dict, key: str, legacy_key: str) -> tuple[int, ...]:
@@ -257,11 +262,11 @@ class _Builder:
         self.warnings: list[str] = []
         self._check_arg(config.vos_dir, "vos_dir")
         self._check_arg(config.profile_log, "profile_log")
-        self._check_offered("cores", config.cores, options.cores)
+        self._check_offered("cores", config.cores, options.cores or None)
         if config.gpus:
             self._check_offered("gpus", config.gpus, options.gpus)
         if config.ram_gb is not None:
-            self._check_offered("ram", config.ram_gb, options.ram)
+            self._check_offered("ram", config.ram_gb, options.ram or None)
         self.input_data = self._staged(config.image_file, "image_file", config.vos_dir)
 
     def files_plan(self, kind: str, par_files: list[str], key: str) -> Plan:
@@ -384,9 +389,10 @@ class _Builder:
                 f"(Skaha splits arguments at spaces and cannot quote); rename it using only {SAFE_CHARACTERS}"
             )
 
-    def _check_offered(self, key: str, value: int, offered: tuple[int, ...]) -> None:
-        if offered and value not in offered:
-            shown = ", ".join(map(str, offered))
+    def _check_offered(self, key: str, value: int, offered: tuple[int, ...] | None) -> None:
+        """``offered`` None: not known, so anything goes."""
+        if offered is not None and value not in offered:
+            shown = ", ".join(map(str, offered)) or "none"
             raise UsageError(f"{self.config.where(key)}: {value} is not offered by the platform (options: {shown})")
 
 

@@ -118,6 +118,10 @@ class Storage:
     def _is_dir(self, path: str) -> bool:
         raise NotImplementedError
 
+    def _is_file(self, path: str) -> bool:
+        """Whether a file is there; backends that can tell without a checksum override this."""
+        return self._stat(path) is not None
+
     def _listdir(self, path: str) -> list[str]:
         raise NotImplementedError
 
@@ -150,6 +154,9 @@ class Storage:
 
     def is_dir(self, path: str) -> bool:
         return self._retrying(f"check {self.describe(path)}", lambda: self._is_dir(path))
+
+    def is_file(self, path: str) -> bool:
+        return self._retrying(f"check {self.describe(path)}", lambda: self._is_file(path))
 
     def listdir(self, path: str) -> list[str]:
         """Names in a folder, sorted; empty if the folder does not exist."""
@@ -386,6 +393,9 @@ class LocalArc(Storage):
 
     def _is_dir(self, path: str) -> bool:
         return self.local_path(path).is_dir()
+
+    def _is_file(self, path: str) -> bool:
+        return self.local_path(path).is_file()
 
     def _listdir(self, path: str) -> list[str]:
         target = self.local_path(path)
