@@ -5,10 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,10 +155,8 @@ def test_sigterm_stops_the_finder_and_still_leaves_a_summary(tmp_path, fake_path
     command = [sys.executable, "-m", "core.runs.taskrunner", *map(str, base_args(par, cube, out))]
     process = subprocess.Popen(command, env=task_env(fake_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
-        while not (out / "started").exists():
-            assert time.monotonic() < deadline and process.poll() is None, "fake finder never started"
-            time.sleep(0.05)
+        wait_for(lambda: (out / "started").exists() or process.poll() is not None, 20, message="the fake finder to start")
+        assert process.poll() is None, "the task runner ended before the finder started"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 128 + signal.SIGTERM
     finally:

@@ -8,11 +8,11 @@ the session's final status — SoFiA-2's "no sources" must end Completed, a real
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from core.runs.config import load_run_config
 from core.runs.plan import plan_run
 from core.skaha import LaunchSpec, SyncSkaha
@@ -39,13 +39,11 @@ def stage(plan, arc_root: Path) -> None:
 
 
 def wait_until_finished(client, session_id: str, timeout_s: float = 60.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def finished():
         session = client.get(session_id)
-        if session.is_terminal:
-            return session
-        assert time.monotonic() < deadline, f"session {session_id} still {session.status}"
-        time.sleep(0.1)
+        return session if session.is_terminal else None
+
+    return wait_for(finished, timeout_s, 0.1, message=f"session {session_id} to finish")
 
 
 @pytest.fixture
