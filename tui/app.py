@@ -17,6 +17,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
@@ -198,9 +199,13 @@ class SrcnetApp(App):
 
     @on(SessionsPane.Polled)
     def _sessions_polled(self, message: SessionsPane.Polled) -> None:
-        self.query_one(LogsPane).session_changed(message.sessions)
-        self.query_one(UsagePane).record_live(message.sessions, message.at)
-        self.query_one(RunsPane).sessions_polled(message.sessions)
+        try:
+            logs, usage, runs = self.query_one(LogsPane), self.query_one(UsagePane), self.query_one(RunsPane)
+        except NoMatches:  # a poll that came back while the app closes: the panes are gone
+            return
+        logs.session_changed(message.sessions)
+        usage.record_live(message.sessions, message.at)
+        runs.sessions_polled(message.sessions)
         if not self.status_header.user and message.sessions:
             self.status_header.user = message.sessions[0].userid
 

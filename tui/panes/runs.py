@@ -9,7 +9,6 @@ of the ledger with their progress; ``r`` resumes the selected run, ``enter`` sho
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from tui.widgets.keyed_table import KeyedTable
 
 PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region (x1,x2,y1,y2,z1,z2) or parameter file"))
 LEDGER_COLUMNS = (
-    ("id", "Run"), ("kind", "Kind"), ("phase", "Phase"), ("created", "Created"),
+    ("id", "Run (UTC start)"), ("kind", "Kind"), ("phase", "Phase"),
     ("waiting", "Waiting"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
 )  # fmt: skip
 LEDGER_REFRESH_S = 3.0
@@ -74,10 +73,9 @@ def run_progress(counts: dict[str, int], launched_statuses: list[str | None]) ->
 
 
 def ledger_row(run: Any, progress: Progress) -> tuple:
-    created = time.strftime("%m-%d %H:%M", time.localtime(run.created))
     phase_style = {"failed": "bold red", "done": "green", "finished": "green"}.get(run.phase, "")
     return (
-        run.id, run.kind, Text(run.phase, style=phase_style), created, str(progress.waiting),
+        run.id, run.kind, Text(run.phase, style=phase_style), str(progress.waiting),
         Text(str(progress.running), style="bold green" if progress.running else ""), str(progress.done),
         Text(str(progress.failed), style="bold red" if progress.failed else ""),
     )  # fmt: skip

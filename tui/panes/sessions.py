@@ -29,6 +29,8 @@ from tui.screens.modals import ConfirmModal, TextModal
 from tui.widgets.sessions_table import SessionsTable, run_of
 
 MAX_BACKOFF_S = 60.0
+LATE_AFTER_INTERVALS = 3
+"""A poll that has not come back after this many intervals marks the data stale before it fails."""
 
 
 def backoff_delay(interval: float, failures: int) -> float:
@@ -120,6 +122,7 @@ class SessionsPane(Vertical):
         self.query_one("#sessions-filter").display = False
         self._update_summary()
         self.poll_loop()
+        self.set_interval(1.0, self._mark_stale_when_late)
 
     # ---- polling -------------------------------------------------------------------------------
 
@@ -167,6 +170,16 @@ class SessionsPane(Vertical):
             else:
                 self.notify(error_line(exc), title="Sessions: cannot poll", severity="warning")
         self.failures += 1
+
+    def _mark_stale_when_late(self) -> None:
+        """A hung platform (no answer, no error yet) shows as stale within a few intervals, not after
+        the client's timeout."""
+        header = self.app.status_header
+        if self.frozen or header.updated_at is None or header.stale_since is not None:
+            return
+        late_s = max(self.interval * LATE_AFTER_INTERVALS, 5.0)
+        if (self.app.clock() - header.updated_at).total_seconds() > late_s:
+            header.stale_since = header.updated_at
 
     def watch_frozen(self, frozen: bool) -> None:
         if self.is_mounted:

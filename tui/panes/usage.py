@@ -33,9 +33,10 @@ from tui.screens.modals import PromptModal
 from tui.widgets.keyed_table import KeyedTable
 
 USAGE_COLUMNS = (
-    ("mark", " "), ("run", "Name"), ("wall", "Wall s"), ("cpu", "CPU % mean"), ("peak", "CPU % peak"),
-    ("rss", "RSS MiB"), ("cpuh", "CPU-h"), ("alloc", "Alloc core-h"), ("eff", "Efficiency"), ("exit", "Exit"),
+    ("mark", " "), ("run", "Name"), ("wall", "Wall s"), ("cpu", "CPU %"), ("peak", "Peak %"),
+    ("rss", "RSS MiB"), ("cpuh", "CPU-h"), ("alloc", "Core-h"), ("eff", "Eff."), ("exit", "Exit"),
 )  # fmt: skip
+"""CPU % is the mean over the run (100 = one core busy), Core-h the core-hours allocated, Eff. CPU-h / Core-h."""
 MAX_CHARTED = 8
 LIVE_SAMPLES = 720
 """Samples of live use kept per session (an hour at the default 5 s poll)."""
@@ -59,9 +60,9 @@ def usage_cells(row: dict, marked: bool) -> tuple:
     )  # fmt: skip
 
 
-def totals_text(total: dict) -> Text:
+def totals_text(total: dict, noun: str = "runs") -> Text:
     text = Text.assemble(
-        ("Total ", "bold"), f"{total['runs']} runs · wall {total['wall_s']:.1f} s · makespan {total['makespan_s']:.1f} s",
+        ("Total ", "bold"), f"{total['runs']} {noun} · wall {total['wall_s']:.1f} s · makespan {total['makespan_s']:.1f} s",
         f" · {total['cpu_hours']:.4f} CPU-h · peak RSS {total['rss_peak_mib']:.0f} MiB",
     )
     if total.get("alloc_core_hours") is not None:
@@ -182,7 +183,7 @@ class UsagePane(Vertical):
     def _show_report(self) -> None:
         rows = {row["run"]: usage_cells(row, row["run"] in self.marks) for row in self.report["runs"]}
         self.table.sync(rows)
-        self.query_one("#usage-total", Static).update(totals_text(self.report["total"]))
+        self.query_one("#usage-total", Static).update(totals_text(self.report["total"], "tasks" if self.run_id else "runs"))
         self.query_one("#usage-source", Static).update(self._source_text(len(rows)))
         self.draw()
 

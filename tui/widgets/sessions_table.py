@@ -20,13 +20,14 @@ from tui.widgets.keyed_table import KeyedTable, SyncStats
 COLUMNS = (
     ("mark", " "),
     ("name", "Name"),
-    ("id", "ID"),
     ("status", "Status"),
     ("age", "Age"),
     ("cpu", "Cores req/used"),
     ("ram", "RAM GB req/used"),
+    ("id", "ID"),
     ("image", "Image"),
 )
+"""What matters first comes first: at 80 columns the name, status, age and cores are in view."""
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 STATUS_STYLES = {
     "Pending": "bold yellow",
@@ -85,11 +86,11 @@ def render_cells(session: Any, now: datetime, marked: bool) -> tuple:
     return (
         MARK if marked else " ",
         session.name,
-        session.id,
         Text(session.status, style=STATUS_STYLES.get(session.status, "")),
         format_age(session.start_time, now),
         format_pair(session.requested_cores, session.cores_in_use, 3),
         format_pair(session.requested_ram_gb, session.ram_in_use_gb, 2),
+        session.id,
         short_image(session.image),
     )
 
