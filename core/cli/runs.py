@@ -21,6 +21,7 @@ from core.cli.output import notice, print_json, stderr, stdout
 from core.errors import SrcnetError, UsageError
 from core.runs import ledger as L
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
+from core.runs.plan import task_label
 from core.runs.orchestrate import (
     LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, merge_run, refresh_runs, resume_run,
     start_run,
@@ -67,12 +68,12 @@ class CliReporter(Reporter):
             detail += f", exit {task.exit_code}"
         if task.message and task.state != L.COMPLETED:
             detail += f" ({task.message})"
-        line = Text.assemble(f"task {task.index:03d} {task.name}: ", (task.state, STATE_STYLE.get(task.state, "")), detail)
+        line = Text.assemble(f"{task_label(task.index)} {task.name}: ", (task.state, STATE_STYLE.get(task.state, "")), detail)
         stderr.print(line, highlight=False)
 
     def task_failed(self, task: TaskRecord, tail: list[str]) -> None:
         if tail:
-            stderr.print(f"last lines of task {task.index:03d} ({task.name}):", style="red", highlight=False)
+            stderr.print(f"last lines of {task_label(task.index)} ({task.name}):", style="red", highlight=False)
             for line in tail:
                 stderr.print(f"  {line}", markup=False, highlight=False)
 

@@ -29,6 +29,7 @@ from core.errors import NotFound, SrcnetError, UsageError
 from core.runs import ledger as L
 from core.runs.config import RunConfig, is_arc_path, load_run_config
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
+from core.runs.plan import task_label
 from core.runs.storage import LocalArc, Storage, join, open_storage
 from core.skaha import LaunchSpec
 
@@ -237,7 +238,7 @@ class Runner:
         refusal = await first_refusal(self.client, [launch_spec(t) for t in tasks])
         if refusal:
             task = tasks[refusal[0]]
-            raise UsageError(f"task {task.index} ({task.name}): {refusal[1]}")
+            raise UsageError(f"{task_label(task.index)} ({task.name}): {refusal[1]}")
 
     async def _launch_one(self, task: TaskRecord) -> None:
         task = self.ledger.mark_launching(self.run_id, task.index)
@@ -261,14 +262,14 @@ class Runner:
                 await self._settle_stuck(task, by_name.get(task.name.lower(), []))
         for task in self.ledger.tasks(self.run_id, (L.LOST,)):
             self.ledger.mark_planned(self.run_id, task.index, next_attempt=True)
-            self.reporter.notice(f"task {task.index}: {task.name} was lost; relaunching as attempt {task.attempt + 1}")
+            self.reporter.notice(f"{task_label(task.index)}: {task.name} was lost; relaunching as attempt {task.attempt + 1}")
             self._changed(task.index)
 
     async def _settle_stuck(self, task: TaskRecord, sessions: list) -> None:
         if sessions:
             session = min(sessions, key=lambda s: (s.start_time is None, s.start_time or 0))
             self.ledger.mark_launched(self.run_id, task.index, session.id)
-            self.reporter.notice(f"task {task.index}: adopted session {session.id} ({task.name})")
+            self.reporter.notice(f"{task_label(task.index)}: adopted session {session.id} ({task.name})")
         elif self._outcome_from_outputs(task) is not None:
             self._finish_from_outputs(task, session_status=None)
         else:
@@ -322,7 +323,7 @@ class Runner:
         try:
             text = await self.client.logs(task.session_id)
         except SrcnetError as exc:
-            self.reporter.notice(f"task {task.index}: session {task.session_id} log not available ({exc})")
+            self.reporter.notice(f"{task_label(task.index)}: session {task.session_id} log not available ({exc})")
             return
         path = self.local_dir / f"{task.name}.session.log"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -451,8 +452,6 @@ class TaskProfile:
 
 def task_profiles(local_dir: Path, tasks: list[TaskRecord]) -> list[TaskProfile]:
     """The profile logs of a run's tasks that came back to ``local_dir`` (for the usage table and the TUI)."""
-    from core.runs.plan import task_label
-
     found = []
     for task in tasks:
         path = Path(local_dir) / task.spec["outputs"]["profile_log"]
@@ -489,7 +488,7 @@ async def refuse_what_would_fail(plan, client, storage: Storage) -> None:
         field = text.split(":", 1)[0].split(" ", 1)[0]
         if field in CONFIG_KEYS_OF_SPEC_FIELDS:
             raise UsageError(f"{config.where(field)}: {text[len(field):].lstrip(': ')}")
-        raise UsageError(f"task {task.index} ({task.name}): {text}")
+        raise UsageError(f"{task_label(task.index)} ({task.name}): {text}")
     for key in ("image_file", "parameter_file"):
         path = getattr(config, key)
         if path and is_arc_path(path) and not storage.is_file(path):
