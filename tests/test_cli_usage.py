@@ -22,6 +22,17 @@ def test_aggregate_json_over_the_fixture_folder(cli):
     assert total["wall_s"] == total["makespan_s"]  # psrecord logs carry no start time
 
 
+def test_aggregate_json_has_the_design_shape_and_no_allocation_without_cores(cli):
+    report = json.loads(cli("aggregate", FIXTURES, "--json").stdout)
+
+    assert set(report) == {"runs", "total"}
+    for run in report["runs"]:
+        assert {"run", "samples", "wall_s", "cpu_mean_pct", "cpu_peak_pct", "rss_peak_mib", "cpu_hours"} <= set(run)
+        assert not {"alloc_core_hours", "efficiency"} & set(run)
+    assert {"wall_s", "makespan_s", "cpu_hours", "alloc_core_hours"} <= set(report["total"])
+    assert report["total"]["alloc_core_hours"] is None
+
+
 def test_aggregate_table_by_default_and_csv_file(cli, tmp_path):
     out = tmp_path / "usage.csv"
     done = cli("aggregate", FIXTURES / "sofia_mid.csv", "--csv", out, env={"COLUMNS": "160"})
