@@ -144,9 +144,13 @@ def test_a_refused_config_exits_2_naming_the_key_and_leaves_nothing_behind(works
         assert http.get("session").json() == []
 
 
-def test_resume_of_an_unknown_run_exits_2_naming_it(workspace, cli):
+def test_an_unknown_run_or_a_bad_option_exits_2_naming_it(workspace, cli):
+    config, _ = workspace
     missing = cli("resume", "20990101-000000-dead")
     assert missing.returncode == 2 and "20990101-000000-dead" in missing.stderr
+    stalled = cli("parallel", config, "--max-launching", "0")
+    assert stalled.returncode == 2 and "--max-launching: must be a positive integer, not '0'" in stalled.stderr
+    assert json.loads(cli("runs", "--json").stdout) == []
 
 
 def test_max_parallel_holds_tasks_back_until_others_finish(workspace, cli, state_dir):

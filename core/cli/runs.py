@@ -9,6 +9,7 @@ sources" included), 1 a task failed or was lost, 2 config, 3 auth, 4 unreachable
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from pathlib import Path
 
@@ -260,10 +261,20 @@ def cmd_quickstart(args) -> int:
     return code
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
 def _add_wait_options(parser) -> None:
     parser.add_argument("--no-wait", action="store_true", help="return once every task is launched")
     parser.add_argument("--json", action="store_true", help="print the result (or the plan) as JSON")
-    parser.add_argument("--max-launching", type=int, default=LAUNCH_CONCURRENCY, metavar="N",
+    parser.add_argument("--max-launching", type=_positive_int, default=LAUNCH_CONCURRENCY, metavar="N",
                         help=f"create requests in flight at once (default {LAUNCH_CONCURRENCY}; not a cap on running tasks)")
 
 
