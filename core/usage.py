@@ -506,7 +506,7 @@ def render_table(report: dict) -> Table:
     with_alloc = any("alloc_core_hours" in r for r in runs)
     with_rusage = any("rusage_cpu_hours" in r for r in runs)
     table = Table(title="Usage", show_footer=True, footer_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False, caption=f"makespan {_duration(total['makespan_s'])}")
+                  pad_edge=False, collapse_padding=True, caption=f"makespan {_duration(total['makespan_s'])}")
     columns = [("Run", "left", f"{total['runs']} runs"), ("Wall", "right", _duration(total["wall_s"])), ("CPU%", "right", ""),
                ("Peak%", "right", ""), ("RSS MiB", "right", f"{total['rss_peak_mib']:.0f}"),
                ("CPU-h", "right", _number(total["cpu_hours"]))]
@@ -517,8 +517,7 @@ def render_table(report: dict) -> Table:
                     ("Eff", "right", _percent(total.get("efficiency")))]
     columns.append(("Exit", "right", ""))
     for title, justify, footer in columns:
-        table.add_column(title, justify=justify, footer=footer, overflow="fold",
-                         min_width=12 if title == "Run" else None)
+        table.add_column(title, justify=justify, footer=footer, overflow="fold")
     for r in runs:
         cells = [r["run"], _duration(r["wall_s"]), f"{r['cpu_mean_pct']:.0f}",
                  f"{r['cpu_peak_pct']:.0f}", f"{r['rss_peak_mib']:.0f}", _number(r["cpu_hours"])]

@@ -205,6 +205,18 @@ def test_table_shows_runs_and_a_totals_row(tmp_path):
     assert "alpha" in text and "1 runs" in text and "Alloc-h" in text and "makespan" in text
 
 
+def test_a_run_table_with_every_column_fits_80_columns_on_one_header_line(tmp_path):
+    path = _steady(tmp_path / "profile_001.csv")
+    summary_path(path).write_text(json.dumps({"exit_code": 0, "rusage": {"user_s": 1.0, "system_s": 0.5}}))
+    loaded = usage.load([path], names={str(path): "task-001"})
+    console = Console(width=80, record=True)
+    console.print(usage.render_table(usage.aggregate(loaded.runs, cores=2)))
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if "Run" in line)
+    assert header.split() == ["Run", "Wall", "CPU%", "Peak%", "RSS", "MiB", "CPU-h", "rusage-h", "Alloc-h", "Eff", "Exit"]
+    assert "task-001" in text
+
+
 def test_many_logs_parse_in_batches_identically_to_one_by_one(tmp_path):
     paths = [_steady(tmp_path / f"r{i:03d}.csv", seconds=20 + i) for i in range(40)]
     batched = usage.load(paths, workers=3)
