@@ -366,18 +366,23 @@ def _key_value_table(data) -> Table:
     return table
 
 
-def cmd_stats(args) -> int:
+def _show_document(args, fetch) -> int:
+    """A platform document (stats, context) as JSON or as a key/value table."""
     with client_from_args(args) as client:
-        data = client.stats()
-    print_json(data) if args.json else stdout.print(_key_value_table(data))
+        data = fetch(client)
+    if args.json:
+        print_json(data)
+    else:
+        stdout.print(_key_value_table(data))
     return 0
+
+
+def cmd_stats(args) -> int:
+    return _show_document(args, lambda client: client.stats())
 
 
 def cmd_context(args) -> int:
-    with client_from_args(args) as client:
-        data = client.context()
-    print_json(data) if args.json else stdout.print(_key_value_table(data))
-    return 0
+    return _show_document(args, lambda client: client.context())
 
 
 def cmd_images(args) -> int:
