@@ -14,8 +14,11 @@ Modules, outside in:
                 usage sampling, recovery after a restart.
 - ``procs``     starting the shim detached, liveness by (pid, create time), ending whole trees.
 - ``shim``      the parent of every session command: captures output, records the exit status.
+- ``journal``   session records: one append-only journal, group-committed (one fdatasync per batch of
+                concurrent changes), plus a snapshot; replay is idempotent.
 - ``store``     the state folder, written atomically (see its docstring for the layout).
 - ``service``   one server per state folder (flock), ``server.json`` for clients, signals.
-- ``daemon``    ``ensure_running(state_dir) -> Endpoint(url, token)`` and ``stop(state_dir)``.
+- ``daemon``    ``ensure_running(state_dir) -> Endpoint(url, token)`` (replaces a daemon of other code)
+                and ``stop(state_dir)``.
 - ``faults``    latency, 503 answers and connections dropped after acting (tests and benchmarks).
 """
