@@ -127,6 +127,9 @@ class Journal:
         self._cond.release()
         try:
             self._write(batch)
+        except BaseException as exc:  # a bug: the followers must not take their changes for durable
+            batch.error = OSError(f"journal write failed: {exc!r}")
+            raise
         finally:
             self._cond.acquire()
             self._writing = False
