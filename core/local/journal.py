@@ -62,6 +62,7 @@ def parse_lines(path: Path, records: dict[str, dict], gone: set[str]) -> None:
 
 
 def merge(records: dict[str, dict], gone: set[str], session_id: str, entry: dict) -> None:
+    """Apply one line: the highest version of a record wins, and a forgotten session stays forgotten."""
     if entry.get("forgotten") or session_id in gone:
         gone.add(session_id)
         records.pop(session_id, None)
@@ -78,7 +79,8 @@ class Journal:
         self._cond = threading.Condition()
         self._open = Batch()
         self._writing = False
-        self._latest: dict[str, bytes] = {}
+        self._latest: dict[str, bytes] = {}  # what the next snapshot holds
+        self._latest_bytes = 0
         self._fd: int | None = None
         self._size = 0
 
@@ -93,6 +95,7 @@ class Journal:
         """Start from ``records`` (id -> encoded record): a fresh snapshot and an empty journal."""
         with self._cond:
             self._latest = dict(records)
+            self._latest_bytes = sum(map(len, records.values()))
             try:
                 self._compact()
             except OSError as exc:
@@ -141,7 +144,7 @@ class Journal:
             return
         data = b"".join(line if line is not None else forget_line(sid) for sid, line in batch.changes)
         try:
-            os.write(self._fd, data)
+            _write_all(self._fd, data)
             os.fdatasync(self._fd)
         except OSError as exc:  # e.g. a full disk: cut the partial append off, tell every waiter
             batch.error = exc
@@ -149,11 +152,11 @@ class Journal:
             return
         self._size += len(data)
         for session_id, line in batch.changes:
-            if line is None:
-                self._latest.pop(session_id, None)
-            else:
+            self._latest_bytes -= len(self._latest.pop(session_id, b""))
+            if line is not None:
                 self._latest[session_id] = line
-        if self._size > MIN_COMPACT_BYTES and self._size > 2 * sum(map(len, self._latest.values())):
+                self._latest_bytes += len(line)
+        if self._size > MIN_COMPACT_BYTES and self._size > 2 * self._latest_bytes:
             try:
                 self._compact()
             except OSError:  # the batch is durable all the same; the journal grows until a later try works
@@ -174,6 +177,12 @@ class Journal:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _truncate_quietly(fd: int, size: int) -> None:
