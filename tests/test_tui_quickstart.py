@@ -42,9 +42,14 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
             return progress.running == statuses.count("Running") and progress.waiting >= statuses.count("Pending")
 
         await wait_until(pilot, truthful, timeout_s=30, message="a run with running and pending sessions")
+        run_id = next(iter(runs.runs))
+        await pilot.press("s")  # its sessions, in the Sessions pane
+        await wait_until(pilot, lambda: app.query_one("#panes").active == "sessions" and sessions.filter_text == run_id)
+        assert sessions.row_count == 4
         server.kill()  # the local daemon dies mid-run; the app restarts it and the run is taken up again
         await wait_until(pilot, lambda: "stale since" in screen_text(app), timeout_s=20, message="the stale marker")
-        run_id = next(iter(runs.runs))
+        await pilot.press("1")
+        await wait_until(pilot, lambda: runs.ledger.has_focus, message="the Runs pane")
         await wait_until(pilot, lambda: runs.runs[run_id].phase == "done", timeout_s=60, message="the run to end")
         assert runs.progress(runs.runs[run_id]).done == 4
         said = notifications(app)
@@ -52,7 +57,7 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
 
         await pilot.press("u")
         usage = app.query_one("#usage-pane")
-        await wait_until(pilot, lambda: usage.report is not None and len(usage.report["runs"]) == 4, timeout_s=20)
+        await wait_until(pilot, lambda: usage.report is not None and len(usage.report['runs']) == 4, timeout_s=20, message="the run's usage")
         assert all(row["cores"] == 1 and row["efficiency"] is not None for row in usage.report["runs"])
         app.clear_notifications()
         await wait_until(pilot, lambda: "cores as requested" in screen_text(app))

@@ -172,10 +172,12 @@ class SrcnetApp(App):
         self.focus_pane(pane)
 
     def focus_pane(self, pane: str) -> None:
+        """Focus the pane's main widget at once, so that the keys pressed next go to this pane (a
+        deferred focus could land after the hidden pane's widget took focus back and re-selected it)."""
         target = {"runs": "#runs-ledger", "sessions": "#sessions-table", "logs": "#logs-view", "usage": "#usage-runs"}[pane]
         widgets = self.query(target)
         if widgets:
-            self.call_after_refresh(widgets.first().focus)
+            self.screen_stack[0].set_focus(widgets.first())  # under a modal: focused when it closes
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -158,7 +158,8 @@ def result_line(result: Any) -> str:
     for task in result.tasks:
         states[task.state] = states.get(task.state, 0) + 1
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-    return f"Run {result.run.id}: {counts}." + (f" Results in {result.local_dir}." if result.local_dir else "")
+    line = f"Run {result.run.id}: {counts}." + (f" Results in {result.local_dir}." if result.local_dir else "")
+    return line + " In Runs, u shows its usage." if result.waited else line
 
 
 async def launch_run(settings: Settings, path: Path, section: str, kind: str, reporter: Reporter) -> str:

@@ -150,6 +150,7 @@ class RunsPane(Vertical):
         Binding("L", "launch", "Launch", id="runs.launch"),
         Binding("r", "resume", "Resume", id="runs.resume"),
         Binding("u", "usage", "Usage", id="runs.usage"),
+        Binding("s", "sessions", "Sessions", id="runs.sessions"),
         Binding("enter", "run_folder", "Run folder", show=False, id="runs.folder"),
         Binding("ctrl+r", "refresh", "Refresh runs", show=False, id="runs.refresh"),
     ]
@@ -207,7 +208,7 @@ class RunsPane(Vertical):
             return
         self.runs = {run.id: run for run in runs}
         self._show_ledger()
-        self.ledger.border_subtitle = f"{len(runs)} runs · enter folder · r resume · u usage"
+        self.ledger.border_subtitle = f"{len(runs)} runs · enter folder · s sessions · r resume · u usage"
 
     def sessions_polled(self, sessions: list[Any]) -> None:
         """A poll of the Sessions pane: launched tasks whose session started now count as running."""
@@ -246,6 +247,14 @@ class RunsPane(Vertical):
     async def show_run(self, run: Any) -> None:
         body = await asyncio.to_thread(runs_adapter.describe_run, self.app.settings, run)
         self.app.push_screen(TextModal(f"Run {run.id}", body))
+
+    def action_sessions(self) -> None:
+        """The selected run's sessions: the Sessions pane filtered by the run id (in every session name)."""
+        run = self._selected_run()
+        if run is None:
+            return
+        self.app.query_one("#sessions-pane").apply_filter(run.id)
+        self.app.show_pane("sessions")
 
     def action_usage(self) -> None:
         """The selected run's usage in the Usage pane: its profile logs, with the cores its tasks requested."""
