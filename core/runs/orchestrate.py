@@ -481,14 +481,22 @@ async def first_refusal(client, specs: list[LaunchSpec]) -> tuple[int, UsageErro
 async def refuse_what_would_fail(plan, client, storage: Storage) -> None:
     """Before a run is recorded: every task must be acceptable to the platform, and every input
     already on /arc must exist. One error naming the config file, section and key (exit 2)."""
-    config = plan.config
     refusal = await first_refusal(client, [LaunchSpec(**plan.launch_fields(t)) for t in plan.tasks])
     if refusal:
-        task, text = plan.tasks[refusal[0]], str(refusal[1])
-        field = text.split(":", 1)[0].split(" ", 1)[0]
-        if field in CONFIG_KEYS_OF_SPEC_FIELDS:
-            raise UsageError(f"{config.where(field)}: {text[len(field):].lstrip(': ')}")
-        raise UsageError(f"{task_label(task.index)} ({task.name}): {text}")
+        position, exc = refusal
+        raise _config_refusal(plan.config, plan.tasks[position], str(exc))
+    _refuse_missing_arc_inputs(plan.config, storage)
+
+
+def _config_refusal(config: RunConfig, task, text: str) -> UsageError:
+    """A launch refusal in terms of the config key that set the field, else of the task."""
+    field = text.split(":", 1)[0].split(" ", 1)[0]
+    if field in CONFIG_KEYS_OF_SPEC_FIELDS:
+        return UsageError(f"{config.where(field)}: {text[len(field):].lstrip(': ')}")
+    return UsageError(f"{task_label(task.index)} ({task.name}): {text}")
+
+
+def _refuse_missing_arc_inputs(config: RunConfig, storage: Storage) -> None:
     for key in ("image_file", "parameter_file"):
         path = getattr(config, key)
         if path and is_arc_path(path) and not storage.is_file(path):
