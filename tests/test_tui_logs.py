@@ -26,6 +26,11 @@ def test_take_new_lines_keeps_partial_lines_for_later():
     assert take_new_lines("a\n", 2) == ([], 2)
 
 
+def test_lines_show_as_a_terminal_leaves_them():
+    log = "\x1b[31;1mWARNING\x1b[0m: plotting disabled\r\n 10%\r 55%\r100% done\nbell\x07 and\ttab\n"
+    assert take_new_lines(log, 0)[0] == ["WARNING: plotting disabled", "100% done", "bell and\ttab"]
+
+
 async def test_follow_a_log_scroll_up_resume_and_save(local_server, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     sid = await launch(local_server, "counter", "python", str(counting_script(tmp_path, 40, 0.05)))

@@ -31,7 +31,7 @@ from tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_
 from tui.screens.modals import ConfirmModal, PromptModal, TextModal
 from tui.widgets.keyed_table import KeyedTable
 
-PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region (x1,x2,y1,y2,z1,z2) or parameter file"))
+PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region or parameter file"))
 LEDGER_COLUMNS = (
     ("id", "Run (UTC start)"), ("kind", "Kind"), ("phase", "Phase"),
     ("waiting", "Waiting"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
@@ -208,7 +208,7 @@ class RunsPane(Vertical):
             return
         self.runs = {run.id: run for run in runs}
         self._show_ledger()
-        self.ledger.border_subtitle = f"{len(runs)} runs · enter folder · s sessions · r resume · u usage"
+        self.ledger.border_subtitle = f"{plural(len(runs), 'run')} · enter folder · s sessions · r resume · u usage"
 
     def sessions_polled(self, sessions: list[Any]) -> None:
         """A poll of the Sessions pane: launched tasks whose session started now count as running."""

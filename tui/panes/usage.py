@@ -40,6 +40,8 @@ USAGE_COLUMNS = (
 MAX_CHARTED = 8
 LIVE_SAMPLES = 720
 """Samples of live use kept per session (an hour at the default 5 s poll)."""
+LIVE_KEPT_S = 600.0
+"""A session that stopped running stays in the live charts this long (short tasks stay visible)."""
 
 
 def _num(value: float | None, digits: int) -> str:
@@ -96,10 +98,12 @@ class UsagePane(Vertical):
         self.marks: set[str] = set()
         self.live: dict[str, deque] = {}
         self.live_names: dict[str, str] = {}
+        self.live_at: float | None = None
+        """When the last poll came back (the charts' "now")."""
 
     def compose(self) -> ComposeResult:
         yield Static("No logs open: press o to open a folder of profile logs (v shows live use)", id="usage-source")
-        yield KeyedTable(USAGE_COLUMNS, id="usage-runs")
+        yield KeyedTable(USAGE_COLUMNS, id="usage-runs", classes="empty")  # the charts take the room until logs are open
         yield Static(id="usage-total")
         with Horizontal(id="usage-charts"):
             yield PlotextPlot(id="usage-cpu")
@@ -183,6 +187,7 @@ class UsagePane(Vertical):
     def _show_report(self) -> None:
         rows = {row["run"]: usage_cells(row, row["run"] in self.marks) for row in self.report["runs"]}
         self.table.sync(rows)
+        self.table.remove_class("empty")
         self.query_one("#usage-total", Static).update(totals_text(self.report["total"], "tasks" if self.run_id else "runs"))
         self.query_one("#usage-source", Static).update(self._source_text(len(rows)))
         self.draw()
@@ -216,13 +221,13 @@ class UsagePane(Vertical):
     # ---- live ------------------------------------------------------------------------------------
 
     def record_live(self, sessions: list[Any], at: datetime) -> None:
-        """Add a poll's live use of running sessions to the history (called for every poll)."""
-        stamp = at.timestamp()
-        running = {s.id for s in sessions if s.status == "Running"}
-        for gone in self.live.keys() - running:
-            del self.live[gone]
+        """Add a poll's live use of running sessions to the history (called for every poll); the
+        history of a session that stopped running is dropped once it is older than LIVE_KEPT_S."""
+        stamp = self.live_at = at.timestamp()
+        for old in [sid for sid, history in self.live.items() if stamp - history[-1][0] > LIVE_KEPT_S]:
+            del self.live[old]
         for session in sessions:
-            if session.id in running and session.cores_in_use is not None:
+            if session.status == "Running" and session.cores_in_use is not None:
                 history = self.live.setdefault(session.id, deque(maxlen=LIVE_SAMPLES))
                 history.append((stamp, session.cores_in_use, session.ram_in_use_gb or 0.0))
                 self.live_names[session.id] = session.name
@@ -271,17 +276,16 @@ class UsagePane(Vertical):
         cpu.ylim(0, None)
 
     def _draw_live(self, cpu: Any, mem: Any) -> None:
-        running = sorted(self.live, key=lambda sid: self.live[sid][-1][0], reverse=True)[:MAX_CHARTED]
-        cpu.title(f"Cores in use (live, {len(running)} sessions)")
+        shown = sorted(self.live, key=lambda sid: self.live[sid][-1][0], reverse=True)[:MAX_CHARTED]
+        now = self.live_at or 0.0
+        running = sum(1 for sid in shown if self.live[sid][-1][0] >= now)
+        cpu.title(f"Cores in use (live: {running} running, {len(shown) - running} ended)")
         mem.title("RAM in use GB (live)")
         cpu.xlabel("seconds ago")
         mem.xlabel("seconds ago")
-        if not running:
-            return
-        newest = max(self.live[sid][-1][0] for sid in running)
-        for sid in running:
+        for sid in shown:
             samples = list(self.live[sid])
-            ago = [t - newest for t, _, _ in samples]
+            ago = [t - now for t, _, _ in samples]
             label = self.live_names.get(sid, sid)
             cpu.plot(ago, [c for _, c, _ in samples], label=label)
             mem.plot(ago, [r for _, _, r in samples], label=label)

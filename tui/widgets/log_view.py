@@ -3,17 +3,28 @@
 Skaha serves a session's whole log on every request (no offset, no follow), so the follower keeps
 the offset of what it has already shown and appends only the rest: :func:`take_new_lines` is that
 bookkeeping. A trailing line without its newline waits for the next fetch, unless the session has
-finished. The view keeps at most ``max_lines`` lines (the oldest drop out). Scrolling up turns
+finished. Colour codes and progress-bar redraws are resolved as a terminal would show them
+(:func:`printable`). The view keeps at most ``max_lines`` lines (the oldest drop out). Scrolling up turns
 following off; ``end`` (or the pane's ``s``) turns it back on and jumps to the bottom.
 """
 
 from __future__ import annotations
+
+import re
 
 from textual import events
 from textual.reactive import reactive
 from textual.widgets import Log
 
 DEFAULT_MAX_LINES = 10_000
+_TERMINAL_CODES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]")
+"""Colour and cursor escapes, and control characters, that programs write for a terminal."""
+
+
+def printable(line: str) -> str:
+    """A log line as a terminal would leave it: what follows the last carriage return (progress
+    bars redraw themselves), without colour codes or control characters."""
+    return _TERMINAL_CODES.sub("", line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line)
 
 
 def take_new_lines(text: str, offset: int, final: bool = False) -> tuple[list[str], int]:
@@ -28,7 +39,7 @@ def take_new_lines(text: str, offset: int, final: bool = False) -> tuple[list[st
     if end <= offset:
         return [], offset
     chunk = text[offset:end]
-    return chunk.removesuffix("\n").split("\n"), end
+    return [printable(line) for line in chunk.removesuffix("\n").split("\n")], end
 
 
 class LogView(Log):
