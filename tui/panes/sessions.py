@@ -111,7 +111,7 @@ class SessionsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield SessionsTable(self.app.clock, id="sessions-table")
-        yield Input(placeholder="filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter")
+        yield Input(placeholder="/ filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter", compact=True)
         yield Static(id="sessions-summary")
 
     @property
