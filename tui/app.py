@@ -30,7 +30,7 @@ from tui.panes.sessions import SessionsPane, events_table
 from tui.panes.usage import UsagePane
 from tui.platform import Platform, error_line
 from tui.screens.help import HelpScreen
-from tui.screens.modals import ConfirmModal, ProblemModal, TextModal
+from tui.screens.modals import ProblemModal, TextModal, confirm
 from tui.widgets.status_header import StatusHeader, format_time_left
 
 PANES = (("runs", "1 Runs", RunsPane), ("sessions", "2 Sessions", SessionsPane), ("logs", "3 Logs", LogsPane), ("usage", "4 Usage", UsagePane))
@@ -217,13 +217,8 @@ class SrcnetApp(App):
         if not driving:
             self.exit()
             return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.exit()
-
         body = "A run launched or resumed here is still being watched and collected.\nQuit anyway? Resume it later from Runs (r)."
-        self.push_screen(ConfirmModal("Quit while a run is in progress?", body), confirmed)
+        confirm(self, "Quit while a run is in progress?", body, self.exit)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections(), self._keymap))

@@ -6,13 +6,16 @@ does; the file is a flat table of ``id = "keys"`` (a comma separates alternative
     "sessions.delete" = "ctrl+x"
     "app.quit" = "q,ctrl+q"
 
-It is read once at start-up and handed to :meth:`textual.app.App.set_keymap`.
+It is read once at start-up and handed to :meth:`textual.app.App.set_keymap`. The panes declare
+their bindings with :func:`keys`, which gives each its id.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+
+from textual.binding import Binding
 
 from core.errors import UsageError
 from core.settings import config_file
@@ -39,3 +42,23 @@ def load_keymap(path: Path | None = None) -> Keymap:
     if bad:
         raise UsageError(f"{path}: {bad[0]}: keys must be a string such as \"ctrl+x\"")
     return dict(table)
+
+
+def keys(scope: str, *rows: tuple) -> list[Binding]:
+    """The bindings of one pane, each with the stable id ``scope.name`` that keymap.toml remaps it by.
+
+    A row is ``(keys, action, description[, show[, name]])``: ``show`` (default True) puts it in the
+    footer; ``name`` defaults to the action's (``this_run`` -> ``this-run``, ``sort('age')`` -> ``sort-age``).
+    """
+    bindings = []
+    for key, action, description, *rest in rows:
+        show = rest[0] if rest else True
+        name = rest[1] if len(rest) > 1 else None
+        bindings.append(Binding(key, action, description, show=show, id=f"{scope}.{name or binding_name(action)}"))
+    return bindings
+
+
+def binding_name(action: str) -> str:
+    """``clear_marks`` -> ``clear-marks``, ``sort('name')`` -> ``sort-name``."""
+    name, _, argument = action.partition("(")
+    return "-".join(part for part in (name.replace("_", "-"), argument.rstrip(")").strip("'\"")) if part)

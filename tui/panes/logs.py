@@ -15,25 +15,26 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from core.errors import NotFound
+from tui.keymap import keys
 from tui.platform import error_line
-from tui.screens.modals import PromptModal
+from tui.screens.modals import prompt
 from tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
 
 
 class LogsPane(Vertical):
     """Title line + :class:`LogView` for the session chosen in the Sessions pane."""
 
-    BINDINGS = [
-        Binding("s", "follow", "Follow", id="logs.follow"),
-        Binding("ctrl+s", "save", "Save", id="logs.save"),
-        Binding("e", "events", "Events", id="logs.events"),
-        Binding("escape", "back", "Back", id="logs.back"),
-    ]
+    BINDINGS = keys(
+        "logs",
+        ("s", "follow", "Follow"),
+        ("ctrl+s", "save", "Save"),
+        ("e", "events", "Events"),
+        ("escape", "back", "Back"),
+    )
 
     def __init__(self, interval: float = 2.0, max_lines: int = DEFAULT_MAX_LINES, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -128,12 +129,7 @@ class LogsPane(Vertical):
         if self.session is None:
             return
         default = f"{self.session.name}-{self.session.id}.log"
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.save(Path(path).expanduser())
-
-        self.app.push_screen(PromptModal("Save the log to", default), chosen)
+        prompt(self.app, "Save the log to", default, lambda path: self.save(Path(path).expanduser()))
 
     @work(group="logs-save", exit_on_error=False)
     async def save(self, path: Path) -> None:

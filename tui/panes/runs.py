@@ -16,7 +16,6 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 from textual.widgets.input import Selection
@@ -26,9 +25,10 @@ from core.models import PENDING
 from core.runs import ledger as L
 from core.runs.plan import plan_run
 from tui import runs_adapter
+from tui.keymap import keys
 from tui.platform import error_line
 from tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
-from tui.screens.modals import ConfirmModal, PromptModal, TextModal
+from tui.screens.modals import TextModal, confirm, prompt
 from tui.widgets.keyed_table import KeyedTable
 
 PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region or parameter file"))
@@ -139,21 +139,22 @@ def resume_question(run: Any, p: Progress) -> str:
 class RunsPane(Vertical):
     """Config editor + plan preview on top, ledger of runs below."""
 
-    BINDINGS = [
-        Binding("o", "open", "Open", id="runs.open"),
-        Binding("e", "edit", "Edit", id="runs.edit"),
-        Binding("escape", "leave_form", "Done editing", show=False, id="runs.leave-form"),
-        Binding("down", "field(1)", "Next field", show=False, id="runs.next-field"),
-        Binding("up", "field(-1)", "Previous field", show=False, id="runs.previous-field"),
-        Binding("t", "kind", "Task/parallel", show=False, id="runs.kind"),
-        Binding("ctrl+s", "save", "Save", id="runs.save"),
-        Binding("L", "launch", "Launch", id="runs.launch"),
-        Binding("r", "resume", "Resume", id="runs.resume"),
-        Binding("u", "usage", "Usage", id="runs.usage"),
-        Binding("s", "sessions", "Sessions", id="runs.sessions"),
-        Binding("enter", "run_folder", "Run folder", show=False, id="runs.folder"),
-        Binding("ctrl+r", "refresh", "Refresh runs", show=False, id="runs.refresh"),
-    ]
+    BINDINGS = keys(
+        "runs",
+        ("o", "open", "Open"),
+        ("e", "edit", "Edit"),
+        ("escape", "leave_form", "Done editing", False),
+        ("down", "field(1)", "Next field", False, "next-field"),
+        ("up", "field(-1)", "Previous field", False, "previous-field"),
+        ("t", "kind", "Task/parallel", False),
+        ("ctrl+s", "save", "Save"),
+        ("L", "launch", "Launch"),
+        ("r", "resume", "Resume"),
+        ("u", "usage", "Usage"),
+        ("s", "sessions", "Sessions"),
+        ("enter", "run_folder", "Run folder", False, "folder"),
+        ("ctrl+r", "refresh", "Refresh runs", False),
+    )
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -268,12 +269,7 @@ class RunsPane(Vertical):
         run = self._selected_run()
         if run is None:
             return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.resume(run)
-
-        self.app.push_screen(ConfirmModal("Resume run", resume_question(run, self.progress(run))), confirmed)
+        confirm(self.app, "Resume run", resume_question(run, self.progress(run)), lambda: self.resume(run))
 
     @work(group="runs-launch", exit_on_error=False)
     async def resume(self, run: Any) -> None:
@@ -310,12 +306,7 @@ class RunsPane(Vertical):
 
     def action_open(self) -> None:
         start = str(self.draft.path) if self.draft else "config.ini"
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.open_config(Path(path).expanduser())
-
-        self.app.push_screen(PromptModal("Open a run configuration (config.ini)", start), chosen)
+        prompt(self.app, "Open a run configuration (config.ini)", start, lambda path: self.open_config(Path(path).expanduser()))
 
     def action_edit(self) -> None:
         """Into the form (up/down or tab/shift+tab move between fields; escape leaves)."""
@@ -458,12 +449,7 @@ class RunsPane(Vertical):
         if self.draft is None or self.config is None or self.plan is None:
             self.notify("Open a valid config first (o).", title="Launch", severity="warning")
             return
-        body = launch_question(self.plan, self.draft, self.app.settings.backend)
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.launch()
-
-        self.app.push_screen(ConfirmModal("Launch run", body), confirmed)
+        confirm(self.app, "Launch run", launch_question(self.plan, self.draft, self.app.settings.backend), self.launch)
 
     @work(group="runs-launch", exit_on_error=False)
     async def launch(self) -> None:

@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -24,8 +23,9 @@ from textual.widgets import DataTable, Input, Static
 
 from core.errors import AuthError, Unreachable
 from core.models import parse_events
+from tui.keymap import keys
 from tui.platform import error_line
-from tui.screens.modals import ConfirmModal, TextModal
+from tui.screens.modals import TextModal, confirm
 from tui.widgets.sessions_table import SessionsTable, run_of
 
 MAX_BACKOFF_S = 60.0
@@ -64,26 +64,27 @@ def events_table(text: str) -> Table | Text:
 class SessionsPane(Vertical):
     """Table + filter line + summary line; every key acts on the marked sessions or the current one."""
 
-    BINDINGS = [
-        Binding("enter,i", "details", "Info", id="sessions.details"),
-        Binding("l", "logs", "Logs", id="sessions.logs"),
-        Binding("e", "events", "Events", id="sessions.events"),
-        Binding("space", "mark", "Mark", id="sessions.mark"),
-        Binding("ctrl+d", "delete", "Delete", id="sessions.delete"),
-        Binding("r", "renew", "Renew", show=False, id="sessions.renew"),
-        Binding("slash", "filter", "Filter", id="sessions.filter"),
-        Binding("f", "freeze", "Freeze", id="sessions.freeze"),
-        Binding("R", "this_run", "Only this run", show=False, id="sessions.this-run"),
-        Binding("g", "group", "Group by run", show=False, id="sessions.group"),
-        Binding("ctrl+r", "refresh", "Refresh now", show=False, id="sessions.refresh"),
-        Binding("ctrl+backslash", "clear_marks", "Clear marks", show=False, id="sessions.clear-marks"),
-        Binding("N", "sort('name')", "Sort by name", show=False, id="sessions.sort-name"),
-        Binding("S", "sort('status')", "Sort by status", show=False, id="sessions.sort-status"),
-        Binding("A", "sort('age')", "Sort by age", show=False, id="sessions.sort-age"),
-        Binding("C", "sort('cpu')", "Sort by cores used", show=False, id="sessions.sort-cpu"),
-        Binding("M", "sort('ram')", "Sort by RAM used", show=False, id="sessions.sort-ram"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="sessions.clear-filter"),
-    ]
+    BINDINGS = keys(
+        "sessions",
+        ("enter,i", "details", "Info"),
+        ("l", "logs", "Logs"),
+        ("e", "events", "Events"),
+        ("space", "mark", "Mark"),
+        ("ctrl+d", "delete", "Delete"),
+        ("r", "renew", "Renew", False),
+        ("slash", "filter", "Filter"),
+        ("f", "freeze", "Freeze"),
+        ("R", "this_run", "Only this run", False),
+        ("g", "group", "Group by run", False),
+        ("ctrl+r", "refresh", "Refresh now", False),
+        ("ctrl+backslash", "clear_marks", "Clear marks", False),
+        ("N", "sort('name')", "Sort by name", False),
+        ("S", "sort('status')", "Sort by status", False),
+        ("A", "sort('age')", "Sort by age", False),
+        ("C", "sort('cpu')", "Sort by cores used", False),
+        ("M", "sort('ram')", "Sort by RAM used", False),
+        ("escape", "clear_filter", "Clear filter", False),
+    )
 
     frozen: reactive[bool] = reactive(False)
 
@@ -317,12 +318,7 @@ class SessionsPane(Vertical):
             return
         names = "\n".join(f"  {s.name} ({s.id}, {s.status})" for s in sessions)
         title = f"Delete {len(sessions)} session{'s' if len(sessions) > 1 else ''}?"
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.delete(sessions)
-
-        self.app.push_screen(ConfirmModal(title, f"These sessions will be deleted:\n{names}"), confirmed)
+        confirm(self.app, title, f"These sessions will be deleted:\n{names}", lambda: self.delete(sessions))
 
     @work(group="sessions-action", exit_on_error=False)
     async def delete(self, sessions: list[Any]) -> None:

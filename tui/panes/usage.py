@@ -20,7 +20,6 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -28,8 +27,9 @@ from textual_plotext import PlotextPlot
 
 from core import usage
 from tui import runs_adapter
+from tui.keymap import keys
 from tui.platform import error_line
-from tui.screens.modals import PromptModal
+from tui.screens.modals import PromptModal, prompt
 from tui.widgets.keyed_table import KeyedTable
 
 USAGE_COLUMNS = (
@@ -75,13 +75,14 @@ def totals_text(total: dict, noun: str = "runs") -> Text:
 class UsagePane(Vertical):
     """Per-run usage table with totals, and CPU/memory charts (profiles or live)."""
 
-    BINDINGS = [
-        Binding("o", "open", "Open logs", id="usage.open"),
-        Binding("space", "mark", "Chart run", id="usage.mark"),
-        Binding("v", "toggle_view", "Profiles/live", id="usage.view"),
-        Binding("c", "cores", "Cores", id="usage.cores"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="usage.reload"),
-    ]
+    BINDINGS = keys(
+        "usage",
+        ("o", "open", "Open logs"),
+        ("space", "mark", "Chart run"),
+        ("v", "toggle_view", "Profiles/live", True, "view"),
+        ("c", "cores", "Cores"),
+        ("ctrl+r", "reload", "Reload", False),
+    )
 
     live_view: reactive[bool] = reactive(True)
 
@@ -117,12 +118,8 @@ class UsagePane(Vertical):
 
     def action_open(self) -> None:
         start = str(self.paths[0]) if self.paths else str(Path.cwd())
-
-        def chosen(text: str | None) -> None:
-            if text:
-                self.open_paths([Path(p).expanduser() for p in text.split()])
-
-        self.app.push_screen(PromptModal("Profile logs: a folder or files (space-separated)", start), chosen)
+        prompt(self.app, "Profile logs: a folder or files (space-separated)", start,
+               lambda text: self.open_paths([Path(p).expanduser() for p in text.split()]))  # fmt: skip
 
     def open_paths(self, paths: list[Path], run_id: str | None = None, tasks: list[Any] | None = None) -> None:
         """Profile logs (files or folders) to aggregate; a run's come with its tasks' names and cores."""

@@ -8,6 +8,9 @@ one line (a file name, a folder).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -100,3 +103,13 @@ class PromptModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def confirm(app: Any, title: str, body: str, on_yes: Callable[[], object]) -> None:
+    """Ask a yes/no question; ``on_yes()`` runs only when the user says yes."""
+    app.push_screen(ConfirmModal(title, body), lambda yes: on_yes() if yes else None)
+
+
+def prompt(app: Any, title: str, value: str, on_text: Callable[[str], object]) -> None:
+    """Ask for one line, starting from ``value``; ``on_text(text)`` runs unless it was cancelled or empty."""
+    app.push_screen(PromptModal(title, value), lambda text: on_text(text) if text else None)
