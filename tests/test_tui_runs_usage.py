@@ -112,3 +112,27 @@ async def test_usage_pane_shows_aggregate_numbers_and_charts(local_server):
         assert pane.charted_runs() == ["sofia_big_plain"]
         await pilot.press("v")
         await wait_until(pilot, lambda: "Cores in use (live" in screen_text(app))
+
+
+def test_a_run_thread_that_outlives_the_app_ends_quietly(monkeypatch):
+    """Quitting mid-run closes the app's loop while the run's thread goes on; its end must not raise
+    there ("Event loop is closed")."""
+    import asyncio
+    import threading
+    import time
+
+    from tui.runs_adapter import in_daemon_thread
+
+    errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+
+    async def quit_mid_run() -> None:
+        task = asyncio.ensure_future(in_daemon_thread(lambda: asyncio.sleep(0.3)))
+        await asyncio.sleep(0.05)
+        task.cancel()
+
+    asyncio.run(quit_mid_run())
+    deadline = time.monotonic() + 5
+    while any(t.name == "srcnet-run" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "srcnet-run" for t in threading.enumerate()) and errors == []
