@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from conftest import wait_for_async
 
 from core.settings import Settings
 from core.skaha import LaunchSpec, SkahaClient
@@ -25,14 +26,7 @@ def app_for(server, **options) -> SrcnetApp:
 
 async def wait_until(pilot, condition, timeout_s: float = 15.0, message: str = "condition"):
     """Let the app run until ``condition()`` is truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {message}")
-        await pilot.pause(0.05)
+    return await wait_for_async(condition, lambda: pilot.pause(0.05), timeout_s, message)
 
 
 async def launch(server, name: str, cmd: str, *args: str) -> str:
