@@ -56,6 +56,9 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         await wait_until(pilot, lambda: "2 tasks" in screen_text(app) and "sofia_1.par" in screen_text(app))
         assert [t.name for t in runs.plan.tasks] == ["sofia-parallel-preview-001", "sofia-parallel-preview-002"]
         app.query_one("#runs-ledger").focus()
+        await pilot.press("o")  # opening another file would drop the edits: asked first
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal) and "not saved" in app.screen._body)
+        await pilot.press("n")
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert "Launch 2 sessions (1 core, 1 GB RAM each)" in app.screen._body and "saved to the file first" in app.screen._body

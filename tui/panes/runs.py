@@ -114,9 +114,10 @@ def plural(count: int, word: str) -> str:
 def launch_question(plan: Any, draft: ConfigDraft, backend: str) -> str:
     """What the launch confirmation asks: how many sessions, how big, where, from which file."""
     first = plan.tasks[0]
+    image = "" if backend == "local" else f" of {plan.image}"  # the local server runs no containers
     text = (
-        f"Launch {plural(len(plan.tasks), 'session')} ({plural(first.cores, 'core')}, {first.ram_gb} GB RAM each)\n"
-        f"of {plan.image} on the {backend} backend,\nfrom {draft.path.name} [{draft.section}]?"
+        f"Launch {plural(len(plan.tasks), 'session')} ({plural(first.cores, 'core')}, {first.ram_gb} GB RAM each)"
+        f"{image} on the {backend} backend,\nfrom {draft.path.name} [{draft.section}]?"
     )
     return text + ("\nYour edits are saved to the file first." if draft.edited else "")
 
@@ -306,7 +307,19 @@ class RunsPane(Vertical):
 
     def action_open(self) -> None:
         start = str(self.draft.path) if self.draft else "config.ini"
-        prompt(self.app, "Open a run configuration (config.ini)", start, lambda path: self.open_config(Path(path).expanduser()))
+
+        def ask() -> None:
+            prompt(self.app, "Open a run configuration (config.ini)", start, lambda path: self.open_config(Path(path).expanduser()))
+
+        self._unless_edits_would_be_lost(ask)
+
+    def _unless_edits_would_be_lost(self, then) -> None:
+        """``then()`` at once, or after the user agreed to drop edits the file does not hold yet."""
+        if self.draft is None or not self.draft.edited:
+            then()
+            return
+        body = f"Your edits to {self.draft.path.name} [{self.draft.section}] are not saved (ctrl+s saves them).\nDrop them?"
+        confirm(self.app, "Unsaved edits", body, then)
 
     def action_edit(self) -> None:
         """Into the form (up/down or tab/shift+tab move between fields; escape leaves)."""
@@ -334,6 +347,9 @@ class RunsPane(Vertical):
         self.ledger.focus()
 
     def action_kind(self) -> None:
+        self._unless_edits_would_be_lost(self._switch_kind)
+
+    def _switch_kind(self) -> None:
         self.kind = "task" if self.kind == "parallel" else "parallel"
         if self.draft:
             self.open_config(self.draft.path)
