@@ -125,3 +125,34 @@ def test_backoff_doubles_and_is_capped():
     assert backoff_delay(2.0, 0) == 2.0
     assert backoff_delay(2.0, 3) == 16.0
     assert backoff_delay(2.0, 50) == 60.0
+
+
+async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
+    """A platform that takes the request and never answers (SIGSTOPped) shows as stale within a few
+    poll intervals, not only when the client gives up."""
+    import asyncio
+    from datetime import timedelta
+
+    from tui.app import SrcnetApp
+    from tui_snapshot_data import NOW, PinnedClient, PinnedPlatform
+    from tui_support import local_settings
+
+    class HangsAfterFirstPoll(PinnedClient):
+        answered = 0
+
+        async def list_sessions(self, type=None, status=None):
+            self.answered += 1
+            if self.answered > 1:
+                await asyncio.Event().wait()
+            return await super().list_sessions()
+
+    platform = PinnedPlatform()
+    platform._client = HangsAfterFirstPoll()
+    now = [NOW]
+    app = SrcnetApp(local_settings(tmp_path), platform=platform, clock=lambda: now[0], keymap={}, poll_interval=0.5)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 8 and platform._client.answered > 1)
+        assert "stale" not in screen_text(app)
+        now[0] = NOW + timedelta(seconds=6)  # three intervals, and more than five seconds, without an answer
+        await wait_until(pilot, lambda: f"stale since {NOW:%H:%M:%S}" in screen_text(app), timeout_s=5)
+        assert table(app).row_count == 8
