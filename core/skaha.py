@@ -15,6 +15,11 @@ the same for all its attempts: serve-local answers a repeated create id with the
 which closes that window locally (Skaha ignores it; its session JSON does not show env). Creates
 of one name within a client run one after another, so two of them can never claim the same session.
 
+What a server says goes into one error line: Skaha's short plain-text messages verbatim, anything
+else (a proxy's HTML page, a long or multi-line body, terminal escapes) summarised as one clean line
+after the URL and HTTP status (:func:`server_message`). A caller may pass ``progress`` to hear about
+slow answers and retries while they happen (the CLI prints them on stderr).
+
 Inputs that Skaha would silently mangle (``args`` split on single spaces, ``env`` values holding
 ``=``, names it rewrites) are refused before anything is sent: :func:`validate_spec`.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import html
 import inspect
 import math
 import os
@@ -35,6 +41,7 @@ from collections import defaultdict
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,6 +60,10 @@ GATEWAY_STATUS = frozenset({502, 504})  # a proxy gave up: the request may still
 RELIST_WAITS_S = (0.5, 1.5)
 CREATE_ID_ENV = "SRCNET_CREATE_ID"
 HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+MAX_MESSAGE = 200
+SLOW_ANSWER_S = 5.0  # an unanswered request is reported (``progress``) after this long
+RETRY_NOTICE_AFTER_S = 2.0  # retries are reported once a request has been trying this long
+NOTICE_GAP_S = 4.0  # at most one progress report this often (concurrent requests share it)
 
 
 @dataclass
@@ -228,6 +239,32 @@ def ssl_context_for(cert: Path) -> ssl.SSLContext:
     return context
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]")
+_INVISIBLE_HTML = re.compile(r"<(head|script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` without terminal escapes or control characters, whitespace collapsed, cut to ``limit``."""
+    flat = " ".join(_ESCAPES.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _looks_like_html(response: httpx.Response, text: str) -> bool:
+    return "html" in response.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<")
+
+
+def server_message(response: httpx.Response) -> tuple[str, bool]:
+    """What the server said as one clean line, and whether that is its own short plain text
+    (a Skaha message, worth showing verbatim) rather than a summary of some other page."""
+    text = response.text.strip()
+    if _looks_like_html(response, text):
+        text = html.unescape(_TAG.sub(" ", _INVISIBLE_HTML.sub(" ", text)))
+        return one_line(text) or response.reason_phrase, False
+    line = one_line(text)
+    return (line, True) if line and line == text else (line or response.reason_phrase, False)
+
+
 def _is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
@@ -244,7 +281,11 @@ class _Transient(Exception):
 
 
 class SkahaClient:
-    """Async client for one Skaha v1 service; use ``async with`` or call :meth:`aclose`."""
+    """Async client for one Skaha v1 service; use ``async with`` or call :meth:`aclose`.
+
+    ``progress(message)``, when given, hears about requests still unanswered after ``SLOW_ANSWER_S``
+    and about retries once a request has been failing for ``RETRY_NOTICE_AFTER_S`` (rate-limited).
+    """
 
     def __init__(
         self,
@@ -255,9 +296,14 @@ class SkahaClient:
         timeout: float = 30.0,
         retries: RetryPolicy | None = None,
         concurrency: int = 32,
+        progress: Callable[[str], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.retries = retries or RetryPolicy.from_env()
+        self.timeout = timeout
+        self._progress = progress
+        self._last_notice = -math.inf
+        self._background: set[asyncio.Task] = set()
         self._pools = self._open_pools(token, cert, timeout, concurrency)
         self._slots: asyncio.Queue[int] = asyncio.Queue()
         for slot in range(concurrency):
@@ -295,46 +341,83 @@ class SkahaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        background = list(self._background)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await asyncio.gather(*(pool.aclose() for pool in self._pools))
+
+    def _in_background(self, coroutine) -> asyncio.Task:
+        """A task that may outlive the caller awaiting it (shared work); :meth:`aclose` cancels it."""
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # whoever awaited it has the error; nobody else needs to hear of it
+
+    def _tell(self, message: str) -> None:
+        """Pass ``message`` to ``progress``, at most once per ``NOTICE_GAP_S``."""
+        if self._progress is None or time.monotonic() - self._last_notice < NOTICE_GAP_S:
+            return
+        self._last_notice = time.monotonic()
+        self._progress(message)
+
+    def _url(self, path: str) -> str:
+        return path if "://" in path else self.base_url + path
 
     # --- transport -------------------------------------------------------------------------
 
-    async def _attempt(self, method: str, path: str, params) -> httpx.Response:
+    async def _attempt(self, method: str, path: str, params, label: str) -> httpx.Response:
         """One HTTP exchange; transient trouble becomes :class:`_Transient`, final errors are raised."""
         pool = await self._slots.get()
+        slow = asyncio.get_running_loop().call_later(
+            SLOW_ANSWER_S, self._tell,
+            f"{self._url(path)}: no answer yet after {SLOW_ANSWER_S:g} s; waiting up to {self.timeout:g} s ({label})")
         try:
             response = await self._pools[pool].request(method, path, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise _Transient(f"cannot connect ({type(exc).__name__}: {exc})", ambiguous=False) from None
-        except httpx.TransportError as exc:
-            reason = f"connection lost ({type(exc).__name__}: {exc or 'no response'})"
+            raise _Transient(f"cannot connect ({_describe(exc)})", ambiguous=False) from None
+        except httpx.TimeoutException as exc:
+            reason = f"no answer within {self.timeout:g} s ({_describe(exc)})"
             raise _Transient(reason, ambiguous=True, in_flight=True) from None
+        except httpx.TransportError as exc:
+            raise _Transient(f"connection lost ({_describe(exc)})", ambiguous=True, in_flight=True) from None
         finally:
+            slow.cancel()
             self._slots.put_nowait(pool)
         if response.is_success:
             return response
         if response.status_code in RETRYABLE_STATUS:
-            reason = f"HTTP {response.status_code}: {response.text.strip()[:200]}"
+            reason = f"HTTP {response.status_code}: {server_message(response)[0]}"
             raise _Transient(reason, ambiguous=True, retry_after=_retry_after(response),
                              in_flight=response.status_code in GATEWAY_STATUS)
         raise self._final_error(response, path)
 
     def _final_error(self, response: httpx.Response, path: str) -> SrcnetError:
-        text = response.text.strip() or response.reason_phrase
+        """Skaha's own short message verbatim; anything else after the URL and HTTP status."""
+        text, is_skahas = server_message(response)
         status = response.status_code
+        where = f"{self._url(path)}: HTTP {status} {response.reason_phrase}".rstrip()
         if status == 400:
-            return Rejected(text)
+            return Rejected(text if is_skahas else f"{where}: {text}")
         if status in (401, 403):
             return AuthError(f"{self.base_url}: {text} (HTTP {status})")
+        if status == 404 and is_skahas:
+            return NotFound(text if "not found" in text.lower() else f"{where}: {text}")
         if status == 404:
-            return NotFound(text if "not found" in text.lower() else f"{path}: not found ({text})")
-        return SrcnetError(f"{self.base_url}{path}: HTTP {status}: {text}")
+            return NotFound(f"{where} ({text}); is the URL right?")
+        return SrcnetError(f"{where}: {text}")
 
     async def _request(self, method: str, path: str, params=None, *, recover=None):
         """Send with retries; ``recover(in_flight)`` runs before re-sending after an ambiguous failure
         and may return a result that replaces the request (how a create avoids duplicating itself)."""
         policy = self.retries
-        deadline = time.monotonic() + policy.total_s
+        started = time.monotonic()
+        deadline = started + policy.total_s
         ambiguous = in_flight = False
         last = ""
         for attempt in range(policy.attempts):
@@ -343,19 +426,22 @@ class SkahaClient:
                 if found is not None:
                     return found
             try:
-                return await self._attempt(method, path, params)
+                return await self._attempt(method, path, params, f"attempt {attempt + 1}/{policy.attempts}")
             except _Transient as failure:
                 ambiguous, in_flight = ambiguous or failure.ambiguous, failure.in_flight
                 last = str(failure)
                 pause = policy.delay(attempt, failure.retry_after)
             if attempt + 1 == policy.attempts or time.monotonic() + pause > deadline:
                 break
+            if time.monotonic() - started >= RETRY_NOTICE_AFTER_S:
+                self._tell(f"{self._url(path)}: {last}; retrying ({attempt + 2}/{policy.attempts})")
             await asyncio.sleep(pause)
         if ambiguous and recover is not None:
             found = await recover(in_flight)
             if found is not None:
                 return found
-        raise Unreachable(f"{self.base_url}{path}: no answer after {attempt + 1} attempts ({last})")
+        tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+        raise Unreachable(f"{self._url(path)}: no answer after {tries} ({last})")
 
     async def _json(self, path: str, params=None):
         response = await self._request("GET", path, params)
@@ -456,7 +542,7 @@ class SkahaClient:
         async with AsyncExitStack() as stack:
             for name in sorted({n.lower() for n in names}):
                 await stack.enter_async_context(self._name_locks[name])
-            registries, context, before = await asyncio.gather(
+            registries, context, before = await _all_or_nothing(
                 self.registries(), self._cached("context", self.context, {}), self._existing_ids())
             validate_spec(spec, registries, context)
             tasks = [self._create_one(spec, name, replica, before) for replica, name in enumerate(names, start=1)]
@@ -473,7 +559,7 @@ class SkahaClient:
         ``SNAPSHOT_TTL_S`` (sessions this client made since are known from ``_created``)."""
         taken_at, listing = self._snapshot or (0.0, None)
         if listing is None or time.monotonic() - taken_at > SNAPSHOT_TTL_S:
-            listing = asyncio.ensure_future(self.list_sessions(type="headless"))
+            listing = self._in_background(self.list_sessions(type="headless"))
             self._snapshot = (time.monotonic(), listing)
         try:
             return {s.id for s in await asyncio.shield(listing)}
@@ -518,6 +604,23 @@ class SkahaClient:
         """Delete concurrently; returns the ids that could not be deleted, with their errors."""
         results = await self.each("delete", session_ids)
         return {i: r for i, r in results.items() if isinstance(r, SrcnetError)}
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def _all_or_nothing(*coroutines) -> list:
+    """Like :func:`asyncio.gather`, but when one fails the others are cancelled (and awaited)
+    before its error propagates, so nothing is left running or unretrieved."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _safe_id(session_id: str) -> str:

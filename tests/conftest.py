@@ -7,7 +7,8 @@
 * ``local_server_factory`` ``factory(state_dir=None, **serve_local_options)`` — options are the
                            ``serve-local`` flags with ``_`` for ``-``: ``cores=2, ram_gb=8, ttl=1,
                            max_runtime=2, fault_503_rate=0.2, fault_drop_rate=0.05, fault_latency_ms=50,
-                           fault_seed=1``; a True value is a bare flag.
+                           fault_seed=1``; a True value is a bare flag. ``global_args=(...)`` go
+                           before ``serve-local``; ``own_token=False`` lets the server pick its token.
 * ``wait_for(condition, ...)``, ``wait_for_async(condition, pause, ...)`` (import them from conftest):
                            poll a condition with a deadline (never sleep as synchronisation).
 * ``cli``                  ``cli(*args, env=None, input=None, timeout=60, cwd=None)`` runs
@@ -123,8 +124,10 @@ class LocalServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def _server_args(state_dir: Path, token: str, options: dict) -> list[str]:
-    args = [sys.executable, "-m", "core.cli", "--state-dir", str(state_dir), "serve-local", "--port", "0", f"--token={token}"]
+def _server_args(state_dir: Path, token: str | None, options: dict, global_args=()) -> list[str]:
+    args = [sys.executable, "-m", "core.cli", "--state-dir", str(state_dir), *global_args, "serve-local", "--port", "0"]
+    if token is not None:
+        args.append(f"--token={token}")
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
         if value is True:
@@ -134,12 +137,15 @@ def _server_args(state_dir: Path, token: str, options: dict) -> list[str]:
     return args
 
 
-def start_local_server(state_dir: Path, env: dict[str, str], **options) -> LocalServer:
-    token = options.pop("token", None) or secrets.token_urlsafe(16)
+def start_local_server(state_dir: Path, env: dict[str, str], *, global_args=(), own_token: bool = True,
+                       **options) -> LocalServer:
+    """``global_args`` go before ``serve-local``; ``own_token=False`` lets the server choose its token."""
+    token = (options.pop("token", None) or secrets.token_urlsafe(16)) if own_token else None
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir.parent / f"serve-local-{state_dir.name}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(_server_args(state_dir, token, options), cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        proc = subprocess.Popen(_server_args(state_dir, token, options, global_args), cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     server_json = state_dir / "local" / "server.json"
 
     def answering():
@@ -164,6 +170,7 @@ def start_local_server(state_dir: Path, env: dict[str, str], **options) -> Local
             proc.kill()
         proc.wait()
         raise
+    token = token or (state_dir / "local" / "token").read_text().strip()
     return LocalServer(url=url, token=token, state_dir=state_dir, proc=proc, log_path=log_path, options=options)
 
 

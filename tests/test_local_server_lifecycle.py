@@ -286,3 +286,27 @@ def test_serve_local_stop_ends_the_server_but_not_its_sessions(local_server, cli
     assert local_server.proc.wait(10) == 0
     assert processes_of(local_server.state_dir, sid)
     assert "no server was running" in cli("serve-local", "--stop").stderr
+
+
+def test_modules_in_the_state_folder_never_shadow_the_daemons_own(cli, state_dir):
+    (state_dir / "local").mkdir()
+    (state_dir / "local" / "rich.py").write_text("raise SystemExit('shadowed by the state folder')\n")
+    result = cli("--backend", "local", "sessions")
+    assert result.returncode == 0, result.stderr
+    assert "no Pending or Running sessions" in result.stderr
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_one_line_and_exit_2(cli, port):
+    result = cli("serve-local", "--port", port)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "--port" in line and port in line
+
+
+def test_the_global_canfar_token_is_not_taken_as_the_local_servers(local_server_factory):
+    server = local_server_factory(global_args=("--token", "CANFAR-SECRET"), own_token=False)
+    assert server.token != "CANFAR-SECRET"
+    with server.client() as c:
+        assert c.get("session").status_code == 200
+        assert c.get("session", headers={"Authorization": "Bearer CANFAR-SECRET"}).status_code in (401, 403)

@@ -341,3 +341,81 @@ async def test_a_create_that_timed_out_before_the_server_acted_is_found_by_listi
     async with SkahaClient(server.url, token="t", timeout=0.2, retries=FAST) as client:
         assert await client.create(LaunchSpec("job", IMAGE, cmd="true")) == ["late0001"]
     assert len(server.posts()) == 1
+
+
+NOT_FOUND_PAGE = """<!DOCTYPE html>
+<html>
+<head><title>404 Not Found</title><style>body { color: red }</style></head>
+<body>
+<h1>Not Found</h1>
+<p>The requested URL was not found on this server.\x1b[2J\x1b]0;pwned\x07</p>
+<hr>
+<address>Apache Server at example.org Port 443</address>
+</body>
+</html>
+"""
+
+
+def _cli_errors(result) -> list[str]:
+    """The stderr lines a user reads, besides the backend notice; never a traceback or asyncio noise."""
+    assert "Traceback" not in result.stderr and "Task" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if not line.startswith("backend:")]
+
+
+def test_a_wrong_url_answering_an_html_page_is_one_clean_line_naming_the_url(scripted, cli):
+    server = scripted(lambda r: (404, NOT_FOUND_PAGE, {"Content-Type": "text/html"}))
+    result = cli("--url", server.url, "--token", "t", "sessions")
+    assert result.returncode == 2
+    (error,) = _cli_errors(result)
+    assert error.startswith(f"error: {server.url}/session: HTTP 404")
+    assert "The requested URL was not found" in error and "is the URL right?" in error
+    assert "<" not in error and "\x1b" not in error and "\x07" not in error and "color" not in error
+    assert len(error) < 300
+
+
+async def test_a_long_or_escaped_refusal_is_cut_and_cleaned_but_skahas_own_text_is_verbatim(scripted):
+    answers = iter([(400, "bad\x1b[31m request\n" + "x" * 500, {}), (400, "image not found: foo:1", {})])
+    server = scripted(lambda r: next(answers))
+    async with SkahaClient(server.url, token="t", retries=FAST) as client:
+        with pytest.raises(Rejected) as long_one:
+            await client.stats()
+        with pytest.raises(Rejected) as skahas:
+            await client.stats()
+    assert str(long_one.value).startswith(f"{server.url}/session: HTTP 400")
+    assert "\x1b" not in str(long_one.value) and "\n" not in str(long_one.value) and len(str(long_one.value)) < 300
+    assert str(skahas.value) == "image not found: foo:1"
+
+
+def test_a_launch_whose_first_checks_fail_leaves_no_asyncio_noise(scripted, cli):
+    def answer(request):
+        if request["path"].endswith("/session"):
+            time.sleep(1.0)  # the listing is still under way when the other checks fail
+            return 200, [], {}
+        return 401, "token expired", {}
+
+    server = scripted(answer)
+    result = cli("--url", server.url, "--token", "t", "launch", "--name", "job", "--image", IMAGE, "--", "true")
+    assert result.returncode == 3
+    (error,) = _cli_errors(result)
+    assert "token expired" in error
+    assert not server.posts()
+
+
+def test_a_struggling_platform_is_reported_while_the_cli_retries(scripted, cli):
+    server = scripted(lambda r: (503, "<html><body>Service Unavailable</body></html>", {"Retry-After": "1"}))
+    result = cli("--url", server.url, "--token", "t", "sessions", "--json", env={"SRCNET_RETRY_TOTAL_S": "4"})
+    assert result.returncode == 4 and result.stdout == ""
+    *progress, error = _cli_errors(result)
+    assert progress and all("retrying (" in line and "/8)" in line and "Service Unavailable" in line for line in progress)
+    assert error.startswith(f"error: {server.url}/session: no answer after")
+
+
+async def test_a_silent_server_is_reported_before_the_request_gives_up(scripted, monkeypatch):
+    import core.skaha
+
+    monkeypatch.setattr(core.skaha, "SLOW_ANSWER_S", 0.2)
+    server = scripted(lambda r: (time.sleep(0.6), (200, {"cores": 1}, {}))[1])
+    heard = []
+    async with SkahaClient(server.url, token="t", retries=FAST, progress=heard.append) as client:
+        assert await client.stats() == {"cores": 1}
+    assert heard == [f"{server.url}/session: no answer yet after 0.2 s; waiting up to 30 s (attempt 1/5)"]

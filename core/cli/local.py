@@ -20,6 +20,16 @@ def _rate(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, not {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, not {text}")
+    return value
+
+
 def _positive(kind):
     def parse(text: str):
         value = kind(text)
@@ -33,7 +43,7 @@ def _positive(kind):
 def register(subparsers) -> None:
     p = subparsers.add_parser("serve-local", help="serve the Skaha v1 API from this machine (sessions are local processes)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
-    p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one; see <state>/local/server.json)")
+    p.add_argument("--port", type=_port, default=0, help="port (default 0: pick a free one; see <state>/local/server.json)")
     p.add_argument("--token", dest="serve_token", help="bearer token clients must send (default: generated once and kept 0600 in <state>/local/token; a token given here is visible in ps)")
     p.add_argument("--ttl", type=float, default=3600.0, help="seconds a finished session stays listed (default 3600)")
     p.add_argument("--max-runtime", type=_positive(float), default=1209600.0, help="seconds before a running session is ended as Failed (default 14 days)")
@@ -62,7 +72,7 @@ def run_serve_local(args) -> int:
         state_dir=Path(settings.state_dir),
         host=args.host,
         port=args.port,
-        token=args.serve_token or args.token,
+        token=args.serve_token,  # the global --token is a CANFAR credential, never this server's
         ttl_s=args.ttl,
         max_runtime_s=args.max_runtime,
         cores=args.cores,

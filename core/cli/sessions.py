@@ -1,13 +1,15 @@
 """The session commands: sessions, launch, info, logs, events, wait, delete, renew, stats, images, context.
 
-Each command resolves the settings, names the backend on stderr, refuses an unusable credential
-(exit 3) before calling the platform, and then talks through :class:`core.skaha.SyncSkaha`.
+Each command resolves the settings, refuses an unusable credential (exit 3, one line: no backend
+notice claiming a credential was found), names the backend on stderr, and then talks through
+:class:`core.skaha.SyncSkaha`, which reports slow answers and retries on stderr as they happen.
 Tables are for people; ``--json`` output is for scripts and uses Skaha's field names.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from rich.table import Table
 from core import settings as settings_module
 from core.cli.output import notice, print_json, stderr, stdout
 from core.connect import open_sync
+from core.credentials import require_credential
 from core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
 from core.models import (
     COMPLETED, FAILED, PENDING, RUNNING, TERMINATING, Session, parse_events,
@@ -30,16 +33,17 @@ STATUS_STYLE = {PENDING: "yellow", RUNNING: "cyan", COMPLETED: "green", FAILED: 
 
 
 def settings_from_args(args):
-    """Resolve settings from the global options and print the backend notice on stderr."""
+    """Resolve settings, refuse an unusable credential (exit 3), print the backend notice on stderr."""
     resolved = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    require_credential(resolved)
     notice(resolved.describe())
     return resolved
 
 
 @contextmanager
 def client_from_args(args, resolved=None):
-    """A blocking Skaha client for the command's settings (credential checked first: exit 3)."""
-    client = open_sync(resolved or settings_from_args(args))
+    """A blocking Skaha client for the command's settings; its progress notices go to stderr."""
+    client = open_sync(resolved or settings_from_args(args), progress=notice)
     try:
         yield client
     finally:
@@ -287,10 +291,11 @@ def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None,
             return final
         if pause == poll_s:
             notice(f"waiting for {len(ids) - len(final)} session(s): {', '.join(i for i in ids if i not in final)}")
-        if deadline is not None and time.monotonic() + pause > deadline:
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        if left <= 0:
             rest = ", ".join(i for i in ids if i not in final)
             raise TaskFailed(f"wait: timed out after {timeout_s:g} s; not finished: {rest}")
-        time.sleep(pause)
+        time.sleep(min(pause, left))  # the last poll happens at the deadline itself
         pause = min(pause * 1.5, max_poll_s)
 
 

@@ -3,7 +3,7 @@
 ``ensure_running`` reuses a server that ``server.json`` names when that process is alive, runs this
 code (same :func:`~core.local.service.software_version`) and answers ``/skaha/availability``. A
 daemon left running by other code is stopped first (its sessions are detached processes and the
-new server re-adopts them); then ``python -m core.cli --state-dir X serve-local --port 0`` is started
+new server re-adopts them); then ``python -P -m core.cli --state-dir X serve-local --port 0`` is started
 detached and waited for, with a deadline, until it answers. An flock on ``local/daemon.lock``
 serialises this, so two CLIs starting at once never start two daemons.
 """
@@ -101,7 +101,8 @@ def _daemon_lock(store: Store, timeout_s: float):
 def _start_daemon(store: Store) -> subprocess.Popen:
     with open(store.root / LOG_NAME, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "--state-dir", str(store.state_dir), "serve-local", "--port", "0"],
+            # -P: the state folder (the cwd) must not come first on sys.path, shadowing installed modules
+            [sys.executable, "-P", "-m", "core.cli", "--state-dir", str(store.state_dir), "serve-local", "--port", "0"],
             cwd=store.root,
             env=procs.without_credentials(os.environ),
             stdin=subprocess.DEVNULL,
