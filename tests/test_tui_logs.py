@@ -27,8 +27,8 @@ def test_take_new_lines_keeps_partial_lines_for_later():
 
 
 def test_lines_show_as_a_terminal_leaves_them():
-    log = "\x1b[31;1mWARNING\x1b[0m: plotting disabled\r\n 10%\r 55%\r100% done\nbell\x07 and\ttab\n"
-    assert take_new_lines(log, 0)[0] == ["WARNING: plotting disabled", "100% done", "bell and\ttab"]
+    log = "\x1b[31;1mWARNING\x1b[0m: plotting disabled\r\n 10%\r 55%\r100% done\nbell\x07 and\ttab\n[|] 0/2\b\b\b\b\b\b\b[=] 2/2\n"
+    assert take_new_lines(log, 0)[0] == ["WARNING: plotting disabled", "100% done", "bell and\ttab", "[=] 2/2"]
 
 
 async def test_follow_a_log_scroll_up_resume_and_save(local_server, tmp_path, monkeypatch):

@@ -22,9 +22,20 @@ _TERMINAL_CODES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b
 
 
 def printable(line: str) -> str:
-    """A log line as a terminal would leave it: what follows the last carriage return (progress
-    bars redraw themselves), without colour codes or control characters."""
-    return _TERMINAL_CODES.sub("", line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line)
+    """A log line as a terminal would leave it: what follows the last carriage return and what
+    backspaces did not erase (progress bars redraw themselves), without colour codes or control
+    characters."""
+    if "\r" in line.rstrip("\r"):
+        line = line.rsplit("\r", 1)[-1]
+    if "\b" in line:
+        kept: list[str] = []
+        for char in line:
+            if char != "\b":
+                kept.append(char)
+            elif kept:
+                kept.pop()
+        line = "".join(kept)
+    return _TERMINAL_CODES.sub("", line)
 
 
 def take_new_lines(text: str, offset: int, final: bool = False) -> tuple[list[str], int]:
