@@ -25,6 +25,8 @@ def printable(line: str) -> str:
     """A log line as a terminal would leave it: what follows the last carriage return and what
     backspaces did not erase (progress bars redraw themselves), without colour codes or control
     characters."""
+    if line.isprintable():  # the common case, checked in C
+        return line
     if "\r" in line.rstrip("\r"):
         line = line.rsplit("\r", 1)[-1]
     if "\b" in line:
