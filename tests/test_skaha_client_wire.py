@@ -402,7 +402,7 @@ def test_a_launch_whose_first_checks_fail_leaves_no_asyncio_noise(scripted, cli)
 
 
 def test_a_struggling_platform_is_reported_while_the_cli_retries(scripted, cli):
-    server = scripted(lambda r: (503, "<html><body>Service Unavailable</body></html>", {"Retry-After": "1"}))
+    server = scripted(lambda r: (503, "<html><body>Service Unavailable [/b]</body></html>", {"Retry-After": "1"}))
     result = cli("--url", server.url, "--token", "t", "sessions", "--json", env={"SRCNET_RETRY_TOTAL_S": "4"})
     assert result.returncode == 4 and result.stdout == ""
     *progress, error = _cli_errors(result)
