@@ -38,6 +38,8 @@ ADOPTION_GRACE_S = {"local": 1.0, "canfar": 10.0}
 """A create sent just before a crash may still be in flight at the server; wait this long after it was
 sent before deciding it never arrived (the local server acts within milliseconds)."""
 POLL_START_S, POLL_MAX_S = 1.0, 15.0
+LOCAL_POLL_START_S, LOCAL_POLL_MAX_S = 0.2, 2.0
+"""The local server answers a session list in about a millisecond, so a run there is watched closely."""
 COLLECT_SKIP_SUFFIXES = (".fits", ".fits.gz", ".fz")
 """Cubes, masks and cubelets stay on storage; everything else a task wrote comes back."""
 FAILED_TAIL_LINES = 15
@@ -522,6 +524,13 @@ def _outcome_without_summary(session_status: str | None) -> tuple[str, int | Non
 
 # -- entry points for the CLI and the TUI ----------------------------------------------------------
 
+def poll_pauses(settings) -> tuple[float, float]:
+    """The first and the longest pause between two looks at the platform while a run is watched."""
+    if settings.backend == "local":
+        return LOCAL_POLL_START_S, LOCAL_POLL_MAX_S
+    return POLL_START_S, POLL_MAX_S
+
+
 async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter: Reporter | None = None,
                     launch_concurrency: int = LAUNCH_CONCURRENCY,
                     on_planned: Callable[[RunRecord], None] | None = None,
@@ -545,7 +554,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
             reporter.run_started(run)
             if on_planned:
                 on_planned(run)
-            runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
+            runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency, *poll_pauses(settings))
             return await runner.drive(wait=wait)
 
 
@@ -564,7 +573,7 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
         with ledger.driving(run_id):
             reporter.run_started(run)
             async with open_client(settings) as client:
-                runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency)
+                runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency, *poll_pauses(settings))
                 return await runner.drive(wait=wait)
 
 
