@@ -118,7 +118,7 @@ def resolve(
             raise UsageError(f"backend: must be one of {', '.join(BACKENDS)}, not {chosen!r}")
         reason = "chosen"
     elif token or cert_file or (url and url != "local"):
-        chosen, reason = "canfar", "CANFAR credential found"
+        chosen, reason = "canfar", "CANFAR credential given"
     elif default_cert().is_file():
         chosen, reason, cert_file = "canfar", f"proxy certificate {default_cert()}", default_cert()
     else:

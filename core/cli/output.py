@@ -19,4 +19,4 @@ def print_json(data) -> None:
 
 def notice(message: str) -> None:
     """A one-line human notice on stderr (kept off stdout so pipes stay clean)."""
-    stderr.print(message, style="dim", highlight=False)
+    stderr.print(message, style="dim", highlight=False, markup=False)

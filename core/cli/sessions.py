@@ -43,16 +43,11 @@ def settings_from_args(args):
 @contextmanager
 def client_from_args(args, resolved=None):
     """A blocking Skaha client for the command's settings; its progress notices go to stderr."""
-    client = open_sync(resolved or settings_from_args(args), progress=plain_notice)
+    client = open_sync(resolved or settings_from_args(args), progress=notice)
     try:
         yield client
     finally:
         client.close()
-
-
-def plain_notice(message: str) -> None:
-    """A notice that may quote the server (a slow answer, a retry, lost contact): no rich markup."""
-    stderr.print(message, style="dim", highlight=False, markup=False)
 
 
 def status_text(status: str) -> str:
@@ -212,7 +207,7 @@ def follow_logs(client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_pol
             trouble_since = trouble_since or time.monotonic()
             if time.monotonic() - trouble_since > give_up_s:
                 raise
-            plain_notice(f"lost contact ({exc}); still following {session_id}")
+            notice(f"lost contact ({exc}); still following {session_id}")
             time.sleep(max_poll_s)
             continue
         trouble_since = None
