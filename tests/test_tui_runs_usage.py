@@ -29,6 +29,7 @@ async def type_into(pilot, app, selector: str, text: str) -> None:
     field = app.query_one(selector)
     field.focus()
     field.value = ""
+    await wait_until(pilot, lambda: field.has_focus)  # a digit typed before that would switch panes
     await pilot.press(*text)
 
 
@@ -88,6 +89,43 @@ async def test_a_bad_config_is_a_modal_naming_the_problem(local_server, tmp_path
         await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
         assert "missing.ini: no such configuration file" in app.screen._body.plain
         await wait_until(pilot, lambda: "Cannot open the configuration" in screen_text(app))
+
+
+HAND_WRITTEN = """\
+# demo run, edited by hand
+[sofia-task]
+vos_dir = /arc/home/demo
+; the finder's input
+image_file = cube.fits
+parameter_file = demo.par
+env = A=1,
+    B=2
+cores = 1
+# more memory on the big node
+ram = 2
+"""
+
+
+async def test_saving_an_edit_keeps_comments_and_continued_values(local_server, tmp_path):
+    (tmp_path / "cube.fits").write_bytes(b"")
+    (tmp_path / "demo.par").write_text("")
+    path = tmp_path / "config.ini"
+    path.write_text(HAND_WRITTEN)
+    app = app_for(local_server, start_pane="runs")
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        runs = app.query_one("#runs-pane")
+        await wait_until(pilot, lambda: app.query_one("#runs-ledger").has_focus)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: "(task)" in screen_text(app))
+        runs.open_config(path)
+        await wait_until(pilot, lambda: runs.draft is not None and runs.problem is None and "✓ valid" in screen_text(app))
+        assert app.query_one("#field-env").value == "A=1, B=2"
+        assert not runs.draft.edited  # showing a continued value on one line is not an edit
+        await type_into(pilot, app, "#field-cores", "2")
+        await wait_until(pilot, lambda: runs.plan is not None and runs.plan.tasks[0].cores == 2)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: any("Saved [sofia-task]" in n for n in notifications(app)))
+    assert path.read_text() == HAND_WRITTEN.replace("cores = 1", "cores = 2")
 
 
 async def test_usage_pane_shows_aggregate_numbers_and_charts(local_server):

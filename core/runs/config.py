@@ -13,7 +13,10 @@ the folder that holds the config file.
 from __future__ import annotations
 
 import configparser
+import os
 import re
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,7 +227,7 @@ def load_run_config(path: str | Path, section: str | None = None, kind: str = "t
     _check_kind(kind)
     path = Path(path).expanduser().resolve()
     section = section or SECTION_FOR_KIND[kind]
-    return check_run_config(path, section, kind, _read_section(path, section))
+    return check_run_config(path, section, kind, read_section(path, section))
 
 
 def check_run_config(path: str | Path, section: str, kind: str, values: dict[str, str]) -> RunConfig:
@@ -248,7 +251,8 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be 'task' or 'parallel', not {kind!r}")
 
 
-def _read_section(path: Path, section: str) -> dict[str, str]:
+def _parsed_file(path: Path) -> configparser.ConfigParser:
+    """``path`` read by configparser (the one reader of config files); errors name the file."""
     if not path.is_file():
         raise NotFound(f"{path}: no such configuration file")
     parser = configparser.ConfigParser(interpolation=None)
@@ -257,10 +261,151 @@ def _read_section(path: Path, section: str) -> dict[str, str]:
     except (configparser.Error, UnicodeDecodeError) as exc:
         first_line = str(exc).splitlines()[0]
         raise UsageError(f"{path.name}: not a valid configuration file ({first_line})") from None
+    return parser
+
+
+def config_sections(path: str | Path) -> list[str]:
+    """The section names of the config file ``path``, in file order."""
+    return _parsed_file(Path(path).expanduser()).sections()
+
+
+def read_section(path: str | Path, section: str) -> dict[str, str]:
+    """``[section]`` of ``path`` as configparser reads it: lower-case keys, continued values joined by newlines."""
+    path = Path(path).expanduser()
+    parser = _parsed_file(path)
     if not parser.has_section(section):
         found = ", ".join(f"[{name}]" for name in parser.sections()) or "none"
         raise UsageError(f"{path.name}: no [{section}] section (sections found: {found})")
     return dict(parser.items(section))
+
+
+
+def update_section(path: str | Path, section: str, values: Mapping[str, str]) -> None:
+    """Make ``[section]`` of ``path`` hold ``values``, touching only the lines of keys that change.
+
+    A changed key's line (and its continuation lines) is rewritten where it stands, keeping the
+    key's spelling; a key missing from ``values`` (or empty there) loses its lines; a new key goes
+    after the section's last key. Comments, blank lines, unchanged keys and other sections stay
+    exactly as written. A missing section is appended. The file is replaced atomically.
+    """
+    path = Path(path).expanduser()
+    wanted = {key.strip().lower(): value.strip() for key, value in values.items() if value.strip()}
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    current = _section_values_or_none(path, section) if path.exists() else None
+    lines = text.splitlines(keepends=True)
+    unterminated = bool(lines) and not lines[-1].endswith("\n")
+    if unterminated:
+        lines[-1] += "\n"
+    last_line = lines[-1] if lines else None
+    if current is None:
+        lines += _new_section_lines(section, wanted, after_text=bool(lines))
+    else:
+        lines = _updated_lines(lines, section, current, wanted)
+    if unterminated and lines[-1] == last_line:
+        lines[-1] = last_line.removesuffix("\n")  # the file's last line stays as it was written
+    _replace_file(path, "".join(lines))
+
+
+def _section_values_or_none(path: Path, section: str) -> dict[str, str] | None:
+    parser = _parsed_file(path)
+    return dict(parser.items(section)) if parser.has_section(section) else None
+
+
+def _new_section_lines(section: str, values: dict[str, str], after_text: bool) -> list[str]:
+    lines = ["\n"] if after_text else []
+    lines.append(f"[{section}]\n")
+    for key, value in values.items():
+        lines += _key_lines(f"{key} = ", value)
+    return lines
+
+
+def _key_lines(prefix: str, value: str) -> list[str]:
+    """``prefix`` + the value, its further lines indented so that configparser reads them as continuations."""
+    first, *rest = value.splitlines() or [""]
+    return [f"{prefix}{first}\n", *(f"    {line.strip()}\n" for line in rest if line.strip())]
+
+
+def _updated_lines(lines: list[str], section: str, current: dict[str, str], wanted: dict[str, str]) -> list[str]:
+    spans, last_key_end = _key_spans(lines, section)
+    replacements: dict[int, tuple[int, list[str]]] = {}
+    for key, (start, end) in spans.items():
+        if key in wanted and wanted[key] == current.get(key):
+            continue
+        kept_comments = [line for line in lines[start + 1 : end] if _is_comment(line)]
+        new = _key_lines(_key_prefix(lines[start]), wanted[key]) if key in wanted else []
+        replacements[start] = (end, new + kept_comments)
+    new_keys = {key: value for key, value in wanted.items() if key not in spans and value != current.get(key)}
+    added = [line for key, value in new_keys.items() for line in _key_lines(f"{key} = ", value)]
+    result: list[str] = []
+    index = 0
+    while index < len(lines):
+        if index in replacements:
+            end, new = replacements[index]
+            result += new
+        else:
+            end = index + 1
+            result.append(lines[index])
+        if end == last_key_end:
+            result += added
+        index = end
+    return result
+
+
+def _key_spans(lines: list[str], section: str) -> tuple[dict[str, tuple[int, int]], int]:
+    """Where each key of ``[section]`` is written: key -> (first line, end) with its continuation lines.
+
+    Follows configparser's reading rules (comment lines are skipped, a line indented deeper than
+    its key continues the value). Also gives where a new key goes: after the section's last key,
+    or after its header when it has none.
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    in_section = False
+    insert_at = 0
+    key: str | None = None
+    key_indent = 0
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or _is_comment(line):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if key is not None and indent > key_indent:
+            if in_section:
+                spans[key] = (spans[key][0], index + 1)
+                insert_at = index + 1
+            continue
+        key_indent, key = indent, None
+        header = configparser.ConfigParser.SECTCRE.match(stripped)
+        if header:
+            in_section = header.group("header") == section
+            insert_at = index + 1 if in_section else insert_at
+            continue
+        option = configparser.ConfigParser.OPTCRE.match(stripped)
+        if option:
+            key = option.group("option").rstrip().lower()
+            if in_section:
+                spans[key] = (index, index + 1)
+                insert_at = index + 1
+    return spans, insert_at
+
+
+def _is_comment(line: str) -> bool:
+    return line.strip().startswith(("#", ";"))
+
+
+def _key_prefix(line: str) -> str:
+    """``line`` up to where its value starts (indentation, key as spelled, separator and spacing)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    stripped = line.strip()
+    option = configparser.ConfigParser.OPTCRE.match(stripped)
+    return indent + stripped[: option.start("value")] if option.group("value") else f"{indent}{stripped} "
+
+
+def _replace_file(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.srcnet-save")
+    temporary.write_text(text, encoding="utf-8")
+    if path.exists():
+        shutil.copymode(path, temporary)
+    os.replace(temporary, path)
 
 
 def _build(s: _Section, kind: str) -> RunConfig:

@@ -376,7 +376,7 @@ class RunsPane(Vertical):
         for key in EDITABLE:
             effective, note = self.draft.shown.get(key, ("", ""))
             field = Input(
-                self.draft.values.get(key, ""), placeholder=effective or note, id=f"field-{key}", compact=True, select_on_focus=False
+                self.draft.field_value(key), placeholder=effective or note, id=f"field-{key}", compact=True, select_on_focus=False
             )
             field.tooltip = note or None
             rows.append(Horizontal(Label(key, classes="field-label"), field, classes="field-row"))
@@ -396,11 +396,7 @@ class RunsPane(Vertical):
     def _field_changed(self, event: Input.Changed) -> None:
         if self.draft is None:
             return
-        key = event.input.id.removeprefix("field-")
-        if event.value.strip():
-            self.draft.values[key] = event.value.strip()
-        else:
-            self.draft.values.pop(key, None)
+        self.draft.set_field(event.input.id.removeprefix("field-"), event.value)
         self.check()
 
     @work(exclusive=True, group="runs-check", exit_on_error=False)
