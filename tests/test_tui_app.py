@@ -1,22 +1,28 @@
 """The app shell: header, help listing every key, keymap remapping, palette, quitting, small terminals,
-and a blocking modal when the credential is missing."""
+a blocking modal when the credential is missing or expired, server errors shown as plain text."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandPalette
 
+from core.credentials import CredentialStatus, credential_status
 from core.settings import Settings
 from tui.app import PANES, SrcnetApp, make_app
-from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen, bindings_table
 from tui.screens.modals import ProblemModal
-from tui_snapshot_data import PinnedPlatform
-from tui_support import app_for, screen_text, wait_until
+from tui.widgets.status_header import credential_label
+from tui_snapshot_data import NOW, PinnedPlatform
+from tui_support import app_for, notifications, screen_text, wait_until
 
 
 def every_binding() -> list[Binding]:
@@ -27,16 +33,6 @@ def every_binding() -> list[Binding]:
 def test_every_binding_has_a_unique_id():
     ids = [b.id for b in every_binding()]
     assert all(ids) and len(ids) == len(set(ids))
-
-
-def test_keymap_file_is_read_and_checked(tmp_path):
-    good = tmp_path / "keymap.toml"
-    good.write_text('"sessions.freeze" = "z"\n')
-    assert load_keymap(good) == {"sessions.freeze": "z"}
-    bad = tmp_path / "bad.toml"
-    bad.write_text('"sessions.freeze" = 3\n')
-    with pytest.raises(Exception, match="sessions.freeze"):
-        load_keymap(bad)
 
 
 async def test_header_help_palette_and_quit(local_server):
@@ -107,3 +103,92 @@ async def test_a_broken_keymap_file_opens_the_app_with_a_modal(tmp_path, monkeyp
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
         assert "keymap.toml: cannot read keymap" in app.screen._body.plain
+
+
+def expired_jwt() -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part({'exp': int(time.time()) - 3600})}.signature"
+
+
+@pytest.mark.parametrize(
+    "status, label",
+    [
+        (CredentialStatus("local"), "no expiry"),
+        (CredentialStatus("token", NOW, 7200.0), "2h00m"),
+        (CredentialStatus("cert", NOW, 0.0, "cadcproxy.pem: proxy certificate expired at ..."), "expired"),
+        (CredentialStatus("cert", NOW, None, "cadcproxy.pem: certificate not valid before ..."), "not yet valid"),
+        (CredentialStatus("cert", None, None, "cadcproxy.pem: proxy certificate not found"), "missing"),
+        (CredentialStatus("none", None, None, "no CANFAR credential"), "missing"),
+    ],
+)
+def test_the_header_names_why_a_credential_is_unusable(status, label):
+    assert credential_label(status) == label
+
+
+class RealCredentialPlatform(PinnedPlatform):
+    """Pinned sessions, but the credential checked by core as the app would check it."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    async def credential(self):
+        return credential_status(self.settings)
+
+
+async def test_an_expired_credential_is_called_expired(tmp_path):
+    settings = Settings("canfar", "https://ws-uv.canfar.net/skaha/v1", expired_jwt(), None, tmp_path, "chosen")
+    app = SrcnetApp(settings, platform=RealCredentialPlatform(settings), keymap={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
+        assert "token expired at" in app.screen._body.plain
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ProblemModal))
+        header = screen_text(app).splitlines()[0]
+        assert "cred expired" in header and "missing" not in header
+
+
+class HtmlErrorServer:
+    """A loopback 'proxy' answering every request with an HTML error page full of brackets and escapes."""
+
+    PAGE = "<html><head><style>p {}</style></head><body><h1>Gateway [/x] said no</h1>\x1b[31m<p>[b]retry[/b]</p></body></html>"
+
+    def __init__(self) -> None:
+        page = self.PAGE.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(409)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/skaha/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_server_error_page_is_one_plain_line_in_the_notification(tmp_path):
+    server = HtmlErrorServer()
+    try:
+        settings = Settings("canfar", server.url, "opaque-token", None, tmp_path, "chosen")
+        app = SrcnetApp(settings, keymap={}, poll_interval=0.25)
+        async with app.run_test(size=(160, 30), notifications=True) as pilot:
+            await wait_until(pilot, lambda: notifications(app), message="the poll's warning")
+            (message,) = notifications(app)
+            assert message == f"{server.url}/session: HTTP 409 Conflict: Gateway [/x] said no [b]retry[/b]"
+            await wait_until(pilot, lambda: "Gateway [/x] said no [b]retry[/b]" in screen_text(app))
+            assert app.is_running
+    finally:
+        server.close()

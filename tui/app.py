@@ -18,12 +18,13 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from core.errors import AuthError, SrcnetError, UsageError
+from core.keymap_file import Keymap, load_keymap
 from core.settings import Settings, resolve
-from tui.keymap import Keymap, load_keymap
 from tui.panes.logs import LogsPane
 from tui.panes.runs import RunsPane
 from tui.panes.sessions import SessionsPane, events_table
@@ -31,7 +32,7 @@ from tui.panes.usage import UsagePane
 from tui.platform import Platform, error_line
 from tui.screens.help import HelpScreen
 from tui.screens.modals import ProblemModal, TextModal, confirm
-from tui.widgets.status_header import StatusHeader, format_time_left
+from tui.widgets.status_header import StatusHeader, credential_label
 
 PANES = (("runs", "1 Runs", RunsPane), ("sessions", "2 Sessions", SessionsPane), ("logs", "3 Logs", LogsPane), ("usage", "4 Usage", UsagePane))
 MOTION_KEYS = [
@@ -146,7 +147,7 @@ class SrcnetApp(App):
             self.status_header.credential = "unknown"
             self.log.warning(f"credential check failed: {error_line(exc)}")
             return
-        self.status_header.credential = format_time_left(status.seconds_left) if not status.problem else "missing"
+        self.status_header.credential = credential_label(status)
         self.status_header.credential_warning = bool(status.problem) or (
             status.seconds_left is not None and status.seconds_left < 3600
         )
@@ -154,6 +155,12 @@ class SrcnetApp(App):
             self.show_problem("No usable credential", status.problem, AuthError)
 
     # ---- shared actions -----------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification as plain text: messages carry ``[section]`` names, paths and server
+        text (core makes it one clean line), none of it meant as Textual markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def show_problem(self, title: str, problem: str, kind: type[SrcnetError] = SrcnetError) -> None:
         """A blocking problem as a modal that says what to do (once; a repeat is only a notification)."""

@@ -1,47 +1,13 @@
-"""User key remapping: ``keymap.toml`` beside the srcnet-tui config maps binding ids to keys.
+"""Stable ids for the app's bindings, which ``keymap.toml`` remaps keys by.
 
-Every binding in the app carries a stable id (``sessions.delete``, ``logs.follow`` ...), as posting
-does; the file is a flat table of ``id = "keys"`` (a comma separates alternatives), for example::
-
-    "sessions.delete" = "ctrl+x"
-    "app.quit" = "q,ctrl+q"
-
-It is read once at start-up and handed to :meth:`textual.app.App.set_keymap`. The panes declare
-their bindings with :func:`keys`, which gives each its id.
+Every binding in the app carries an id (``sessions.delete``, ``logs.follow`` ...), as posting
+does. The panes declare their bindings with :func:`keys`, which gives each its id; the file itself
+is read by :func:`core.keymap_file.load_keymap` and handed to :meth:`textual.app.App.set_keymap`.
 """
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 from textual.binding import Binding
-
-from core.errors import UsageError
-from core.settings import config_file
-
-Keymap = dict[str, str]
-
-
-def keymap_file() -> Path:
-    """Where the keymap lives: next to ``config.toml`` (``$XDG_CONFIG_HOME/srcnet-tui/keymap.toml``)."""
-    return config_file().parent / "keymap.toml"
-
-
-def load_keymap(path: Path | None = None) -> Keymap:
-    """Read the keymap file; a missing file is an empty keymap, a malformed one a UsageError."""
-    path = keymap_file() if path is None else path
-    if not path.exists():
-        return {}
-    try:
-        table = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read keymap: {exc}") from None
-    table = table.get("keymap", table)
-    bad = [key for key, value in table.items() if not isinstance(value, str)]
-    if bad:
-        raise UsageError(f"{path}: {bad[0]}: keys must be a string such as \"ctrl+x\"")
-    return dict(table)
 
 
 def keys(scope: str, *rows: tuple) -> list[Binding]:

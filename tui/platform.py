@@ -63,7 +63,8 @@ class Platform:
 
 
 def error_line(exc: BaseException) -> str:
-    """One line for a notification: core errors say it themselves; anything else names its type."""
+    """One line for a notification: core errors say it themselves (core makes a server's answer one
+    clean line: no HTML, no escape sequences); anything else names its type."""
     if isinstance(exc, SrcnetError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

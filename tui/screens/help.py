@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from tui.keymap import Keymap, keymap_file
+from core.keymap_file import Keymap, keymap_file
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space", "ctrl+backslash": "ctrl+\\"}
 

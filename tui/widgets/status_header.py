@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.credentials import CredentialStatus
+
 
 def format_time_left(seconds: float | None) -> str:
     """``3h12m`` / ``45m`` / ``expired``; None means the credential never expires (local server)."""
@@ -19,6 +21,15 @@ def format_time_left(seconds: float | None) -> str:
     if minutes >= 24 * 60:
         return f"{minutes // 1440}d{minutes % 1440 // 60}h"
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def credential_label(status: CredentialStatus) -> str:
+    """What the header says of a credential: the time it has left, or in a word why it is unusable."""
+    if status.problem is None:
+        return format_time_left(status.seconds_left)
+    if status.expires_at is None:
+        return "missing"
+    return "expired" if status.seconds_left == 0 else "not yet valid"
 
 
 class StatusHeader(Widget):
