@@ -226,6 +226,7 @@ def runs_table(runs: list[RunRecord]) -> Table:
 def cmd_runs(args) -> int:
     settings = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
     state_dir = settings.state_dir
+    L.check_state_dir(state_dir)
     if not L.ledger_path(state_dir).exists():
         runs = []
     elif args.refresh:

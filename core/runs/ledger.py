@@ -19,7 +19,7 @@ import os
 import secrets
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +72,33 @@ def new_run_id(now: float | None = None) -> str:
     """A sortable, unique id that can go into session names: ``YYYYMMDD-HHMMSS-xxxx``."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
     return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """Refuse a state folder that is not a folder (one line, exit 2) instead of finding nothing in it."""
+    if Path(state_dir).exists() and not Path(state_dir).is_dir():
+        raise UsageError(f"{state_dir}: the state folder is not a folder (set --state-dir or SRCNET_STATE_DIR)")
+
+
+def make_state_dir(state_dir: Path) -> None:
+    """The state folder, private (0700) when created here: the ledger holds the runs' env values."""
+    check_state_dir(state_dir)
+    try:
+        Path(state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{state_dir}: cannot create the state folder ({exc.strerror})") from None
+
+
+def _make_private_file(path: Path) -> None:
+    """The ledger readable by its owner only (SQLite gives its -wal and -shm files the same mode)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        with suppress(PermissionError):  # a ledger someone else owns keeps its mode
+            os.chmod(path, 0o600)
+    except IsADirectoryError:
+        raise UsageError(f"{path}: the run ledger is a folder; move it aside to start a new ledger") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot open the run ledger ({exc.strerror})") from None
 
 
 @dataclass(frozen=True)
@@ -146,12 +173,16 @@ class Ledger:
 
     def __init__(self, state_dir: Path):
         self.path = ledger_path(state_dir)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        make_state_dir(self.path.parent)
+        _make_private_file(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise UsageError(f"{self.path}: not a usable run ledger ({exc}); move it aside to start a new one") from None
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,51 @@
+"""The state folder and its ledger when they are not what a run needs: one line naming the path, exit 2;
+and the ledger (which holds the runs' env values) readable by its owner only."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from core.runs.ledger import Ledger
+
+
+def _one_error_line(proc, path) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(path) in errors[0], proc.stderr
+
+
+@pytest.mark.parametrize("command", [("runs",), ("resume", "20990101-000000-dead")])
+@pytest.mark.parametrize("broken", ["garbage", "folder"])
+def test_a_ledger_that_is_not_a_database_is_named_in_one_line(cli, state_dir, broken, command):
+    ledger = state_dir / "runs.sqlite"
+    ledger.mkdir() if broken == "folder" else ledger.write_text("not sqlite at all\n" * 50)
+    proc = cli("--backend", "local", *command)
+    _one_error_line(proc, ledger)
+
+
+def test_a_state_folder_that_is_a_file_is_refused_not_empty(cli, tmp_path):
+    not_a_folder = tmp_path / "state-file"
+    not_a_folder.write_text("x")
+    proc = cli("--backend", "local", "--state-dir", not_a_folder, "runs")
+    _one_error_line(proc, not_a_folder)
+    assert "no runs yet" not in proc.stderr
+
+
+def test_the_ledger_and_a_state_folder_it_creates_are_private(tmp_path):
+    state = tmp_path / "new-state"
+    with Ledger(state) as ledger:
+        ledger.create_run("r1", "task", [(1, "n-1", {"env": {"TOKEN": "secret"}})])
+        files = [p for p in state.iterdir() if p.name.startswith("runs.sqlite")]
+        assert {p.name for p in files} >= {"runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm"}
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+def test_an_existing_world_readable_ledger_is_made_private(tmp_path):
+    Ledger(tmp_path).close()
+    (tmp_path / "runs.sqlite").chmod(0o644)
+    Ledger(tmp_path).close()
+    assert stat.S_IMODE((tmp_path / "runs.sqlite").stat().st_mode) == 0o600
