@@ -106,3 +106,27 @@ def start_workspace(tmp_path: Path, state_dir: Path, test_env: dict, server_fact
     test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
     config = seed_workspace(tmp_path / "work", state_dir, **seed_options)
     return config, server_factory(**(server_options or {}))
+
+
+WRITE_ONLY_FILE = Path("/proc/sys/vm/drop_caches")
+"""Mode 0200 in procfs: even root cannot read it (root reads any chmod-000 file of its own)."""
+
+
+def make_unreadable(path: Path) -> Path:
+    """Turn ``path`` into a file that exists but cannot be read by this process (for refusal tests)."""
+    import pytest
+
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if os.geteuid() != 0:
+        path.write_text("secret\n")
+        path.chmod(0)
+        return path
+    try:
+        WRITE_ONLY_FILE.open("rb").close()
+    except PermissionError:
+        path.symlink_to(WRITE_ONLY_FILE)
+        return path
+    except OSError:
+        pass
+    pytest.skip("running as root without an unreadable file to point at")

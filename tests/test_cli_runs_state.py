@@ -3,11 +3,13 @@ and the ledger (which holds the runs' env values) readable by its owner only."""
 
 from __future__ import annotations
 
+import configparser
 import stat
 
 import pytest
 
 from core.runs.ledger import Ledger
+from runs_workspace import make_unreadable, seed_workspace
 
 
 def _one_error_line(proc, path) -> None:
@@ -49,3 +51,15 @@ def test_an_existing_world_readable_ledger_is_made_private(tmp_path):
     (tmp_path / "runs.sqlite").chmod(0o644)
     Ledger(tmp_path).close()
     assert stat.S_IMODE((tmp_path / "runs.sqlite").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("key", ["parameter_file", "image_file"])
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_an_unreadable_input_is_refused_before_the_run_is_recorded(cli, tmp_path, state_dir, key, dry_run):
+    config = seed_workspace(tmp_path / "work", state_dir)
+    section = configparser.ConfigParser(interpolation=None)
+    section.read(config)
+    make_unreadable(config.parent / section["sofia-task"][key])
+    proc = cli("--backend", "local", "run", config, *(["--dry-run"] if dry_run else []))
+    _one_error_line(proc, f"[sofia-task] {key}: cannot read")
+    assert not (state_dir / "runs.sqlite").exists()

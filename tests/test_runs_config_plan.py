@@ -241,3 +241,12 @@ def test_session_names_are_valid_for_any_prefix_and_run_id(seed_dir, prefix, run
     task = plan_run(load_run_config(path), run_id).tasks[0]
     assert NAME_RE.fullmatch(task.name) and len(task.name) <= MAX_NAME
     assert task.name.endswith(f"{run_id}-001")
+
+
+def test_split_plan_names_an_unreadable_cube(tmp_path):
+    from runs_workspace import make_unreadable
+
+    path = split_config(tmp_path, (50, 100, 120), "split = 2,2,1\n")
+    make_unreadable(tmp_path / "cube.fits")
+    with pytest.raises(UsageError, match=r"\[sofia-parallel\] image_file: .*cannot read"):
+        plan_run(load_run_config(path, kind="parallel"), RUN, context=CONTEXT)

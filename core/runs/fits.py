@@ -55,6 +55,8 @@ def read_cube_shape(path: str | Path) -> CubeShape:
         raise NotFound(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a folder, not a FITS file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def read_cube_shape_from(stream: BinaryIO, name: str) -> CubeShape:

@@ -376,11 +376,20 @@ class _Builder:
             return path
         local = Path(path)
         self._check_arg(local.name, key, shown=str(local))
+        self._check_readable(local, key)
         remote = f"{remote_dir}/{local.name}"
         upload = Upload(local, remote)
         if upload not in self.uploads:
             self.uploads.append(upload)
         return remote
+
+    def _check_readable(self, local: Path, key: str) -> None:
+        """A local input is read when staged; refuse it now rather than after the run is recorded."""
+        try:
+            with open(local, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise UsageError(f"{self.config.where(key)}: cannot read {local} ({exc.strerror})") from None
 
     def _check_arg(self, value: str, key: str, shown: str | None = None) -> None:
         if not SAFE_ARG.fullmatch(value):
