@@ -63,3 +63,17 @@ def test_an_unreadable_input_is_refused_before_the_run_is_recorded(cli, tmp_path
     proc = cli("--backend", "local", "run", config, *(["--dry-run"] if dry_run else []))
     _one_error_line(proc, f"[sofia-task] {key}: cannot read")
     assert not (state_dir / "runs.sqlite").exists()
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_logs_dir_that_cannot_hold_results_is_refused_before_anything_is_launched(cli, tmp_path, state_dir, dry_run):
+    config = seed_workspace(tmp_path / "work", state_dir)
+    (config.parent / "results").write_text("a file, not a folder\n")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config)
+    parser["sofia-parallel"]["logs_dir"] = "results/run-logs"
+    with config.open("w") as handle:
+        parser.write(handle)
+    proc = cli("--backend", "local", "parallel", config, *(["--dry-run"] if dry_run else []))
+    _one_error_line(proc, "[sofia-parallel] logs_dir: cannot keep results in")
+    assert not (state_dir / "runs.sqlite").exists()

@@ -19,6 +19,7 @@ exit status and could not be resumed. Here:
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -139,6 +140,20 @@ def local_results_dir(config: RunConfig, state_dir: Path, run_id: str) -> Path:
     """Where a run's products come back to: ``logs_dir/RUN_ID`` or ``<state_dir>/runs/RUN_ID``."""
     base = Path(config.logs_dir) if config.logs_dir else Path(state_dir) / "runs"
     return base / run_id
+
+
+def refuse_unwritable_results_dir(config: RunConfig, state_dir: Path) -> None:
+    """The results folder must be creatable and writable before anything is recorded or launched,
+    not found unusable when the first finished task's log comes back."""
+    folder = local_results_dir(config, state_dir, "run").parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    problem = "is not a folder" if not existing.is_dir() else "is not writable"
+    where = config.where("logs_dir") if config.logs_dir else f"state folder {state_dir}"
+    raise UsageError(f"{where}: cannot keep results in {folder}: {existing} {problem}")
 
 
 def record_plan(ledger: Ledger, plan, settings, local_dir: Path) -> RunRecord:
@@ -549,6 +564,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
         run_id = L.new_run_id()
         plan = make_plan(config, run_id, storage, context=await client.context())
         await refuse_what_would_fail(plan, client, storage)
+        refuse_unwritable_results_dir(config, settings.state_dir)
         with Ledger(settings.state_dir) as ledger, ledger.driving(run_id):
             run = record_plan(ledger, plan, settings, local_results_dir(config, settings.state_dir, run_id))
             reporter.run_started(run)
@@ -605,7 +621,9 @@ def merge_run(settings, run_id: str, tolerance: tuple[float, float] | None = Non
 
 def dry_run_plan(settings, config: RunConfig, context: dict | None = None):
     """The plan a run would launch, with a placeholder id; nothing is recorded, staged or created."""
-    return make_plan(config, "dry-run", open_storage(settings), context=context)
+    plan = make_plan(config, "dry-run", open_storage(settings), context=context)
+    refuse_unwritable_results_dir(config, settings.state_dir)
+    return plan
 
 
 def warn_if_credential_expires(settings, reporter: Reporter, expected_s: float = 24 * 3600) -> None:
