@@ -38,6 +38,7 @@ AGGREGATE_COLUMNS = ("elapsed_time", "cpu", "mem_real")
 BATCH_BYTES = 4 << 20
 LOG_SUFFIXES = (".csv", ".txt", ".log")
 _CSV_HEADER = b"elapsed_time,"
+UTF8_BOM = b"\xef\xbb\xbf"  # spreadsheet programs start saved CSV with it
 
 
 @dataclass
@@ -105,9 +106,21 @@ def load(paths: Iterable, *, columns: Iterable[str] | None = None, workers: int 
             result.runs += runs
             result.problems += batch_problems
             result.skipped += skipped
+    result.runs = [run for run in result.runs if _time_runs_forward(run, result.problems)]
     _attach_summaries(result.runs, result.problems)
     _name_runs(result.runs, names or {})
     return result
+
+
+def _time_runs_forward(run: RunProfile, problems: list[str]) -> bool:
+    """False (and a problem naming the line) if elapsed time ever goes backwards: such a log would
+    give negative durations, so it is left out rather than guessed at."""
+    backwards = np.flatnonzero(np.diff(run.column("elapsed_time")) < 0)
+    if len(backwards) == 0:
+        return True
+    line = int(backwards[0]) + 3  # header is line 1, the first sample line 2; the later sample is the culprit
+    problems.append(f"{run.source} line {line}: elapsed time goes backwards; log left out")
+    return False
 
 
 def _candidates(paths: Iterable, problems: list[str]):
@@ -225,7 +238,7 @@ def _recorded_error(path: Path) -> str:
 
 
 def _layout(header: bytes) -> tuple[str, tuple[str, ...]] | None:
-    text = header.strip()
+    text = header.removeprefix(UTF8_BOM).strip()
     if text.startswith(_CSV_HEADER):
         columns = tuple(c.strip() for c in text.decode(errors="replace").split(","))
         if columns in (PSRECORD_CSV_COLUMNS, PSRECORD_CSV_COLUMNS + IO_COLUMNS):

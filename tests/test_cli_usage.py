@@ -86,3 +86,23 @@ def test_a_command_that_never_ran_is_reported_with_the_recorders_reason(cli, tmp
 
     assert done.returncode == 2
     assert f"{tmp_path / 'never.csv'}: no samples after the header (command not found: no-such-finder)" in done.stderr
+
+
+def test_a_csv_saved_with_a_byte_order_mark_aggregates_like_without(cli, tmp_path):
+    plain = (FIXTURES / "sofia_mid.csv").read_bytes()
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + plain)
+    with_bom = cli("aggregate", tmp_path / "bom.csv", "--json")
+    without = cli("aggregate", FIXTURES / "sofia_mid.csv", "--json")
+    assert with_bom.returncode == 0 and with_bom.stderr == "", with_bom.stderr
+    assert json.loads(with_bom.stdout)["total"] == json.loads(without.stdout)["total"]
+
+
+def test_elapsed_time_going_backwards_is_a_problem_naming_the_line_not_negative_hours(cli, tmp_path):
+    header = "elapsed_time,nproc,cpu,mem_real,mem_virtual\n"
+    (tmp_path / "back.csv").write_text(header + "0,1,0,10,20\n5,1,100,10,20\n2,1,100,10,20\n")
+    done = cli("aggregate", tmp_path / "back.csv", FIXTURES / "sofia_mid.csv", "--json")
+    assert done.returncode == 0
+    report = json.loads(done.stdout)
+    assert [row["source"] for row in report["runs"]] == [str(FIXTURES / "sofia_mid.csv")]
+    assert all(row["wall_s"] >= 0 and row["cpu_hours"] >= 0 for row in report["runs"])
+    assert done.stderr.strip() == f"warning: {tmp_path / 'back.csv'} line 4: elapsed time goes backwards; log left out"
