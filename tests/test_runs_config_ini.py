@@ -4,6 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import NotFound, UsageError
 from core.runs.config import config_sections, load_run_config, read_section, update_section
@@ -93,6 +95,13 @@ def test_a_multi_line_value_is_written_as_continuation_lines(commented):
     assert read_section(commented, "demo")["env"] == "X=1\nY=2"
 
 
+def test_windows_line_endings_are_kept(tmp_path):
+    path = tmp_path / "config.ini"
+    path.write_bytes(COMMENTED.replace("\n", "\r\n").encode())
+    update_section(path, "demo", {**read_section(path, "demo"), "ram": "3"})
+    assert path.read_bytes() == COMMENTED.replace("ram = 2", "ram = 3").replace("\n", "\r\n").encode()
+
+
 def test_inherited_default_values_are_not_copied_into_the_section(commented):
     update_section(commented, "demo", read_section(commented, "demo"))
     assert commented.read_text().count("interval") == 1
@@ -124,3 +133,20 @@ def test_unreadable_files_are_one_line_errors(tmp_path):
     assert broken.read_text() == "[demo]\nkey = 1\nkey = 2\n"
     with pytest.raises(UsageError, match=r"^config.ini: no \[missing\] section \(sections found: \[sofia-task\], \[sofia-parallel\]\)$"):
         read_section(SEED, "missing")
+
+
+VALUES = st.text(alphabet="abc =,:#;[]", min_size=1, max_size=8).filter(lambda v: v.strip() and v.strip()[0] not in "#;")
+
+
+@settings(max_examples=60, deadline=None)
+@given(edits=st.dictionaries(st.sampled_from(["vos_dir", "env", "cores", "ram", "name"]), st.none() | VALUES))
+def test_whatever_is_saved_reads_back_and_other_sections_stay(tmp_path_factory, edits):
+    path = tmp_path_factory.mktemp("ini") / "config.ini"
+    path.write_text(COMMENTED)
+    wanted = read_section(path, "demo")
+    for key, value in edits.items():
+        wanted.pop(key, None) if value is None else wanted.update({key: value.strip()})
+    update_section(path, "demo", wanted)
+    assert read_section(path, "demo") == wanted
+    assert read_section(path, "other") == {"interval": "2", "x": "1"}
+    assert all(line in path.read_text() for line in COMMENTED.splitlines() if line.startswith(("#", ";")))

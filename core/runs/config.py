@@ -13,6 +13,7 @@ the folder that holds the config file.
 from __future__ import annotations
 
 import configparser
+import io
 import os
 import re
 import shutil
@@ -290,9 +291,13 @@ def update_section(path: str | Path, section: str, values: Mapping[str, str]) ->
     """
     path = Path(path).expanduser()
     wanted = {key.strip().lower(): value.strip() for key, value in values.items() if value.strip()}
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = _read_verbatim(path) if path.exists() else ""
     current = _section_values_or_none(path, section) if path.exists() else None
-    lines = text.splitlines(keepends=True)
+    _replace_file(path, _rewritten(text, section, current, wanted))
+
+
+def _rewritten(text: str, section: str, current: dict[str, str] | None, wanted: dict[str, str]) -> str:
+    lines = list(io.StringIO(text, newline=""))  # split where configparser's reading splits lines
     unterminated = bool(lines) and not lines[-1].endswith("\n")
     if unterminated:
         lines[-1] += "\n"
@@ -303,7 +308,9 @@ def update_section(path: str | Path, section: str, values: Mapping[str, str]) ->
         lines = _updated_lines(lines, section, current, wanted)
     if unterminated and lines[-1] == last_line:
         lines[-1] = last_line.removesuffix("\n")  # the file's last line stays as it was written
-    _replace_file(path, "".join(lines))
+    if "\r\n" in text:  # written lines take the file's line ending
+        lines = [line if line.endswith("\r\n") else line.replace("\n", "\r\n") for line in lines]
+    return "".join(lines)
 
 
 def _section_values_or_none(path: Path, section: str) -> dict[str, str] | None:
@@ -400,9 +407,15 @@ def _key_prefix(line: str) -> str:
     return indent + stripped[: option.start("value")] if option.group("value") else f"{indent}{stripped} "
 
 
+def _read_verbatim(path: Path) -> str:
+    """The file's text with its own line endings (``\\r\\n`` stays ``\\r\\n``)."""
+    with path.open(encoding="utf-8", newline="") as file:
+        return file.read()
+
+
 def _replace_file(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.srcnet-save")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8", newline="")
     if path.exists():
         shutil.copymode(path, temporary)
     os.replace(temporary, path)
