@@ -12,6 +12,14 @@ from core.runs.ledger import Ledger
 from runs_workspace import make_unreadable, seed_workspace
 
 
+def _set(config, section: str, key: str, value: str) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config)
+    parser[section][key] = value
+    with config.open("w") as handle:
+        parser.write(handle)
+
+
 def _one_error_line(proc, path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -69,11 +77,16 @@ def test_an_unreadable_input_is_refused_before_the_run_is_recorded(cli, tmp_path
 def test_a_logs_dir_that_cannot_hold_results_is_refused_before_anything_is_launched(cli, tmp_path, state_dir, dry_run):
     config = seed_workspace(tmp_path / "work", state_dir)
     (config.parent / "results").write_text("a file, not a folder\n")
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(config)
-    parser["sofia-parallel"]["logs_dir"] = "results/run-logs"
-    with config.open("w") as handle:
-        parser.write(handle)
+    _set(config, "sofia-parallel", "logs_dir", "results/run-logs")
     proc = cli("--backend", "local", "parallel", config, *(["--dry-run"] if dry_run else []))
     _one_error_line(proc, "[sofia-parallel] logs_dir: cannot keep results in")
+    assert not (state_dir / "runs.sqlite").exists()
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_storage_path_with_dot_dot_is_refused_before_the_run_is_recorded(cli, tmp_path, state_dir, dry_run):
+    config = seed_workspace(tmp_path / "work", state_dir)
+    _set(config, "sofia-task", "vos_dir", "/arc/../../x")
+    proc = cli("--backend", "local", "run", config, *(["--dry-run"] if dry_run else []))
+    _one_error_line(proc, "[sofia-task] vos_dir: '..' is not allowed")
     assert not (state_dir / "runs.sqlite").exists()

@@ -261,6 +261,7 @@ class _Builder:
         self.uploads: list[Upload] = []
         self.warnings: list[str] = []
         self._check_arg(config.vos_dir, "vos_dir")
+        self._check_storage_path(config.vos_dir, "vos_dir")
         self._check_arg(config.profile_log, "profile_log")
         self._check_offered("cores", config.cores, options.cores or None)
         if config.gpus:
@@ -373,6 +374,7 @@ class _Builder:
         """Where the sessions find ``path``: /arc paths as written, local files uploaded to ``remote_dir``."""
         if is_arc_path(path):
             self._check_arg(path, key)
+            self._check_storage_path(path, key)
             return path
         local = Path(path)
         self._check_arg(local.name, key, shown=str(local))
@@ -382,6 +384,11 @@ class _Builder:
         if upload not in self.uploads:
             self.uploads.append(upload)
         return remote
+
+    def _check_storage_path(self, path: str, key: str) -> None:
+        """Storage refuses '..' when staging; refuse it here, before the run is recorded."""
+        if ".." in path.split("/"):
+            raise UsageError(f"{self.config.where(key)}: '..' is not allowed in storage paths ({path})")
 
     def _check_readable(self, local: Path, key: str) -> None:
         """A local input is read when staged; refuse it now rather than after the run is recorded."""
