@@ -10,6 +10,7 @@ import pytest
 
 from core.runs.ledger import Ledger
 from runs_workspace import make_unreadable, seed_workspace
+from test_skaha_client_wire import scripted  # noqa: F401  (fixture)
 
 
 def _set(config, section: str, key: str, value: str) -> None:
@@ -90,3 +91,19 @@ def test_a_storage_path_with_dot_dot_is_refused_before_the_run_is_recorded(cli, 
     proc = cli("--backend", "local", "run", config, *(["--dry-run"] if dry_run else []))
     _one_error_line(proc, "[sofia-task] vos_dir: '..' is not allowed")
     assert not (state_dir / "runs.sqlite").exists()
+
+
+def test_a_run_on_a_struggling_platform_shows_the_retries_and_records_nothing(cli, scripted, tmp_path, state_dir):
+    server = scripted(lambda request: (503, "Service Unavailable", {"Retry-After": "1"}))
+    config = seed_workspace(tmp_path / "work", state_dir)
+    proc = cli("--url", server.url, "--token", "t", "run", config, env={"SRCNET_RETRY_TOTAL_S": "4"})
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr, proc.stderr
+    assert any("retrying (" in line for line in proc.stderr.splitlines()), proc.stderr
+    assert not (state_dir / "runs.sqlite").exists()
+
+
+def test_a_run_without_a_credential_says_so_in_one_line_before_any_backend_notice(cli, tmp_path, state_dir):
+    config = seed_workspace(tmp_path / "work", state_dir)
+    proc = cli("--backend", "canfar", "run", config, "--dry-run")
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == ["error: no CANFAR credential: give --token or --cert, or run cadc-get-cert"]

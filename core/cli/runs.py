@@ -19,6 +19,7 @@ from rich.text import Text
 
 from core import settings as settings_module
 from core.cli.output import notice, print_json, stderr, stdout
+from core.cli.sessions import settings_from_args
 from core.errors import SrcnetError, UsageError
 from core.runs import ledger as L
 from core.runs.ledger import Ledger, RunRecord, TaskRecord
@@ -30,12 +31,6 @@ from core.runs.orchestrate import (
 
 STATE_STYLE = {L.COMPLETED: "green", L.NO_SOURCES: "green", L.FAILED: "red", L.LOST: "red",
                L.LAUNCHED: "cyan", L.LAUNCHING: "yellow"}
-
-
-def settings_from_args(args):
-    resolved = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
-    notice(resolved.describe())
-    return resolved
 
 
 class CliReporter(Reporter):
@@ -230,7 +225,7 @@ def cmd_runs(args) -> int:
     if not L.ledger_path(state_dir).exists():
         runs = []
     elif args.refresh:
-        runs = asyncio.run(refresh_runs(settings))
+        runs = asyncio.run(refresh_runs(settings_from_args(args), progress=notice))
     else:
         with Ledger(state_dir) as ledger:
             runs = ledger.runs()

@@ -560,7 +560,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
     reporter = reporter or Reporter()
     warn_if_credential_expires(settings, reporter)
     storage = storage or open_storage(settings)
-    async with open_client(settings) as client:
+    async with open_client(settings, progress=reporter.notice) as client:
         run_id = L.new_run_id()
         plan = make_plan(config, run_id, storage, context=await client.context())
         await refuse_what_would_fail(plan, client, storage)
@@ -588,14 +588,16 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
         storage = storage or open_storage(settings)
         with ledger.driving(run_id):
             reporter.run_started(run)
-            async with open_client(settings) as client:
+            async with open_client(settings, progress=reporter.notice) as client:
                 runner = Runner(ledger, storage, client, run_id, reporter, launch_concurrency, *poll_pauses(settings))
                 return await runner.drive(wait=wait)
 
 
-async def refresh_runs(settings, run_ids: list[str] | None = None) -> list[RunRecord]:
+async def refresh_runs(settings, run_ids: list[str] | None = None,
+                       progress: Callable[[str], None] | None = None) -> list[RunRecord]:
     """Bring the ledger up to date for runs nobody is watching (``--no-wait``): one session list,
-    finished tasks recorded (their logs captured); nothing is launched. Returns the runs, newest first."""
+    finished tasks recorded (their logs captured); nothing is launched. Returns the runs, newest first.
+    ``progress`` hears about slow answers and retries."""
     from core.connect import open_client
 
     with Ledger(settings.state_dir) as ledger:
@@ -603,7 +605,7 @@ async def refresh_runs(settings, run_ids: list[str] | None = None) -> list[RunRe
         open_runs = [r for r in wanted if r.counts.get(L.LAUNCHED)]
         if open_runs:
             storage = open_storage(settings)
-            async with open_client(settings) as client:
+            async with open_client(settings, progress=progress) as client:
                 for run in open_runs:
                     await Runner(ledger, storage, client, run.id).poll_once()
         return [ledger.run(r.id) for r in wanted]
