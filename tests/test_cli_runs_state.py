@@ -107,3 +107,15 @@ def test_a_run_without_a_credential_says_so_in_one_line_before_any_backend_notic
     proc = cli("--backend", "canfar", "run", config, "--dry-run")
     assert proc.returncode == 3
     assert proc.stderr.strip().splitlines() == ["error: no CANFAR credential: give --token or --cert, or run cadc-get-cert"]
+
+
+def test_a_state_folder_created_by_a_run_is_private(cli, tmp_path):
+    fresh = tmp_path / "fresh-state"
+    config = seed_workspace(tmp_path / "work", tmp_path / "unused")  # [sofia-task] needs nothing on /arc
+    proc = cli("--backend", "local", "--state-dir", fresh, "run", config, "--no-wait")
+    try:
+        assert proc.returncode == 0, proc.stderr
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+        assert stat.S_IMODE((fresh / "runs.sqlite").stat().st_mode) == 0o600
+    finally:
+        cli("--state-dir", fresh, "serve-local", "--stop")

@@ -558,6 +558,7 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
     from core.connect import open_client
 
     reporter = reporter or Reporter()
+    L.make_state_dir(settings.state_dir)  # before the local server creates it with a laxer mode
     warn_if_credential_expires(settings, reporter)
     storage = storage or open_storage(settings)
     async with open_client(settings, progress=reporter.notice) as client:
