@@ -4,6 +4,7 @@ and the ledger (which holds the runs' env values) readable by its owner only."""
 from __future__ import annotations
 
 import configparser
+import json
 import stat
 
 import pytest
@@ -119,3 +120,30 @@ def test_a_state_folder_created_by_a_run_is_private(cli, tmp_path):
         assert stat.S_IMODE((fresh / "runs.sqlite").stat().st_mode) == 0o600
     finally:
         cli("--state-dir", fresh, "serve-local", "--stop")
+
+
+def test_results_folder_broken_mid_run_is_one_line_and_the_run_resumes(cli, tmp_path, state_dir, test_env,
+                                                                       local_server_factory):
+    import shutil
+
+    from runs_workspace import start_workspace
+
+    config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory)
+    _set(config, "sofia-task", "logs_dir", "results")
+    launched = cli("run", config, "--no-wait", "--json", timeout=60)
+    assert launched.returncode == 0, launched.stderr
+    run_id = json.loads(launched.stdout)["id"]
+    results = config.parent / "results"
+    shutil.rmtree(results, ignore_errors=True)
+    results.write_text("now a file\n")
+
+    broken = cli("resume", run_id, timeout=60)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr, broken.stderr
+    errors = [line for line in broken.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(results) in errors[0], broken.stderr
+    assert f"resume {run_id}" in broken.stderr
+
+    results.unlink()
+    finished = cli("resume", run_id, "--json", timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["phase"] == "done"

@@ -167,7 +167,7 @@ def _finish(args, reporter: CliReporter, work) -> int:
             notice(f"run {reporter.run_id} interrupted; sessions already launched keep running. "
                    f"Finish it with: srcnet-tui --headless resume {reporter.run_id}")
         raise
-    except SrcnetError:
+    except (SrcnetError, OSError):  # OSError: e.g. the results folder became unusable mid-run
         if reporter.run_id:
             notice(f"run {reporter.run_id} stopped; once the problem below is fixed, finish it with: "
                    f"srcnet-tui --headless resume {reporter.run_id}")
