@@ -47,6 +47,7 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         app.screen.query_one("Input").value = str(folder / "config.ini")
         await pilot.press("enter")
         await wait_until(pilot, lambda: runs.draft is not None and "sofia-parallel" in screen_text(app))
+        await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)  # opening enters the form
         await type_into(pilot, app, "#field-cores", "x")
         await wait_until(pilot, lambda: runs.problem == "config.ini [sofia-parallel] cores: must be a positive integer, not 'x'")
         assert "cores: must be a" in screen_text(app)
@@ -119,6 +120,7 @@ async def test_saving_an_edit_keeps_comments_and_continued_values(local_server, 
         await wait_until(pilot, lambda: "(task)" in screen_text(app))
         runs.open_config(path)
         await wait_until(pilot, lambda: runs.draft is not None and runs.problem is None and "✓ valid" in screen_text(app))
+        await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)  # opening enters the form
         assert app.query_one("#field-env").value == "A=1, B=2"
         assert not runs.draft.edited  # showing a continued value on one line is not an edit
         await type_into(pilot, app, "#field-cores", "2")

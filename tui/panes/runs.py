@@ -431,16 +431,21 @@ class RunsPane(Vertical):
     async def preview(self) -> None:
         """Show the plan core would launch for the current (valid) config."""
         summary = self.query_one("#runs-plan-summary", Static)
+        config = self.config
         try:
             context = await runs_adapter.platform_context(self.app.platform)
-            self.plan = await asyncio.to_thread(plan_run, self.config, "preview", context=context)
+            plan, problem = await asyncio.to_thread(plan_run, config, "preview", context=context), None
         except SrcnetError as exc:
-            self.plan = None
-            summary.update(Text(f"✗ {exc}", style="bold red"))
+            plan, problem = None, exc
+        if config is not self.config:
+            return  # edited meanwhile: the check of the newer values shows its own preview
+        self.plan = plan
+        if problem is not None:
+            summary.update(Text(f"✗ {problem}", style="bold red"))
             self.query_one("#runs-plan", KeyedTable).sync({})
             return
-        summary.update(plan_summary(self.plan))
-        self.query_one("#runs-plan", KeyedTable).sync(plan_rows(self.plan))
+        summary.update(plan_summary(plan))
+        self.query_one("#runs-plan", KeyedTable).sync(plan_rows(plan))
 
     def action_save(self) -> None:
         if self.draft is not None and self.config is not None:
