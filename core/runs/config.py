@@ -5,6 +5,10 @@ all) on bad values. Here the seed's sections work unchanged, every new key has a
 can see (``describe()`` feeds ``--dry-run``), every value is checked once, and every error is one
 line naming the file, the section and the key.
 
+Configparser is the one reader of these files. An editor (the TUI's Runs pane) saves through
+:func:`update_section`, which rewrites only the lines of the keys that changed, so the user's
+comments, continuation lines and key order survive a save.
+
 Paths: a path written as ``/arc/...`` names the same file on both backends and stays as written;
 any other path is a local input (or, for ``logs_dir``, a local destination) and resolves against
 the folder that holds the config file.
