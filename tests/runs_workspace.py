@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # ../shared beside the repo
+from conftest import FIXTURES
+
+SEED = FIXTURES / "seed"
 
 FINDER = r'''#!{python}
 import sys, time

@@ -36,5 +36,5 @@ def test_importing_every_core_module_loads_no_textual():
 
 
 def test_tui_speaks_no_http_sql_or_file_formats():
-    forbidden = {"httpx", "sqlite3", "pandas", "configparser", "csv", "vos", "http", "urllib"}
+    forbidden = {"httpx", "sqlite3", "pandas", "configparser", "csv", "tomllib", "json", "vos", "http", "urllib"}
     assert not (_imported_modules("tui") & forbidden)

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from core.errors import NotFound, UsageError
 from core.runs.config import config_sections, load_run_config, read_section, update_section
+from conftest import FIXTURES
 
-SEED = Path("/work/shared/fixtures/seed/config.ini")
+SEED = FIXTURES / "seed" / "config.ini"
 
 COMMENTED = """\
 # project settings, kept by hand

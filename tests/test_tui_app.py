@@ -81,7 +81,7 @@ async def test_every_pane_fits_80_by_24(local_server, pane):
 
 
 async def test_missing_credential_is_a_modal_saying_what_to_do(tmp_path):
-    settings = Settings("canfar", "https://ws-uv.canfar.net/skaha/v1", None, None, tmp_path, "chosen")
+    settings = Settings("canfar", "https://127.0.0.1:9/skaha/v1", None, None, tmp_path, "chosen")
     app = SrcnetApp(settings, keymap={}, poll_interval=0.5)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
@@ -139,7 +139,7 @@ class RealCredentialPlatform(PinnedPlatform):
 
 
 async def test_an_expired_credential_is_called_expired(tmp_path):
-    settings = Settings("canfar", "https://ws-uv.canfar.net/skaha/v1", expired_jwt(), None, tmp_path, "chosen")
+    settings = Settings("canfar", "https://127.0.0.1:9/skaha/v1", expired_jwt(), None, tmp_path, "chosen")
     app = SrcnetApp(settings, platform=RealCredentialPlatform(settings), keymap={})
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))

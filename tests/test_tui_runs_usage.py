@@ -8,9 +8,10 @@ from pathlib import Path
 from core.usage import aggregate, load
 from tui.screens.modals import ConfirmModal, ProblemModal, PromptModal
 from tui_support import app_for, notifications, screen_text, wait_until
+from conftest import FIXTURES
 
-SEED = Path("/work/shared/fixtures/seed")
-PROFILES = Path("/work/shared/fixtures/profiles")
+SEED = FIXTURES / "seed"
+PROFILES = FIXTURES / "profiles"
 
 
 def seed_folder(tmp_path: Path, tasks: int = 2) -> Path:

@@ -12,9 +12,10 @@ import pytest
 
 from tui_snapshot_data import pinned_app
 from tui_support import wait_until
+from conftest import FIXTURES
 
-SEED = Path("/work/shared/fixtures/seed")
-PROFILES = Path("/work/shared/fixtures/profiles")
+SEED = FIXTURES / "seed"
+PROFILES = FIXTURES / "profiles"
 SIZE = (100, 40)
 
 
