@@ -52,11 +52,16 @@ def test_an_unknown_backend_is_one_clear_error(home):
         settings.resolve(environ={"SRCNET_BACKEND": "slurm"})
 
 
-def test_a_broken_config_file_is_named(home):
+@pytest.mark.parametrize("text, message", [
+    ("backend = \n", "config.toml: cannot read config file"),
+    ("token = 123\n", "config.toml: token must be a string"),
+    ('colour = "blue"\n', "config.toml: unknown key 'colour'"),
+])
+def test_a_broken_config_file_is_named(home, text, message):
     conf = home / ".config" / "srcnet-tui" / "config.toml"
     conf.parent.mkdir(parents=True)
-    conf.write_text("backend = \n")
-    with pytest.raises(UsageError, match="config.toml: cannot read config file"):
+    conf.write_text(text)
+    with pytest.raises(UsageError, match=message):
         settings.resolve(environ={})
 
 
@@ -83,11 +88,3 @@ def test_a_url_that_cannot_work_is_refused_at_once(home, url, message):
 def test_plain_http_to_loopback_is_allowed_for_a_local_skaha(home):
     s = settings.resolve(url="http://127.0.0.1:8080/skaha/v1", environ={"CANFAR_TOKEN": "t"})
     assert s.url == "http://127.0.0.1:8080/skaha/v1"
-
-
-def test_config_file_values_of_the_wrong_type_are_named(home):
-    conf = home / ".config" / "srcnet-tui" / "config.toml"
-    conf.parent.mkdir(parents=True)
-    conf.write_text("token = 123\n")
-    with pytest.raises(UsageError, match="token must be a string"):
-        settings.resolve(environ={})
