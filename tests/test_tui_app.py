@@ -192,3 +192,15 @@ async def test_a_server_error_page_is_one_plain_line_in_the_notification(tmp_pat
             assert app.is_running
     finally:
         server.close()
+
+
+async def test_polls_and_timers_keep_working_while_a_modal_is_open(local_server):
+    app = app_for(local_server)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.status_header.updated_at is not None, message="a first poll")
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), message="the help screen")
+        first = app.status_header.updated_at
+        await wait_until(pilot, lambda: app.status_header.updated_at != first, message="a poll under the modal")
+        assert app.query_one("#usage-pane").is_visible_pane() is False
+        assert app.is_running

@@ -17,6 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
@@ -175,7 +176,10 @@ class SessionsPane(Vertical):
     def _mark_stale_when_late(self) -> None:
         """A hung platform (no answer, no error yet) shows as stale within a few intervals, not after
         the client's timeout."""
-        header = self.app.status_header
+        try:
+            header = self.app.status_header
+        except NoMatches:  # the app is closing and has already removed its header
+            return
         if self.frozen or header.updated_at is None or header.stale_since is not None:
             return
         late_s = max(self.interval * LATE_AFTER_INTERVALS, 5.0)
