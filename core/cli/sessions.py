@@ -21,6 +21,7 @@ from core.cli.output import notice, print_json, stderr, stdout
 from core.connect import open_sync
 from core.credentials import require_credential
 from core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
+from core.logtail import new_text
 from core.models import (
     COMPLETED, FAILED, PENDING, RUNNING, TERMINATING, Session, parse_events,
 )
@@ -167,22 +168,13 @@ class _LogPrinter:
     """Prints only what is new in a log that the server always returns whole; complete lines only."""
 
     def __init__(self):
-        self.printed = ""
+        self.offset = 0
 
     def feed(self, text: str, final: bool = False) -> bool:
-        if text.startswith(self.printed):
-            fresh = text[len(self.printed):]
-        else:  # the log was cut or rewritten: skip as many lines as were already shown
-            seen = self.printed.count("\n")
-            fresh = "".join(text.splitlines(keepends=True)[seen:])
-        if not final and "\n" in fresh:
-            fresh = fresh[: fresh.rindex("\n") + 1]
-        elif not final:
-            fresh = ""
+        fresh, self.offset = new_text(text, self.offset, final)
         if fresh:
             sys.stdout.write(fresh)
             sys.stdout.flush()
-            self.printed += fresh
         return bool(fresh)
 
 

@@ -1,8 +1,8 @@
 """A session log that follows new output, k9s/toolong style, with a bounded number of lines.
 
 Skaha serves a session's whole log on every request (no offset, no follow), so the follower keeps
-the offset of what it has already shown and appends only the rest: :func:`take_new_lines` is that
-bookkeeping. A trailing line without its newline waits for the next fetch, unless the session has
+the offset of what it has already shown and appends only the rest (:mod:`core.logtail`, shared with
+the CLI's ``logs --follow``). A trailing line without its newline waits for the next fetch, unless the session has
 finished. Colour codes and progress-bar redraws are resolved as a terminal would show them
 (:func:`printable`). The view keeps at most ``max_lines`` lines (the oldest drop out). Scrolling up turns
 following off; ``end`` (or the pane's ``s``) turns it back on and jumps to the bottom.
@@ -15,6 +15,8 @@ import re
 from textual import events
 from textual.reactive import reactive
 from textual.widgets import Log
+
+from core.logtail import new_text
 
 DEFAULT_MAX_LINES = 10_000
 _TERMINAL_CODES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]")
@@ -41,17 +43,10 @@ def printable(line: str) -> str:
 
 
 def take_new_lines(text: str, offset: int, final: bool = False) -> tuple[list[str], int]:
-    """The complete lines of ``text`` after ``offset``, and the offset after them.
-
-    A log shorter than the offset was replaced (a restarted session): it is read again from the start.
-    With ``final`` the unterminated last line is taken too.
-    """
-    if len(text) < offset:
-        offset = 0
-    end = len(text) if final else text.rfind("\n", offset) + 1
-    if end <= offset:
-        return [], offset
-    chunk = text[offset:end]
+    """The complete lines of ``text`` after ``offset``, as a terminal shows them, and the new offset."""
+    chunk, end = new_text(text, offset, final)
+    if not chunk:
+        return [], end
     return [printable(line) for line in chunk.removesuffix("\n").split("\n")], end
 
 
