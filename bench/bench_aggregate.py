@@ -6,7 +6,7 @@ page cache:
 
 * bytes  - merely reading every file (the floor);
 * seed   - aggregate_logs.py's approach: ``pd.read_csv`` per file, then mean CPU and max time;
-* usage  - ``core.usage.load`` + ``core.usage.aggregate`` (batched C-parser calls on threads).
+* usage  - ``srcnet_tui.core.usage.load`` + ``srcnet_tui.core.usage.aggregate`` (batched C-parser calls on threads).
 
 Run: ``.venv/bin/python bench/bench_aggregate.py [--files 2000] [--rows 3600] [--repeat 3]``.
 """
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core import usage  # noqa: E402
+from srcnet_tui.core import usage
 
 HEADER = "elapsed_time,nproc,cpu,mem_real,mem_virtual,read_count,write_count,read_bytes,write_bytes\n"
 DISTINCT = 50  # distinct log bodies, written round-robin (parsing cost does not depend on values)
@@ -38,8 +38,10 @@ def psrecord_like_log(rows: int, rng: np.random.Generator) -> str:
     mem = rng.random(rows) * 1000 + 100
     reads = np.cumsum(rng.integers(0, 10, rows))
     written = np.cumsum(rng.integers(0, 1 << 20, rows))
-    lines = [f"{a!r},3,{c!r},{m!r},{m + 500.0!r},{r},0,0,{w}\n"
-             for a, c, m, r, w in zip(t.tolist(), cpu.tolist(), mem.tolist(), reads.tolist(), written.tolist())]
+    lines = [
+        f"{a!r},3,{c!r},{m!r},{m + 500.0!r},{r},0,0,{w}\n"
+        for a, c, m, r, w in zip(t.tolist(), cpu.tolist(), mem.tolist(), reads.tolist(), written.tolist())
+    ]
     return HEADER + "".join(lines)
 
 
@@ -97,8 +99,10 @@ def main() -> int:
         folder = Path(tmp)
         started = time.perf_counter()
         size = write_logs(folder, args.files, args.rows)
-        print(f"wrote {args.files} logs x {args.rows} rows ({size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPUs; best of {args.repeat}")
+        print(
+            f"wrote {args.files} logs x {args.rows} rows ({size / 1e6:.0f} MB) in "
+            f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPUs; best of {args.repeat}"
+        )
         t_bytes, c_bytes, _ = best_of(args.repeat, read_bytes, folder)
         t_seed, c_seed, seed_cpu_h = best_of(args.repeat, seed_approach, folder)
         t_usage, c_usage, cpu_h = best_of(args.repeat, usage_approach, folder)
@@ -107,8 +111,10 @@ def main() -> int:
     print(f"{'read bytes only':22s}{t_bytes:8.2f}{c_bytes:8.2f}")
     print(f"{'seed read_csv + mean':22s}{t_seed:8.2f}{c_seed:8.2f}   'CPU-hours' {seed_cpu_h:,.0f} (wrong formula)")
     print(f"{'srcnet-tui usage':22s}{t_usage:8.2f}{c_usage:8.2f}   CPU-hours {cpu_h:,.2f}")
-    print(f"speed-up vs seed: {t_seed / t_usage:.2f}x wall (target >= 2x), {c_seed / c_usage:.2f}x CPU; "
-          f"usage takes {t_usage / t_bytes:.0f}x the time of reading the bytes")
+    print(
+        f"speed-up vs seed: {t_seed / t_usage:.2f}x wall (target >= 2x), {c_seed / c_usage:.2f}x CPU; "
+        f"usage takes {t_usage / t_bytes:.0f}x the time of reading the bytes"
+    )
     return 0
 
 

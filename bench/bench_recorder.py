@@ -61,8 +61,13 @@ def measure(command: list[str], seconds: float, label: str) -> dict:
         tree = watched.children(recursive=True)
     finally:
         stop(profiler, tree)
-    return {"label": label, "steady_pct": (cpu1 - cpu0) / (wall1 - wall0) * 100,
-            "total_cpu_s": cpu1, "total_wall_s": wall1 - started, "processes": len(tree)}
+    return {
+        "label": label,
+        "steady_pct": (cpu1 - cpu0) / (wall1 - wall0) * 100,
+        "total_cpu_s": cpu1,
+        "total_wall_s": wall1 - started,
+        "processes": len(tree),
+    }
 
 
 def stop(profiler: subprocess.Popen, tree: list[psutil.Process]) -> None:
@@ -90,19 +95,43 @@ def main() -> int:
         script = Path(tmp) / "tree.py"
         script.write_text(TREE)
         workload = [sys.executable, "-S", str(script), hold]
-        ours = measure([sys.executable, "-m", "core.recorder", "--log", str(Path(tmp) / "rec.csv"),
-                        "--interval", "1", "--", *workload], args.seconds, "srcnet-tui recorder")
-        theirs = measure([PSRECORD, shlex.join(workload), "--include-children", "--include-io",
-                          "--log-format", "csv", "--interval", "1", "--log", str(Path(tmp) / "psrecord.csv")],
-                         args.seconds, "psrecord 1.4")
-    print(f"interval 1 s, {args.seconds:g} s steady window, load average {os.getloadavg()[0]:.1f}, "
-          f"{os.cpu_count()} CPUs")
+        ours = measure(
+            [
+                sys.executable,
+                "-m",
+                "srcnet_tui.core.task.recorder",
+                "--log",
+                str(Path(tmp) / "rec.csv"),
+                "--interval",
+                "1",
+                "--",
+                *workload,
+            ],
+            args.seconds,
+            "srcnet-tui recorder",
+        )
+        theirs = measure(
+            [
+                PSRECORD,
+                shlex.join(workload),
+                "--include-children",
+                "--include-io",
+                "--log-format",
+                "csv",
+                "--interval",
+                "1",
+                "--log",
+                str(Path(tmp) / "psrecord.csv"),
+            ],
+            args.seconds,
+            "psrecord 1.4",
+        )
+    print(f"interval 1 s, {args.seconds:g} s steady window, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
     print(f"{'':22s}{'steady % of a core':>20s}{'CPU s incl. start-up':>22s}{'processes':>11s}")
     for row in (ours, theirs):
         print(f"{row['label']:22s}{row['steady_pct']:20.3f}{row['total_cpu_s']:22.3f}{row['processes']:11d}")
     ratio = ours["steady_pct"] / theirs["steady_pct"] if theirs["steady_pct"] else float("nan")
-    print(f"recorder / psrecord: {ratio:.2f} (target <= 1), recorder {ours['steady_pct']:.2f}% "
-          f"of one core (target <= 1%)")
+    print(f"recorder / psrecord: {ratio:.2f} (target <= 1), recorder {ours['steady_pct']:.2f}% of one core (target <= 1%)")
     return 0
 
 

@@ -23,20 +23,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_skaha import TOKEN, pending_spec, serve_local  # noqa: E402
-from core.runs.config import load_run_config  # noqa: E402
-from core.runs.ledger import Ledger, new_run_id  # noqa: E402
-from core.runs.orchestrate import Runner, make_plan, record_plan  # noqa: E402
-from core.runs.storage import LocalArc  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from core.skaha import SkahaClient  # noqa: E402
+from srcnet_tui.core.runs.config import load_run_config  # noqa: E402
+from srcnet_tui.core.runs.ledger import Ledger, new_run_id  # noqa: E402
+from srcnet_tui.core.runs.orchestrate import Runner, make_plan, record_plan  # noqa: E402
+from srcnet_tui.core.runs.storage import LocalArc  # noqa: E402
+from srcnet_tui.core.settings import Settings  # noqa: E402
+from srcnet_tui.core.skaha import SkahaClient  # noqa: E402
 
 CUBE = "/arc/projects/bench/cube.fits"
 
 
 def header_only_cube(path: Path, shape=(2500, 2000, 40)) -> None:
     """A FITS primary header describing a float32 cube; no pixel data (the planner reads headers)."""
-    cards = [("SIMPLE", "T"), ("BITPIX", "-32"), ("NAXIS", "3"),
-             ("NAXIS1", str(shape[0])), ("NAXIS2", str(shape[1])), ("NAXIS3", str(shape[2]))]
+    cards = [
+        ("SIMPLE", "T"),
+        ("BITPIX", "-32"),
+        ("NAXIS", "3"),
+        ("NAXIS1", str(shape[0])),
+        ("NAXIS2", str(shape[1])),
+        ("NAXIS3", str(shape[2])),
+    ]
     text = "".join(f"{key:<8}= {value:>20}".ljust(80) for key, value in cards) + "END".ljust(80)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.ljust(2880).encode("ascii"))
@@ -101,8 +107,10 @@ def main() -> None:
     with serve_local() as (url, _server):
         state = Path(_state_of(_server))
         timings = asyncio.run(bench(state, url, options.tasks_grid, options.max_launching))
-    print(f"split run of {timings['tasks']:.0f} tasks against serve-local "
-          f"(max {options.max_launching} creates in flight; {timings['launched']:.0f} launched):")
+    print(
+        f"split run of {timings['tasks']:.0f} tasks against serve-local "
+        f"(max {options.max_launching} creates in flight; {timings['launched']:.0f} launched):"
+    )
     for step in ("plan", "record", "stage", "launch", "total"):
         print(f"  {step:<7} {timings[step]:7.2f} s")
     print(f"  launch rate {timings['tasks'] / timings['launch']:.0f} tasks/s")

@@ -31,7 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.skaha import LaunchSpec, SkahaClient  # noqa: E402
+from srcnet_tui.core.skaha import LaunchSpec, SkahaClient  # noqa: E402
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 TOKEN = "bench-token"
@@ -41,10 +41,24 @@ TOKEN = "bench-token"
 def serve_local(*options: str):
     """A serve-local subprocess in a fresh state folder; yields its base URL; stops it and its sessions."""
     with tempfile.TemporaryDirectory(prefix="srcnet-bench-") as state:
-        command = [sys.executable, "-m", "core.cli", "--state-dir", state, "serve-local", "--port", "0",
-                   "--token", TOKEN, "--cores", "1", "--ram-gb", "4", *options]
-        proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        command = [
+            sys.executable,
+            "-m",
+            "srcnet_tui.core.cli",
+            "--state-dir",
+            state,
+            "serve-local",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            "--cores",
+            "1",
+            "--ram-gb",
+            "4",
+            *options,
+        ]
+        proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             yield _wait_for_url(Path(state) / "local" / "server.json", proc), psutil.Process(proc.pid)
         finally:
@@ -145,16 +159,23 @@ def main() -> int:
     listed = asyncio.run(bench_list(args.sessions, args.repeats))
     print(f"list {args.sessions} sessions: {listed * 1000:.0f} ms (median of {args.repeats})")
     timings, reads, client_cpu, server_cpu = asyncio.run(
-        bench_create(args.creates, args.latency_ms, args.concurrency, args.repeats_create))
+        bench_create(args.creates, args.latency_ms, args.concurrency, args.repeats_create)
+    )
     ideal = args.creates * args.latency_ms / 1000.0 / args.concurrency
     median, best = statistics.median(timings), min(timings)
-    print(f"create {args.creates} sessions at {args.latency_ms:g} ms latency, concurrency {args.concurrency}: "
-          f"median {median:.3f} s, best {best:.3f} s of {len(timings)}; ideal {ideal:.3f} s; "
-          f"ratio median {median / ideal:.2f}, best {best / ideal:.2f} (target <= 1.5)")
-    print(f"  control, {args.creates} concurrent reads (GET context) on the same client: "
-          f"median {statistics.median(reads):.3f} s, ratio {statistics.median(reads) / ideal:.2f}")
-    print(f"  CPU per create: client {client_cpu:.2f} s, server {server_cpu:.2f} s; "
-          f"{os.cpu_count()} CPUs, load average {load_before:.1f} before the run")
+    print(
+        f"create {args.creates} sessions at {args.latency_ms:g} ms latency, concurrency {args.concurrency}: "
+        f"median {median:.3f} s, best {best:.3f} s of {len(timings)}; ideal {ideal:.3f} s; "
+        f"ratio median {median / ideal:.2f}, best {best / ideal:.2f} (target <= 1.5)"
+    )
+    print(
+        f"  control, {args.creates} concurrent reads (GET context) on the same client: "
+        f"median {statistics.median(reads):.3f} s, ratio {statistics.median(reads) / ideal:.2f}"
+    )
+    print(
+        f"  CPU per create: client {client_cpu:.2f} s, server {server_cpu:.2f} s; "
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before the run"
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
 """TUI benchmark: apply a poll of 2,000 sessions, memory with 100,000 log lines, time to first frame.
 
 The app runs headless (``App.run_test``) with an in-process source of sessions parsed by core
-(:func:`core.models.parse_sessions`), so the figures measure the TUI, not the network:
+(:func:`srcnet_tui.core.models.parse_sessions`), so the figures measure the TUI, not the network:
 
 - **poll**: 2,000 sessions in the table; each poll changes 1 % of them (status and usage); the
   time of :meth:`SessionsTable.apply` plus the repaint that follows (target ≤ 30 ms);
@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -28,12 +28,12 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.credentials import CredentialStatus  # noqa: E402
-from core.models import parse_sessions  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from tui.app import SrcnetApp  # noqa: E402
+from srcnet_tui.core.credentials import CredentialStatus  # noqa: E402
+from srcnet_tui.core.models import parse_sessions  # noqa: E402
+from srcnet_tui.core.settings import Settings  # noqa: E402
+from srcnet_tui.tui.app import SrcnetApp  # noqa: E402
 
-NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=UTC)
 STATUSES = ("Running", "Pending", "Completed", "Failed")
 
 
@@ -158,7 +158,9 @@ def main() -> int:
         first = measure_first_frame(Path(temp))
     print(f"sessions in the table        {args.sessions}, {max(1, args.sessions // 100)} changing per poll")
     print(f"apply one poll (median)      {figures['apply_ms']:.1f} ms   (p95 {figures['apply_p95_ms']:.1f} ms; target <= 30 ms)")
-    print(f"apply + repaint (median)     {figures['with_repaint_ms']:.1f} ms   ({figures['cells_per_poll']:.0f} cells updated per poll)")
+    print(
+        f"apply + repaint (median)     {figures['with_repaint_ms']:.1f} ms   ({figures['cells_per_poll']:.0f} cells updated per poll)"
+    )
     print(f"memory, {figures['log_lines']:,} log lines   {figures['rss_mb']:.0f} MB RSS   (target <= 250 MB)")
     print(f"time to first frame          {first:.2f} s   (target <= 1 s)")
     return 0

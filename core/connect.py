@@ -1,20 +1,20 @@
 """Open a Skaha client for the resolved settings: CANFAR with its credential, or the local server.
 
 In local mode the server is started when none is running and reused when one is
-(:func:`core.local.daemon.ensure_running`), so callers never care which backend they got.
+(:func:`srcnet_tui.core.local.daemon.ensure_running`), so callers never care which backend they got.
 """
 
 from __future__ import annotations
 
-from core.credentials import require_credential
-from core.settings import Settings
-from core.skaha import SkahaClient, SyncSkaha
+from srcnet_tui.core.credentials import require_credential
+from srcnet_tui.core.settings import Settings
+from srcnet_tui.core.skaha import SkahaClient, SyncSkaha
 
 
 def client_arguments(settings: Settings) -> tuple[tuple, dict]:
     """Positional and keyword arguments for :class:`SkahaClient` (refuses an unusable credential)."""
     if settings.backend == "local":
-        from core.local.daemon import ensure_running
+        from srcnet_tui.core.local.daemon import ensure_running
 
         endpoint = ensure_running(settings.state_dir)
         return (endpoint.url,), {"token": endpoint.token}

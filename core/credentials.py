@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import AuthError
-from core.settings import Settings
+from srcnet_tui.core.errors import AuthError
+from srcnet_tui.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CredentialStatus:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def cert_validity(path: Path) -> tuple[datetime, datetime]:
@@ -47,7 +47,7 @@ def jwt_expiry(token: str) -> datetime | None:
     try:
         payload = parts[1] + "=" * (-len(parts[1]) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload))
-        return datetime.fromtimestamp(float(claims["exp"]), timezone.utc)
+        return datetime.fromtimestamp(float(claims["exp"]), UTC)
     except (ValueError, KeyError, TypeError, OverflowError):
         return None
 
@@ -70,7 +70,9 @@ def _cert_status(path: Path) -> CredentialStatus:
     if not_before > _now():
         return CredentialStatus("cert", expires_at, None, f"{path}: certificate not valid before {not_before:%Y-%m-%d %H:%M} UTC")
     status = _timed("cert", expires_at, f"{path}: proxy certificate")
-    return status if status.problem is None else CredentialStatus("cert", expires_at, 0.0, status.problem + " (run cadc-get-cert)")
+    return (
+        status if status.problem is None else CredentialStatus("cert", expires_at, 0.0, status.problem + " (run cadc-get-cert)")
+    )
 
 
 def credential_status(settings: Settings) -> CredentialStatus:

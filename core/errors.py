@@ -19,9 +19,17 @@ class TaskFailed(SrcnetError):
 
 
 class UsageError(SrcnetError):
-    """Bad usage, configuration or input file (exit 2)."""
+    """Bad usage, configuration or input file (exit 2).
+
+    ``key`` names the configuration key (or command-line field) the error concerns, when there is
+    one, so that a form can mark that field without reading the message.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class NotFound(UsageError):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from core.errors import UsageError
-from core.settings import config_file
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.settings import config_file
 
 Keymap = dict[str, str]
 
@@ -37,5 +37,5 @@ def load_keymap(path: Path | None = None) -> Keymap:
     table = table.get("keymap", table)
     bad = [key for key, value in table.items() if not isinstance(value, str)]
     if bad:
-        raise UsageError(f"{path}: {bad[0]}: keys must be a string such as \"ctrl+x\"")
+        raise UsageError(f'{path}: {bad[0]}: keys must be a string such as "ctrl+x"')
     return dict(table)

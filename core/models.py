@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 PENDING = "Pending"
 RUNNING = "Running"
@@ -25,9 +25,27 @@ _LEGACY_STATUS = {"succeeded": COMPLETED, "error": FAILED}
 
 # Field order of Skaha's Session.java, which --json output follows.
 SKAHA_FIELD_ORDER = (
-    "id", "userid", "runAsUID", "runAsGID", "supplementalGroups", "appid", "image", "type", "status", "name",
-    "startTime", "expiryTime", "connectURL", "requestedRAM", "requestedCPUCores", "requestedGPUCores",
-    "ramInUse", "cpuCoresInUse", "gpuRAMInUse", "gpuUtilization", "isFixedResources",
+    "id",
+    "userid",
+    "runAsUID",
+    "runAsGID",
+    "supplementalGroups",
+    "appid",
+    "image",
+    "type",
+    "status",
+    "name",
+    "startTime",
+    "expiryTime",
+    "connectURL",
+    "requestedRAM",
+    "requestedCPUCores",
+    "requestedGPUCores",
+    "ramInUse",
+    "cpuCoresInUse",
+    "gpuRAMInUse",
+    "gpuUtilization",
+    "isFixedResources",
 )
 _MISSING = {"", "<none>", "none", "null", "not-applicable", "n/a"}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
@@ -35,8 +53,18 @@ _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)
 # in a RAM field is already decimal GB (the current server's format).
 _CORE_UNITS = {"": 1.0, "m": 1e-3, "n": 1e-9}
 _GB_UNITS = {
-    "": 1.0, "k": 1e-6, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3, "P": 1e6,
-    "Ki": 2**10 / 1e9, "Mi": 2**20 / 1e9, "Gi": 2**30 / 1e9, "Ti": 2**40 / 1e9, "Pi": 2**50 / 1e9,
+    "": 1.0,
+    "k": 1e-6,
+    "K": 1e-6,
+    "M": 1e-3,
+    "G": 1.0,
+    "T": 1e3,
+    "P": 1e6,
+    "Ki": 2**10 / 1e9,
+    "Mi": 2**20 / 1e9,
+    "Gi": 2**30 / 1e9,
+    "Ti": 2**40 / 1e9,
+    "Pi": 2**50 / 1e9,
 }
 
 
@@ -88,12 +116,12 @@ def parse_time(value) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def format_time(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 def normalise_status(value) -> str:
@@ -141,7 +169,7 @@ class Session:
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Session":
+    def from_json(cls, data: dict) -> Session:
         """Parse one session object as any Skaha version sent it; unknown fields stay in ``raw``."""
         data = data if isinstance(data, dict) else {}
         cores_in_use = data.get("cpuCoresInUse")

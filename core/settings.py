@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.errors import UsageError
+from srcnet_tui.core.errors import UsageError
 
 BACKENDS = ("local", "canfar")
 CANFAR_URL = "https://ws-uv.canfar.net/skaha/v1"

@@ -3,7 +3,7 @@
 CANFAR is reached over networks that drop connections, time out and answer 503; the official
 ``canfar`` client retries nothing (reference/skaha-api.md §5.3). Here every request is retried on
 transient failures with bounded exponential backoff and jitter, while 400/401/403/404 are final and
-their text reaches the user verbatim as :mod:`core.errors` exceptions.
+their text reaches the user verbatim as :mod:`srcnet_tui.core.errors` exceptions.
 
 A create is the one request that must not be repeated blindly: after an ambiguous failure (the
 connection dropped or timed out after sending, or a 5xx) the client lists the sessions and adopts
@@ -38,16 +38,16 @@ import ssl
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 import httpx
 
-from core.errors import AuthError, NotFound, Rejected, SrcnetError, Unreachable, UsageError
-from core.models import Session, parse_sessions
+from srcnet_tui.core.errors import AuthError, NotFound, Rejected, SrcnetError, Unreachable, UsageError
+from srcnet_tui.core.models import Session, parse_sessions
 
 DEFAULT_REGISTRIES = ("images.canfar.net",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]+$")
@@ -91,7 +91,7 @@ class RetryPolicy:
     total_s: float = 120.0
 
     @classmethod
-    def from_env(cls, environ=None) -> "RetryPolicy":
+    def from_env(cls, environ=None) -> RetryPolicy:
         """Defaults, or ``SRCNET_RETRY_ATTEMPTS`` / ``SRCNET_RETRY_TOTAL_S`` from the environment."""
         env = os.environ if environ is None else environ
         policy = cls()
@@ -150,15 +150,16 @@ def _context_options(context: dict | None, key: str, legacy: str):
     return context.get(legacy)
 
 
-def validate_spec(spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict | None = None,
-                  *, check_image: bool = True) -> None:
+def validate_spec(
+    spec: LaunchSpec, registries=DEFAULT_REGISTRIES, context: dict | None = None, *, check_image: bool = True
+) -> None:
     """Refuse, with one line naming the field, anything Skaha would reject or silently mangle.
 
     ``check_image=False`` skips the registry check (for checking a spec before the server is known).
     """
     _check_names(spec)
     image = (spec.image or "").strip()
-    if not image or check_image and not any(image.startswith(host.rstrip("/") + "/") for host in registries):
+    if not image or (check_image and not any(image.startswith(host.rstrip("/") + "/") for host in registries)):
         raise UsageError(f"image: {spec.image!r} must come from one of: {', '.join(registries)}")
     _check_command(spec)
     _check_env(spec.env)
@@ -313,7 +314,9 @@ class SkahaClient:
         self._created: set[str] = set()  # every session this client created or adopted
         self._snapshot: tuple[float, asyncio.Future] | None = None
 
-    def _open_pools(self, token: str | None, cert: str | Path | None, timeout: float, concurrency: int) -> list[httpx.AsyncClient]:
+    def _open_pools(
+        self, token: str | None, cert: str | Path | None, timeout: float, concurrency: int
+    ) -> list[httpx.AsyncClient]:
         """httpcore's pool does O(connections²) work per request; several small pools keep that cheap.
         Each slot of the concurrency bound belongs to one pool, so no pool ever queues requests."""
         headers = dict(HEADERS)
@@ -334,7 +337,7 @@ class SkahaClient:
             for _ in range(math.ceil(concurrency / POOL_SIZE))
         ]
 
-    async def __aenter__(self) -> "SkahaClient":
+    async def __aenter__(self) -> SkahaClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -375,8 +378,10 @@ class SkahaClient:
         """One HTTP exchange; transient trouble becomes :class:`_Transient`, final errors are raised."""
         pool = await self._slots.get()
         slow = asyncio.get_running_loop().call_later(
-            SLOW_ANSWER_S, self._tell,
-            f"{self._url(path)}: no answer yet after {SLOW_ANSWER_S:g} s; waiting up to {self.timeout:g} s ({label})")
+            SLOW_ANSWER_S,
+            self._tell,
+            f"{self._url(path)}: no answer yet after {SLOW_ANSWER_S:g} s; waiting up to {self.timeout:g} s ({label})",
+        )
         try:
             response = await self._pools[pool].request(method, path, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -393,8 +398,9 @@ class SkahaClient:
             return response
         if response.status_code in RETRYABLE_STATUS:
             reason = f"HTTP {response.status_code}: {server_message(response)[0]}"
-            raise _Transient(reason, ambiguous=True, retry_after=_retry_after(response),
-                             in_flight=response.status_code in GATEWAY_STATUS)
+            raise _Transient(
+                reason, ambiguous=True, retry_after=_retry_after(response), in_flight=response.status_code in GATEWAY_STATUS
+            )
         raise self._final_error(response, path)
 
     def _final_error(self, response: httpx.Response, path: str) -> SrcnetError:
@@ -543,7 +549,8 @@ class SkahaClient:
             for name in sorted({n.lower() for n in names}):
                 await stack.enter_async_context(self._name_locks[name])
             registries, context, before = await _all_or_nothing(
-                self.registries(), self._cached("context", self.context, {}), self._existing_ids())
+                self.registries(), self._cached("context", self.context, {}), self._existing_ids()
+            )
             validate_spec(spec, registries, context)
             tasks = [self._create_one(spec, name, replica, before) for replica, name in enumerate(names, start=1)]
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -595,7 +602,12 @@ class SkahaClient:
         for pause in (0.0, *RELIST_WAITS_S) if in_flight else (0.0,):
             await asyncio.sleep(pause)
             for session in await self.list_sessions(type="headless"):
-                if session.name == name and session.image == image and session.id not in before and session.id not in self._created:
+                if (
+                    session.name == name
+                    and session.image == image
+                    and session.id not in before
+                    and session.id not in self._created
+                ):
                     self._created.add(session.id)
                     return session.id
         return None
@@ -660,7 +672,7 @@ class SyncSkaha:
             self._loop.run_until_complete(self._client.aclose())
             self._loop.close()
 
-    def __enter__(self) -> "SyncSkaha":
+    def __enter__(self) -> SyncSkaha:
         return self
 
     def __exit__(self, *exc) -> None:

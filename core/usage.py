@@ -18,18 +18,18 @@ import io
 import json
 import os
 import threading
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from rich import box
 from rich.table import Table
 
-from core.recorder import SUMMARY_SUFFIX, summary_path
+from srcnet_tui.core.task.recorder import SUMMARY_SUFFIX, summary_path
 
 PSRECORD_CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual")
 PLAIN_COLUMNS = ("elapsed_time", "cpu", "mem_real", "mem_virtual")
@@ -87,8 +87,10 @@ class _Pending:
 # a marker row of the same length (elapsed_time = -1, impossible in a log), so a whole batch is
 # parsed by one pandas C-parser call and the markers show where each file's rows begin.
 
-def load(paths: Iterable, *, columns: Iterable[str] | None = None, workers: int | None = None,
-         names: Mapping[str, str] | None = None) -> LoadResult:
+
+def load(
+    paths: Iterable, *, columns: Iterable[str] | None = None, workers: int | None = None, names: Mapping[str, str] | None = None
+) -> LoadResult:
     """Read every profile log named in ``paths`` (files or folders, searched recursively).
 
     ``columns`` limits the parsed columns (``elapsed_time``, ``cpu`` and ``mem_real`` are always
@@ -128,8 +130,7 @@ def _candidates(paths: Iterable, problems: list[str]):
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [(p, False) for p in sorted(path.rglob("*"))
-                     if p.suffix.lower() in LOG_SUFFIXES and p.is_file()]
+            found = [(p, False) for p in sorted(path.rglob("*")) if p.suffix.lower() in LOG_SUFFIXES and p.is_file()]
         elif path.name.endswith(SUMMARY_SUFFIX):
             found = [(path.with_name(path.name[: -len(SUMMARY_SUFFIX)]), True)]
         elif path.exists():
@@ -180,7 +181,7 @@ def _load_batch(batch: list[tuple[Path, bool]], wanted: set[str] | None):
                 size = os.fstat(handle.fileno()).st_size
                 if buffer is None or offset + size + 1 > len(buffer):
                     buffer = _grown(buffer, offset, offset + size + 1)
-                read = handle.readinto(memoryview(buffer)[offset:offset + size])
+                read = handle.readinto(memoryview(buffer)[offset : offset + size])
         except OSError as exc:
             problems.append(f"{path}: cannot read ({exc.strerror or exc})")
             continue
@@ -200,8 +201,9 @@ def _grown(buffer: bytearray | None, used: int, needed: int) -> bytearray:
     return bigger
 
 
-def _prepare(buffer: bytearray, start: int, stop: int, path: Path, explicit: bool,
-             problems: list[str], skipped: list[Path]) -> _Pending | None:
+def _prepare(
+    buffer: bytearray, start: int, stop: int, path: Path, explicit: bool, problems: list[str], skipped: list[Path]
+) -> _Pending | None:
     """Check one file read into ``buffer[start:stop]`` and mark its header; None if unusable."""
     if stop == start or (stop - start < 4096 and bytes(buffer[start:stop]).isspace()):
         problems.append(f"{path}: empty file")
@@ -222,8 +224,8 @@ def _prepare(buffer: bytearray, start: int, stop: int, path: Path, explicit: boo
     if end == body:
         problems.append(f"{path}: no samples after the header{_recorded_error(path)}")
         return None
-    first = bytes(buffer[body:buffer.find(b"\n", body, end)])
-    last = bytes(buffer[max(buffer.rfind(b"\n", body, end - 1) + 1, body):end - 1])
+    first = bytes(buffer[body : buffer.find(b"\n", body, end)])
+    last = bytes(buffer[max(buffer.rfind(b"\n", body, end - 1) + 1, body) : end - 1])
     buffer[start:body] = _marker(kind, len(columns), body - start)
     return _Pending(path, kind, columns, start, end, _io_totals(first, last, columns, kind))
 
@@ -277,25 +279,26 @@ def _io_totals(first: bytes, last: bytes, columns: tuple[str, ...], kind: str) -
         return None
     first_fields, last_fields = _fields(first, kind), _fields(last, kind)
     try:
-        return {name: int(float(last_fields[columns.index(name)]) - float(first_fields[columns.index(name)]))
-                for name in IO_COLUMNS}
+        return {
+            name: int(float(last_fields[columns.index(name)]) - float(first_fields[columns.index(name)])) for name in IO_COLUMNS
+        }
     except (ValueError, IndexError):
         return None
 
 
 # --- batch parsing ------------------------------------------------------------------------
 
-def _parse_groups(buffer: bytearray, pending: list[_Pending], wanted: set[str] | None,
-                  problems: list[str]) -> list[RunProfile]:
+
+def _parse_groups(buffer: bytearray, pending: list[_Pending], wanted: set[str] | None, problems: list[str]) -> list[RunProfile]:
     groups: dict[tuple, list[_Pending]] = {}
     for item in pending:
         groups.setdefault((item.kind, item.columns), []).append(item)
     parsed: dict[Path, RunProfile] = {}
     for group in groups.values():
         if len(groups) == 1:
-            text = memoryview(buffer)[pending[0].start:pending[-1].end]
+            text = memoryview(buffer)[pending[0].start : pending[-1].end]
         else:
-            text = b"".join(memoryview(buffer)[item.start:item.end] for item in group)
+            text = b"".join(memoryview(buffer)[item.start : item.end] for item in group)
         runs = _parse_text(text, group, wanted)
         if runs is None:
             runs = _parse_one_by_one(buffer, group, wanted, problems)
@@ -315,16 +318,16 @@ def _parse_text(text, group: list[_Pending], wanted: set[str] | None) -> list[Ru
     if len(markers) != len(group) or (len(markers) and markers[0] != 0) or np.isnan(block).any():
         return None
     bounds = list(markers) + [len(block)]
-    return [RunProfile(item.path.stem, item.path, item.kind, columns, block[bounds[i] + 1:bounds[i + 1]],
-                       io_totals=item.io_totals)
-            for i, item in enumerate(group)]
+    return [
+        RunProfile(item.path.stem, item.path, item.kind, columns, block[bounds[i] + 1 : bounds[i + 1]], io_totals=item.io_totals)
+        for i, item in enumerate(group)
+    ]
 
 
-def _parse_one_by_one(buffer: bytearray, group: list[_Pending], wanted: set[str] | None,
-                      problems: list[str]) -> list[RunProfile]:
+def _parse_one_by_one(buffer: bytearray, group: list[_Pending], wanted: set[str] | None, problems: list[str]) -> list[RunProfile]:
     runs = []
     for item in group:
-        text = bytes(buffer[item.start:item.end])
+        text = bytes(buffer[item.start : item.end])
         parsed = _parse_text(text, [item], wanted)
         if parsed is None:
             problems.append(_describe_bad_line(item, text))
@@ -337,9 +340,16 @@ def _parse_rows(text, layout: _Pending, columns: tuple[str, ...]) -> np.ndarray:
     """Rows as float64. Skipping unwanted CSV columns also skips their checks: a row's width is
     then only checked as far as the wanted columns go."""
     subset = layout.kind == "psrecord-csv" and columns != layout.columns
-    frame = pd.read_csv(io.BytesIO(text), sep="," if layout.kind == "psrecord-csv" else r"\s+",
-                        header=None, names=list(layout.columns), usecols=list(columns) if subset else None,
-                        dtype=np.float64, engine="c", skip_blank_lines=False)
+    frame = pd.read_csv(
+        io.BytesIO(text),
+        sep="," if layout.kind == "psrecord-csv" else r"\s+",
+        header=None,
+        names=list(layout.columns),
+        usecols=list(columns) if subset else None,
+        dtype=np.float64,
+        engine="c",
+        skip_blank_lines=False,
+    )
     return frame[list(columns)].to_numpy()
 
 
@@ -388,6 +398,7 @@ def _name_runs(runs: list[RunProfile], names: Mapping[str, str]) -> None:
 
 # --- aggregation --------------------------------------------------------------------------
 
+
 def aggregate(runs: list[RunProfile], cores: float | Mapping[str, float] | None = None) -> dict:
     """``{"runs": [...], "total": {...}}`` as ``aggregate --json`` prints it (DESIGN.md).
 
@@ -419,7 +430,7 @@ def _run_metrics(run: RunProfile, cores: float | None) -> dict:
         wall = span + (span / (len(t) - 1) if len(t) > 1 else float(summary.get("interval_s") or 0))
     row = {
         "run": run.name,
-        "samples": int(len(t)),
+        "samples": len(t),
         "wall_s": round(float(wall), 3),
         "cpu_mean_pct": round(cpu_s / span * 100, 1) if span > 0 else 0.0,
         "cpu_peak_pct": round(float(cpu[1:].max() if len(cpu) > 1 else cpu[0]), 1),
@@ -431,8 +442,9 @@ def _run_metrics(run: RunProfile, cores: float | None) -> dict:
         row["rusage_cpu_hours"] = round((rusage["user_s"] + rusage["system_s"]) / 3600, 9)
     if cores:
         alloc = cores * float(wall) / 3600
-        row.update(cores=cores, alloc_core_hours=round(alloc, 9),
-                   efficiency=round(cpu_s / 3600 / alloc, 4) if alloc > 0 else None)
+        row.update(
+            cores=cores, alloc_core_hours=round(alloc, 9), efficiency=round(cpu_s / 3600 / alloc, 4) if alloc > 0 else None
+        )
     row.update(run.io_totals or {})
     for key in ("exit_code", "signal", "status", "start_utc", "end_utc", "host"):
         if key in summary:
@@ -483,6 +495,7 @@ def makespan_s(rows: list[dict]) -> float:
 
 # --- charts and tables --------------------------------------------------------------------
 
+
 def timeseries(runs: list[RunProfile], step_s: float | None = None, points: int = 300) -> pd.DataFrame:
     """CPU and memory of every run on a common grid of elapsed time, for charts.
 
@@ -507,7 +520,7 @@ def _resample(run: RunProfile, step: float) -> pd.DataFrame:
     cpu_avg = np.diff(np.interp(edges, t, used)) / step
     peak = np.interp(edges[1:], t, mem)
     starts = np.searchsorted(t, edges, side="left")
-    filled = (starts[1:] > starts[:-1])
+    filled = starts[1:] > starts[:-1]
     if filled.any():
         peak[filled] = np.maximum.reduceat(mem, starts[:-1][filled])
     return pd.DataFrame({"run": run.name, "t": edges[1:], "cpu": cpu_avg, "mem": peak})
@@ -518,22 +531,39 @@ def render_table(report: dict) -> Table:
     runs, total = report["runs"], report["total"]
     with_alloc = any("alloc_core_hours" in r for r in runs)
     with_rusage = any("rusage_cpu_hours" in r for r in runs)
-    table = Table(title="Usage", show_footer=True, footer_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True, caption=f"makespan {_duration(total['makespan_s'])}")
-    columns = [("Run", "left", f"{total['runs']} runs"), ("Wall", "right", _duration(total["wall_s"])), ("CPU%", "right", ""),
-               ("Peak%", "right", ""), ("RSS MiB", "right", f"{total['rss_peak_mib']:.0f}"),
-               ("CPU-h", "right", _number(total["cpu_hours"]))]
+    table = Table(
+        title="Usage",
+        show_footer=True,
+        footer_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption=f"makespan {_duration(total['makespan_s'])}",
+    )
+    columns = [
+        ("Run", "left", f"{total['runs']} runs"),
+        ("Wall", "right", _duration(total["wall_s"])),
+        ("CPU%", "right", ""),
+        ("Peak%", "right", ""),
+        ("RSS MiB", "right", f"{total['rss_peak_mib']:.0f}"),
+        ("CPU-h", "right", _number(total["cpu_hours"])),
+    ]
     if with_rusage:
         columns.append(("rusage-h", "right", _number(total["rusage_cpu_hours"])))
     if with_alloc:
-        columns += [("Alloc-h", "right", _number(total["alloc_core_hours"])),
-                    ("Eff", "right", _percent(total.get("efficiency")))]
+        columns += [("Alloc-h", "right", _number(total["alloc_core_hours"])), ("Eff", "right", _percent(total.get("efficiency")))]
     columns.append(("Exit", "right", ""))
     for title, justify, footer in columns:
         table.add_column(title, justify=justify, footer=footer, overflow="fold")
     for r in runs:
-        cells = [r["run"], _duration(r["wall_s"]), f"{r['cpu_mean_pct']:.0f}",
-                 f"{r['cpu_peak_pct']:.0f}", f"{r['rss_peak_mib']:.0f}", _number(r["cpu_hours"])]
+        cells = [
+            r["run"],
+            _duration(r["wall_s"]),
+            f"{r['cpu_mean_pct']:.0f}",
+            f"{r['cpu_peak_pct']:.0f}",
+            f"{r['rss_peak_mib']:.0f}",
+            _number(r["cpu_hours"]),
+        ]
         if with_rusage:
             cells.append(_number(r.get("rusage_cpu_hours")))
         if with_alloc:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.cli import main  # noqa: E402
+from srcnet_tui.core.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["quickstart", *sys.argv[1:]]))

@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.local import daemon  # noqa: E402
-from core.runs.quickstart import make_example  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from tui.app import SrcnetApp  # noqa: E402
+from srcnet_tui.core.local import daemon  # noqa: E402
+from srcnet_tui.core.runs.quickstart import make_example  # noqa: E402
+from srcnet_tui.core.settings import Settings  # noqa: E402
+from srcnet_tui.tui.app import SrcnetApp  # noqa: E402
 
 SIZE = (100, 40)
 
@@ -56,7 +56,9 @@ async def shoot(out: Path, work: Path) -> None:
         def running() -> list:
             return [s for s in table.sessions.values() if s.status == "Running" and s.cores_in_use]
 
-        await wait_for(pilot, lambda: running() and runs.runs and runs.progress(next(iter(runs.runs.values()))).running, what="running tasks")
+        await wait_for(
+            pilot, lambda: running() and runs.runs and runs.progress(next(iter(runs.runs.values()))).running, what="running tasks"
+        )
         app.clear_notifications()
         app.show_pane("runs")
         await pilot.pause(0.5)

@@ -12,7 +12,7 @@
 * ``wait_for(condition, ...)``, ``wait_for_async(condition, pause, ...)`` (import them from conftest):
                            poll a condition with a deadline (never sleep as synchronisation).
 * ``cli``                  ``cli(*args, env=None, input=None, timeout=60, cwd=None)`` runs
-                           ``python -m core.cli ARGS`` -> CompletedProcess (text); HOME/XDG point into the
+                           ``python -m srcnet_tui.core.cli ARGS`` -> CompletedProcess (text); HOME/XDG point into the
                            test's tmp folder, SRCNET_*/CANFAR_* are cleared, SRCNET_STATE_DIR=state_dir.
 
 Teardown stops every server and daemon the test started, kills every session process left (found by
@@ -104,7 +104,9 @@ class LocalServer:
         return {"Authorization": f"Bearer {self.token}"}
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/", headers=self.headers, timeout=kwargs.pop("timeout", 10.0), trust_env=False, **kwargs)
+        return httpx.Client(
+            base_url=self.url + "/", headers=self.headers, timeout=kwargs.pop("timeout", 10.0), trust_env=False, **kwargs
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -126,7 +128,17 @@ class LocalServer:
 
 
 def _server_args(state_dir: Path, token: str | None, options: dict, global_args=()) -> list[str]:
-    args = [sys.executable, "-m", "core.cli", "--state-dir", str(state_dir), *global_args, "serve-local", "--port", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "srcnet_tui.core.cli",
+        "--state-dir",
+        str(state_dir),
+        *global_args,
+        "serve-local",
+        "--port",
+        "0",
+    ]
     if token is not None:
         args.append(f"--token={token}")
     for key, value in options.items():
@@ -138,15 +150,20 @@ def _server_args(state_dir: Path, token: str | None, options: dict, global_args=
     return args
 
 
-def start_local_server(state_dir: Path, env: dict[str, str], *, global_args=(), own_token: bool = True,
-                       **options) -> LocalServer:
+def start_local_server(state_dir: Path, env: dict[str, str], *, global_args=(), own_token: bool = True, **options) -> LocalServer:
     """``global_args`` go before ``serve-local``; ``own_token=False`` lets the server choose its token."""
     token = (options.pop("token", None) or secrets.token_urlsafe(16)) if own_token else None
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir.parent / f"serve-local-{state_dir.name}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(_server_args(state_dir, token, options, global_args), cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            _server_args(state_dir, token, options, global_args),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
     server_json = state_dir / "local" / "server.json"
 
     def answering():
@@ -208,7 +225,7 @@ class _Cleanup:
         self.state_dirs: set[Path] = set()
 
     def teardown(self) -> None:
-        from core.local import daemon
+        from srcnet_tui.core.local import daemon
 
         for server in reversed(self.servers):
             server.stop()
@@ -266,10 +283,12 @@ def local_server(local_server_factory) -> LocalServer:
 
 @pytest.fixture
 def cli(test_env, tmp_path):
-    def run(*args, env: dict | None = None, input: str | None = None, timeout: float = 60, cwd=None) -> subprocess.CompletedProcess:
+    def run(
+        *args, env: dict | None = None, input: str | None = None, timeout: float = 60, cwd=None
+    ) -> subprocess.CompletedProcess:
         full_env = {**test_env, **(env or {})}
         return subprocess.run(
-            [sys.executable, "-m", "core.cli", *map(str, args)],
+            [sys.executable, "-m", "srcnet_tui.core.cli", *map(str, args)],
             cwd=cwd or tmp_path,
             env=full_env,
             input=input,

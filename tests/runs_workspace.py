@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-
 from conftest import FIXTURES
 
 SEED = FIXTURES / "seed"
 
-FINDER = r'''#!{python}
+FINDER = r"""#!{python}
 import sys, time
 import numpy as np
 from astropy.io import fits
@@ -48,7 +47,7 @@ with open(f"{{args['output.directory']}}/{{args['output.filename']}}_cat.txt", "
     for z, y, x in found:
         cat.write(f"{{z}} {{y}} {{x}}\n")
 print(f"Found {{len(found)}} voxels above threshold.", flush=True)
-'''
+"""
 
 
 def write_finder(bin_dir: Path) -> Path:
@@ -100,8 +99,7 @@ def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"),
     return path
 
 
-def start_workspace(tmp_path: Path, state_dir: Path, test_env: dict, server_factory, *, server_options=None,
-                    **seed_options):
+def start_workspace(tmp_path: Path, state_dir: Path, test_env: dict, server_factory, *, server_options=None, **seed_options):
     """The finder on the sessions' PATH, the seed workspace, and a local server: (config path, server)."""
     bin_dir = tmp_path / "bin"
     write_finder(bin_dir)

@@ -6,11 +6,11 @@ import configparser
 import json
 
 import pytest
-
 from conftest import wait_for
-from core import usage
-from core.runs.ledger import Ledger
 from runs_workspace import seed_workspace, start_workspace
+
+from srcnet_tui.core import usage
+from srcnet_tui.core.runs.ledger import Ledger
 
 
 @pytest.fixture
@@ -33,8 +33,13 @@ def test_run_one_task_brings_back_logs_catalogue_and_manifest(workspace, cli, st
     assert result["counts"]["completed"] == 1 and result["tasks"] == 1
     results = state_dir / "runs" / run_id
     names = {p.name for p in results.iterdir()}
-    assert {"sofia_profile.txt", "sofia_profile.txt.summary.json", f"{run_id}_001_cat.txt",
-            f"{run_id}_001_sofia.log", "run.json"} <= names
+    assert {
+        "sofia_profile.txt",
+        "sofia_profile.txt.summary.json",
+        f"{run_id}_001_cat.txt",
+        f"{run_id}_001_sofia.log",
+        "run.json",
+    } <= names
     manifest = json.loads((results / "run.json").read_text())
     assert manifest["tasks"][0]["session_id"] == result["tasks_detail"][0]["session_id"]
     assert manifest["tasks"][0]["exit_code"] == 0
@@ -101,6 +106,7 @@ def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
     assert proc.returncode == 0, proc.stderr
     result = _json_result(proc)
     assert result["counts"]["launched"] + result["counts"]["completed"] + result["counts"]["no-sources"] == 3
+
     def refreshed_done():
         runs = json.loads(cli("runs", "--refresh", "--json").stdout)
         return runs[0]["counts"]["launched"] == 0 and runs[0]
@@ -112,18 +118,40 @@ def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
     assert _json_result(finished)["phase"] == "done"
 
 
-@pytest.mark.parametrize("command, section, values, named", [
-    ("run", "sofia-task", {"cores": "64"}, "bad.ini [sofia-task] cores: 64 is not offered"),
-    ("run", "sofia-task", {"gpus": "1"}, "bad.ini [sofia-task] gpus: 1 is not offered by the platform (options: none)"),
-    ("run", "sofia-task", {"image": "docker.io/library/python:3"}, "bad.ini [sofia-task] image: 'docker.io/library/python:3'"),
-    ("run", "sofia-task", {"parameter_file": "/arc/nowhere/sofia.par"},
-     "bad.ini [sofia-task] parameter_file: no such file: /arc/nowhere/sofia.par"),
-    ("parallel", "sofia-parallel", {"image_file": "/arc/nowhere/cube.fits"}, "bad.ini [sofia-parallel] image_file: no such file"),
-    ("parallel", "sofia-parallel", {"split": "auto", "parameter_file": "sofia.par", "image_file": "sofia.par"},
-     "bad.ini [sofia-parallel] image_file: "),
-])
-def test_a_refused_config_exits_2_naming_the_key_and_leaves_nothing_behind(workspace, cli, state_dir, command, section,
-                                                                           values, named):
+@pytest.mark.parametrize(
+    "command, section, values, named",
+    [
+        ("run", "sofia-task", {"cores": "64"}, "bad.ini [sofia-task] cores: 64 is not offered"),
+        ("run", "sofia-task", {"gpus": "1"}, "bad.ini [sofia-task] gpus: 1 is not offered by the platform (options: none)"),
+        (
+            "run",
+            "sofia-task",
+            {"image": "docker.io/library/python:3"},
+            "bad.ini [sofia-task] image: 'docker.io/library/python:3'",
+        ),
+        (
+            "run",
+            "sofia-task",
+            {"parameter_file": "/arc/nowhere/sofia.par"},
+            "bad.ini [sofia-task] parameter_file: no such file: /arc/nowhere/sofia.par",
+        ),
+        (
+            "parallel",
+            "sofia-parallel",
+            {"image_file": "/arc/nowhere/cube.fits"},
+            "bad.ini [sofia-parallel] image_file: no such file",
+        ),
+        (
+            "parallel",
+            "sofia-parallel",
+            {"split": "auto", "parameter_file": "sofia.par", "image_file": "sofia.par"},
+            "bad.ini [sofia-parallel] image_file: ",
+        ),
+    ],
+)
+def test_a_refused_config_exits_2_naming_the_key_and_leaves_nothing_behind(
+    workspace, cli, state_dir, command, section, values, named
+):
     config, server = workspace
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(config)

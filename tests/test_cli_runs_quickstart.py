@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("bdsf")
 
-from core.runs.quickstart import synthetic_image  # noqa: E402
+from srcnet_tui.core.runs.quickstart import synthetic_image
 
 
 def test_quickstart_runs_pybdsf_in_several_sessions_and_ends_with_the_usage_table(local_server, cli, tmp_path):

@@ -8,10 +8,10 @@ import json
 import stat
 
 import pytest
-
-from core.runs.ledger import Ledger
 from runs_workspace import make_unreadable, seed_workspace
 from test_skaha_client_wire import scripted  # noqa: F401  (fixture)
+
+from srcnet_tui.core.runs.ledger import Ledger
 
 
 def _set(config, section: str, key: str, value: str) -> None:
@@ -122,8 +122,7 @@ def test_a_state_folder_created_by_a_run_is_private(cli, tmp_path):
         cli("--state-dir", fresh, "serve-local", "--stop")
 
 
-def test_results_folder_broken_mid_run_is_one_line_and_the_run_resumes(cli, tmp_path, state_dir, test_env,
-                                                                       local_server_factory):
+def test_results_folder_broken_mid_run_is_one_line_and_the_run_resumes(cli, tmp_path, state_dir, test_env, local_server_factory):
     import shutil
 
     from runs_workspace import start_workspace

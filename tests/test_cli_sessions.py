@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core.skaha import SyncSkaha
+from srcnet_tui.core.skaha import SyncSkaha
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +72,7 @@ def processes_of(session_id: str) -> list[psutil.Process]:
 
 def counting_script(tmp_path: Path, lines: int, pause_s: float) -> str:
     script = tmp_path / "count.py"
-    script.write_text(
-        "import time\n"
-        f"for i in range({lines}):\n"
-        "    print(f'line {i}', flush=True)\n"
-        f"    time.sleep({pause_s})\n"
-    )
+    script.write_text(f"import time\nfor i in range({lines}):\n    print(f'line {{i}}', flush=True)\n    time.sleep({pause_s})\n")
     return str(script)
 
 
@@ -104,8 +99,18 @@ def test_one_session_across_many_cli_processes(run, tmp_path):
 def test_sessions_json_uses_skaha_field_names(run):
     (session_id,) = launch(run, "fields", "sleep", "30")
     entry = listed(run)[session_id]
-    for key in ("id", "name", "status", "type", "image", "startTime", "requestedCPUCores", "requestedRAM",
-                "cpuCoresInUse", "ramInUse"):
+    for key in (
+        "id",
+        "name",
+        "status",
+        "type",
+        "image",
+        "startTime",
+        "requestedCPUCores",
+        "requestedRAM",
+        "cpuCoresInUse",
+        "ramInUse",
+    ):
         assert key in entry
     assert entry["type"] == "headless" and entry["image"] == IMAGE and entry["requestedCPUCores"] == 1
     human = ok(run("sessions"))
@@ -137,8 +142,22 @@ def test_wait_reports_failure_timeout_and_vanishing(run, cli, local_server):
     assert f"error: wait: timed out after 2.2 s; not finished: {slow}" in timed_out.stderr.splitlines()
 
     waiter = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "--backend", "local", "--state-dir", str(local_server.state_dir),
-         "wait", slow], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "srcnet_tui.core.cli",
+            "--backend",
+            "local",
+            "--state-dir",
+            str(local_server.state_dir),
+            "wait",
+            slow,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while "waiting for" not in waiter.stderr.readline():  # the waiter has seen the session
             pass
@@ -216,8 +235,16 @@ def test_missing_credential_is_exit_3_and_silence_is_exit_4(cli, tmp_path):
     refused = cli("--url", "http://127.0.0.1:9/skaha/v1", "--cert", str(tmp_path / "none.pem"), "sessions")
     assert refused.returncode == 3
     assert refused.stderr.splitlines() == [f"error: {tmp_path / 'none.pem'}: proxy certificate not found (run cadc-get-cert)"]
-    unreachable = cli("--backend", "canfar", "--url", "http://127.0.0.1:9/skaha/v1", "--token", "t", "sessions",
-                      env={"SRCNET_RETRY_TOTAL_S": "1"})
+    unreachable = cli(
+        "--backend",
+        "canfar",
+        "--url",
+        "http://127.0.0.1:9/skaha/v1",
+        "--token",
+        "t",
+        "sessions",
+        env={"SRCNET_RETRY_TOTAL_S": "1"},
+    )
     assert unreachable.returncode == 4 and "127.0.0.1:9" in unreachable.stderr
     assert "backend: canfar" in unreachable.stderr
 
@@ -234,9 +261,24 @@ def _delete_on_a_terminal(local_server, test_env, session_id, answer):
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "--backend", "local", "--state-dir", str(local_server.state_dir),
-             "delete", session_id], cwd=ROOT, env=test_env, stdin=slave, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "srcnet_tui.core.cli",
+                "--backend",
+                "local",
+                "--state-dir",
+                str(local_server.state_dir),
+                "delete",
+                session_id,
+            ],
+            cwd=ROOT,
+            env=test_env,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         os.write(master, answer.encode())
         out, err = proc.communicate(timeout=30)
     finally:

@@ -14,11 +14,24 @@ def test_launch_follow_and_wait_through_faults(local_server_factory, cli, tmp_pa
         assert [line for line in result.stderr.splitlines() if "error" in line.lower()] == []
         return result
 
-    ids = run("launch", "--name", "flaky", "--image", IMAGE, "--cores", "1", "--ram", "1", "--replicas", "10",
-              "--", "true").stdout.split()
+    ids = run(
+        "launch", "--name", "flaky", "--image", IMAGE, "--cores", "1", "--ram", "1", "--replicas", "10", "--", "true"
+    ).stdout.split()
     assert len(set(ids)) == 10
-    (counter,) = run("launch", "--name", "counter", "--image", IMAGE, "--cores", "1", "--ram", "1",
-                     "--", "python", counting_script(tmp_path, 10, 0.1)).stdout.split()
+    (counter,) = run(
+        "launch",
+        "--name",
+        "counter",
+        "--image",
+        IMAGE,
+        "--cores",
+        "1",
+        "--ram",
+        "1",
+        "--",
+        "python",
+        counting_script(tmp_path, 10, 0.1),
+    ).stdout.split()
     assert run("logs", counter, "--follow").stdout.splitlines() == [f"line {i}" for i in range(10)]
     run("wait", *ids, counter, "--timeout", "60")
     names = sorted(s["name"] for s in json.loads(run("sessions", "--all", "--json").stdout))

@@ -70,8 +70,20 @@ def test_aggregate_exits_2_when_nothing_could_be_read(cli, tmp_path):
 
 def test_recorded_run_aggregates_with_its_exit_status(cli, tmp_path):
     log = tmp_path / "task.csv"
-    assert cli("record", "--log", log, "--interval", "0.1", "--", sys.executable, "-c",
-               "import time; time.sleep(0.3); raise SystemExit(8)").returncode == 8
+    assert (
+        cli(
+            "record",
+            "--log",
+            log,
+            "--interval",
+            "0.1",
+            "--",
+            sys.executable,
+            "-c",
+            "import time; time.sleep(0.3); raise SystemExit(8)",
+        ).returncode
+        == 8
+    )
 
     run = json.loads(cli("aggregate", tmp_path, "--json").stdout)["runs"][0]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.runs.config import DEFAULT_IMAGE
+from srcnet_tui.core.runs.config import DEFAULT_IMAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "image"
@@ -38,7 +38,7 @@ def test_sofia_is_built_from_upstream_at_a_pinned_release_tag():
 
 def test_image_tag_and_sofia_release_agree():
     tag = re.search(r"ARG SOFIA_TAG=v(\S+)", DOCKERFILE).group(1)
-    assert DEFAULT_IMAGE == f"images.canfar.net/srcnet/sofia-task:{tag}"
+    assert f"images.canfar.net/srcnet/sofia-task:{tag}" == DEFAULT_IMAGE
 
 
 def test_every_run_step_stops_at_the_first_failure():
@@ -65,17 +65,33 @@ def test_everything_copied_from_the_repository_exists():
                 assert (ROOT / source).exists(), source
 
 
+def copied_python() -> dict[Path, str]:
+    """Each Python source the final stage copies from the repository -> where it lands in the image."""
+    copied = {}
+    for op, args in FINAL_STAGE:
+        if op != "COPY" or args.startswith("--from"):
+            continue
+        *sources, target = args.split()
+        for source in sources:
+            path = ROOT / source
+            files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.suffix == ".py" else []
+            for file in files:
+                inside = file.relative_to(path) if path.is_dir() else Path(file.name)
+                copied[file] = str(Path(target) / inside)
+    return copied
+
+
 def test_the_copied_python_needs_only_the_standard_library_and_psutil():
-    copied = [ROOT / s for op, args in FINAL_STAGE if op == "COPY" for s in args.split()[:-1] if s.endswith(".py")]
-    assert {p.name for p in copied} >= {"recorder.py", "taskrunner.py"}
-    allowed = set(sys.stdlib_module_names) | {"psutil", "core"}
+    copied = copied_python()
+    assert {p.name for p in copied} >= {"recorder.py", "runner.py", "bdsf.py"}
+    allowed = set(sys.stdlib_module_names) | {"psutil", "srcnet_tui", "bdsf"}  # bdsf: the finder its wrapper drives
     for path in copied:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.level == 0:
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
-                if node.module.startswith("core"):
-                    assert node.module == "core.recorder", f"{path.name} imports {node.module}"
+                if node.module.startswith("srcnet_tui"):
+                    assert node.module.startswith("srcnet_tui.core.task"), f"{path.name} imports {node.module}"
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
@@ -101,7 +117,9 @@ def fake_bin(tmp_path):
 
 def run_entrypoint(args, path: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {"PATH": path, "HOME": str(cwd)}
-    return subprocess.run(["bash", str(IMAGE / "entrypoint.sh"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["bash", str(IMAGE / "entrypoint.sh"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=30
+    )
 
 
 def received(result) -> dict:
@@ -124,12 +142,19 @@ def test_entrypoint_passes_options_to_srcnet_task_and_runs_programs_untouched(tm
     assert not {"pwned.par", "x", "y"} & {p.name for p in tmp_path.rglob("*")}
 
 
-def test_image_wrapper_runs_the_real_task_runner(tmp_path, fake_bin):
-    """image/srcnet-task (the wrapper the image puts on PATH) runs core.runs.taskrunner from PYTHONPATH."""
+def test_image_wrapper_runs_the_task_runner_from_the_copied_files_alone(tmp_path):
+    """image/srcnet-task runs srcnet_tui.core.task.runner from the files the Dockerfile copies, laid out as in the image."""
+    image_root = tmp_path / "image"
+    for source, target in copied_python().items():
+        (image_root / target.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (image_root / target.lstrip("/")).write_bytes(source.read_bytes())
     python_dir = Path(sys.executable).parent  # holds python3, as /usr/bin does in the image
-    env = {"PATH": f"{python_dir}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    env = {"PATH": f"{python_dir}:/usr/bin:/bin", "PYTHONPATH": str(image_root / "opt/srcnet"), "HOME": str(tmp_path)}
     result = subprocess.run(["sh", str(IMAGE / "srcnet-task"), "--help"], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "usage: srcnet-task" in result.stdout
+    where = "import srcnet_tui.core.task.runner as r; print(r.__file__)"
+    located = subprocess.run([sys.executable, "-c", where], env=env, capture_output=True, text=True, timeout=30)
+    assert located.stdout.strip() == str(image_root / "opt/srcnet/srcnet_tui/core/task/runner.py")
 
 
 def test_build_script_fails_when_a_compile_step_fails_though_compile_sh_ends_well(tmp_path):
@@ -138,7 +163,9 @@ def test_build_script_fails_when_a_compile_step_fails_though_compile_sh_ends_wel
     # Like upstream: no `set -e`, a failing compiler step, then a cheerful echo.
     (source / "compile.sh").write_text("#!/bin/sh\necho '  Compiling sofia.c'\nfalse\necho ' Installation complete'\n")
     assert subprocess.run(["sh", "compile.sh"], cwd=source, capture_output=True).returncode == 0  # upstream "succeeds"
-    build = subprocess.run(["bash", str(IMAGE / "build-sofia.sh"), str(source), str(tmp_path / "bin")], capture_output=True, text=True)
+    build = subprocess.run(
+        ["bash", str(IMAGE / "build-sofia.sh"), str(source), str(tmp_path / "bin")], capture_output=True, text=True
+    )
     assert build.returncode != 0
     assert not (tmp_path / "bin" / "sofia").exists()
 
@@ -147,10 +174,14 @@ def test_build_script_refuses_a_run_that_leaves_no_binary_and_installs_a_good_on
     source = tmp_path / "SoFiA-2"
     source.mkdir()
     (source / "compile.sh").write_text("#!/bin/sh\necho nothing built\n")
-    build = subprocess.run(["bash", str(IMAGE / "build-sofia.sh"), str(source), str(tmp_path / "bin")], capture_output=True, text=True)
+    build = subprocess.run(
+        ["bash", str(IMAGE / "build-sofia.sh"), str(source), str(tmp_path / "bin")], capture_output=True, text=True
+    )
     assert build.returncode == 1 and "produced no sofia binary" in build.stderr
     (source / "compile.sh").write_text("#!/bin/sh\nprintf '#!/bin/sh\\necho SoFiA %s\\n' \"$1\" > sofia\nchmod +x sofia\n")
-    build = subprocess.run(["bash", str(IMAGE / "build-sofia.sh"), str(source), str(tmp_path / "bin")], capture_output=True, text=True)
+    build = subprocess.run(
+        ["bash", str(IMAGE / "build-sofia.sh"), str(source), str(tmp_path / "bin")], capture_output=True, text=True
+    )
     assert build.returncode == 0, build.stderr
     installed = subprocess.run([str(tmp_path / "bin" / "sofia")], capture_output=True, text=True)
     assert installed.stdout == "SoFiA -fopenmp\n"  # compile.sh got upstream's OpenMP flag

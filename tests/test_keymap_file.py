@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.errors import UsageError
-from core.keymap_file import keymap_file, load_keymap
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.keymap_file import keymap_file, load_keymap
 
 
 def test_a_flat_table_or_a_keymap_table_maps_ids_to_keys(tmp_path):

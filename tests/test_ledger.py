@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from core.errors import NotFound, UsageError
-from core.runs.ledger import Ledger, ledger_path, new_run_id
+from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.runs.ledger import Ledger, ledger_path, new_run_id
 
 
 def _tasks(n):
@@ -26,8 +26,15 @@ def test_task_lifecycle_and_counts(tmp_path):
         ledger.mark_launching("r1", 1)
         run = ledger.run("r1")
         assert run.tasks == 3 and run.done == 1
-        assert run.to_json()["counts"] == {"planned": 1, "launching": 1, "launched": 0, "completed": 0,
-                                           "no-sources": 1, "failed": 0, "lost": 0}
+        assert run.to_json()["counts"] == {
+            "planned": 1,
+            "launching": 1,
+            "launched": 0,
+            "completed": 0,
+            "no-sources": 1,
+            "failed": 0,
+            "lost": 0,
+        }
         first = ledger.task("r1", 0)
         assert (first.session_id, first.exit_code, first.spec) == ("abc123", 8, {"cores": 2})
         with pytest.raises(UsageError):
@@ -61,7 +68,7 @@ def _ledger_holder(tmp_path, statements: str) -> subprocess.Popen:
     """Another process that opens the ledger and runs ``statements``; their ``hold()`` says so and sleeps."""
     script = (
         "import sys, time\n"
-        "from core.runs.ledger import Ledger\n"
+        "from srcnet_tui.core.runs.ledger import Ledger\n"
         "def hold():\n"
         "    print('holding', flush=True)\n"
         "    time.sleep(60)\n"

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import session_processes, wait_for
 
 IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
@@ -121,7 +120,10 @@ def test_not_found_texts(local_server):
     ("params", "text"),
     [
         ({"name": "bad_name"}, "name can only contain alpha-numeric chars and '-'"),
-        ({"image": "docker.io/library/python:3"}, "session image 'docker.io/library/python:3' must come from one of [images.canfar.net]"),
+        (
+            {"image": "docker.io/library/python:3"},
+            "session image 'docker.io/library/python:3' must come from one of [images.canfar.net]",
+        ),
         ({"cores": "99"}, "Invalid value for 'cores': 99"),
         ({"ram": "3"}, "Invalid value for 'ram': 3"),
         ({"gpus": "1"}, "Invalid value for 'gpus': 1"),
@@ -146,7 +148,9 @@ def test_create_without_cmd_or_content_type_is_refused(local_server):
         assert (response.status_code, response.text) == (400, "Missing parameter 'image'")
         # with the header, query-string parameters count
         response = c.post(
-            "session", params={"name": "x", "image": IMAGE, "cmd": "true"}, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            "session",
+            params={"name": "x", "image": IMAGE, "cmd": "true"},
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert response.status_code == 200
 
@@ -227,7 +231,9 @@ def test_view_all_and_public_paths(local_server):
         sid = create(c, "pub", args="-c pass").strip()
         wait_status(c, sid, "Completed")
         rows = c.get("session", params={"view": "all"}).json()
-        assert rows == [{"userid": rows[0]["userid"], "type": "headless", "status": "Completed", "startTime": rows[0]["startTime"]}]
+        assert rows == [
+            {"userid": rows[0]["userid"], "type": "headless", "status": "Completed", "startTime": rows[0]["startTime"]}
+        ]
         assert c.get("session", params={"view": "interactive"}).json() == []
         assert c.get(local_server.root + "/nowhere").status_code == 404
 

@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-
 from conftest import session_processes, wait_for
 from test_local_server import IMAGE
 
@@ -62,7 +61,9 @@ def test_random_kill_9_never_loses_or_duplicates_anything(local_server_factory, 
     for round_no in range(4):
         server = local_server_factory(state_dir=state_dir, cores=2, ram_gb=8)
         stop = threading.Event()
-        workers = [threading.Thread(target=_client_load, args=(server, stop, created, deleted, round_no * 10 + i)) for i in range(3)]
+        workers = [
+            threading.Thread(target=_client_load, args=(server, stop, created, deleted, round_no * 10 + i)) for i in range(3)
+        ]
         for w in workers:
             w.start()
         time.sleep(rnd.uniform(0.2, 0.8))  # the crash point is what varies, not a synchronisation
@@ -100,10 +101,10 @@ def test_random_kill_9_never_loses_or_duplicates_anything(local_server_factory, 
 
 def test_a_crash_between_starting_a_process_and_recording_it_is_recovered(local_server_factory, state_dir, monkeypatch):
     """The server forks the shim, then dies before its record says Running: the next server adopts it."""
-    from core.local.context import Capacity, LaunchRequest
-    from core.local.journal import Journal
-    from core.local.scheduler import Limits, Scheduler
-    from core.local.store import Store
+    from srcnet_tui.core.local.context import Capacity, LaunchRequest
+    from srcnet_tui.core.local.journal import Journal
+    from srcnet_tui.core.local.scheduler import Limits, Scheduler
+    from srcnet_tui.core.local.store import Store
 
     store = Store(state_dir)
     store.prepare()

@@ -10,11 +10,11 @@ import threading
 import time
 
 import pytest
-
-from core.errors import UsageError
-from core.local import journal as journal_module
-from core.local.journal import Journal
 from test_local_server import IMAGE, create, wait_status
+
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.local import journal as journal_module
+from srcnet_tui.core.local.journal import Journal
 
 
 def line(session_id: str, version: int, **fields) -> bytes:

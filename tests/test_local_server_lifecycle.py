@@ -11,7 +11,6 @@ import time
 import httpx
 import psutil
 import pytest
-
 from conftest import session_processes, wait_for
 from test_local_server import create, status_of, wait_status
 
@@ -95,9 +94,9 @@ def test_session_environment_and_working_directory(local_server):
     assert seen["SRCNET_ARC_ROOT"] == str(local_server.state_dir / "arc")
     assert seen["skaha_sessionid"] == sid and seen["skaha_username"]
     assert seen["OMP_NUM_THREADS"] == "2" and seen["REPLICA_ID"] == "1" and seen["REPLICA_COUNT"] == "2"
-    assert seen["PATH"].split(os.pathsep)[0] == os.path.dirname(os.path.realpath(os.sys.executable)) or seen["PATH"].split(os.pathsep)[
-        0
-    ] == os.path.dirname(os.sys.executable)
+    assert seen["PATH"].split(os.pathsep)[0] == os.path.dirname(os.path.realpath(os.sys.executable)) or seen["PATH"].split(
+        os.pathsep
+    )[0] == os.path.dirname(os.sys.executable)
     assert seen["cwd"] == str(workdir(local_server, sid))
 
 
@@ -187,9 +186,8 @@ def test_fault_503_answers_before_acting(local_server_factory):
 
 def test_fault_drop_happens_after_acting(local_server_factory, state_dir):
     server = local_server_factory(fault_drop_rate=1.0)
-    with server.client() as c:
-        with pytest.raises(httpx.TransportError):
-            c.post("session", data={"name": "ghost", "image": "images.canfar.net/a", "cmd": "true"})
+    with server.client() as c, pytest.raises(httpx.TransportError):
+        c.post("session", data={"name": "ghost", "image": "images.canfar.net/a", "cmd": "true"})
     server.stop()
     clean = local_server_factory(state_dir=state_dir)
     with clean.client() as c:
@@ -206,15 +204,20 @@ def test_fault_latency_and_seeded_rates(local_server_factory):
 
 
 def test_daemon_is_started_once_and_reused_by_concurrent_processes(state_dir, test_env):
-    from core.local import daemon
+    from srcnet_tui.core.local import daemon
 
-    code = "import sys;from core.local import daemon;print(daemon.ensure_running(sys.argv[1]).url)"
+    code = "import sys;from srcnet_tui.core.local import daemon;print(daemon.ensure_running(sys.argv[1]).url)"
     racers = [
-        subprocess.Popen([sys.executable, "-c", code, str(state_dir)], env=test_env, stdout=subprocess.PIPE, text=True) for _ in range(4)
+        subprocess.Popen([sys.executable, "-c", code, str(state_dir)], env=test_env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
     ]
     urls = {racer.communicate(timeout=60)[0].strip() for racer in racers}
     assert len(urls) == 1 and all(racer.returncode == 0 for racer in racers)
-    servers = [p for p in psutil.process_iter(["cmdline"]) if str(state_dir) in " ".join(p.info["cmdline"] or []) and "serve-local" in p.info["cmdline"]]
+    servers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(state_dir) in " ".join(p.info["cmdline"] or []) and "serve-local" in p.info["cmdline"]
+    ]
     assert len(servers) == 1
     endpoint = daemon.ensure_running(state_dir)
     assert endpoint.url in urls
@@ -228,9 +231,9 @@ def test_daemon_is_started_once_and_reused_by_concurrent_processes(state_dir, te
 
 
 def test_a_daemon_left_by_other_code_is_replaced_and_its_running_session_adopted(state_dir):
-    from core.local import daemon
-    from core.local.service import read_server_file, server_file, software_version
-    from core.local.store import write_json_atomic
+    from srcnet_tui.core.local import daemon
+    from srcnet_tui.core.local.service import read_server_file, server_file, software_version
+    from srcnet_tui.core.local.store import write_json_atomic
 
     endpoint = daemon.ensure_running(state_dir)
     with httpx.Client(base_url=endpoint.url + "/", headers={"Authorization": f"Bearer {endpoint.token}"}, trust_env=False) as c:

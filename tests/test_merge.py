@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import UsageError
-from core.runs.merge import TaskCatalogue, merge_catalogues, merge_split_run, read_catalogue, write_merged
-from core.runs.split import Region, grid_regions
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.merge import TaskCatalogue, merge_catalogues, merge_split_run, read_catalogue, write_merged
+from srcnet_tui.core.runs.split import Region, grid_regions
 
 SOFIA_COLUMNS = [("name", "char"), ("id", "long"), ("x", "double"), ("y", "double"), ("z", "double"),
                  ("x_min", "long"), ("x_max", "long"), ("y_min", "long"), ("y_max", "long"),
@@ -185,7 +185,9 @@ def test_merge_split_run_from_the_stored_plan_lists_tasks_without_catalogue(tmp_
     folders = {1: tmp_path / "task-001", 2: tmp_path / "task-002"}
     folders[1].mkdir()
     folders[2].mkdir()  # task 2 found nothing: SoFiA wrote no catalogue
-    write_sofia_xml(folders[1] / "r_001_cat.xml", [row for n, s in enumerate(sources, 1) if (row := observe(s, regions[0], rng, n))])
+    write_sofia_xml(
+        folders[1] / "r_001_cat.xml", [row for n, s in enumerate(sources, 1) if (row := observe(s, regions[0], rng, n))]
+    )
     plan = {
         "run_id": "r", "kind": "split", "cube": {"nx": 100, "ny": 80, "nz": 30, "bitpix": -32},
         "tasks": [

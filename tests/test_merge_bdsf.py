@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("bdsf", reason="PyBDSF (the examples extra) is not installed")
 fits = pytest.importorskip("astropy.io.fits")
 
-from core.errors import UsageError  # noqa: E402
-from core.runs.config import load_run_config  # noqa: E402
-from core.runs.merge import merge_split_run  # noqa: E402
-from core.runs.plan import plan_run  # noqa: E402
+from srcnet_tui.core.errors import UsageError  # noqa: E402
+from srcnet_tui.core.runs.config import load_run_config  # noqa: E402
+from srcnet_tui.core.runs.merge import merge_split_run  # noqa: E402
+from srcnet_tui.core.runs.plan import plan_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [(30, 40), (100, 100), (98, 150), (160, 60), (170, 170), (50, 180), (104, 20)]
@@ -33,7 +33,9 @@ def synthetic_image(path: Path, size: int = 200) -> None:
         image += 5e-3 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
     header = fits.Header()
     for axis, (ctype, crval, cdelt) in enumerate([("RA---SIN", 150.0, -2 / 3600), ("DEC--SIN", 2.0, 2 / 3600)], 1):
-        header.update({f"CTYPE{axis}": ctype, f"CRVAL{axis}": crval, f"CRPIX{axis}": size / 2, f"CDELT{axis}": cdelt, f"CUNIT{axis}": "deg"})
+        header.update(
+            {f"CTYPE{axis}": ctype, f"CRVAL{axis}": crval, f"CRPIX{axis}": size / 2, f"CDELT{axis}": cdelt, f"CUNIT{axis}": "deg"}
+        )
     header.update(BMAJ=8 / 3600, BMIN=8 / 3600, BPA=0.0, BUNIT="JY/BEAM")
     fits.PrimaryHDU(image, header=header).writeto(path)
 
@@ -55,7 +57,7 @@ def test_split_bdsf_run_merges_to_one_row_per_source(tmp_path):
         shutil.copy(upload.local, target)
     env = {**os.environ, "SRCNET_ARC_ROOT": str(arc_root), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     for task in plan.tasks:
-        command = [sys.executable, "-m", "core.runs.taskrunner", *task.args]
+        command = [sys.executable, "-m", "srcnet_tui.core.task.runner", *task.args]
         result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
 

@@ -1,39 +1,76 @@
 """Sessions in every format Skaha has emitted parse into one model; the events table parses robustly."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from core.models import (
-    COMPLETED, FAILED, PENDING, RUNNING, Session, parse_cores, parse_events, parse_gb, parse_sessions,
+from srcnet_tui.core.models import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    Session,
+    parse_cores,
+    parse_events,
+    parse_gb,
+    parse_sessions,
 )
 
 CURRENT = {  # reference/skaha-api.md §6.6
-    "id": "q3k9x0ab", "userid": "alice", "runAsUID": "20001", "runAsGID": "20001",
-    "supplementalGroups": [30001], "image": "images.canfar.net/skaha/terminal:1.1.2",
-    "type": "headless", "status": "Running", "name": "sweep-3",
-    "startTime": "2026-07-01T12:00:05Z", "expiryTime": "2026-07-15T12:00:05Z", "connectURL": "",
-    "requestedRAM": "4.29", "requestedCPUCores": "1", "requestedGPUCores": "0",
-    "ramInUse": "0.12", "cpuCoresInUse": "0.004", "isFixedResources": True,
+    "id": "q3k9x0ab",
+    "userid": "alice",
+    "runAsUID": "20001",
+    "runAsGID": "20001",
+    "supplementalGroups": [30001],
+    "image": "images.canfar.net/skaha/terminal:1.1.2",
+    "type": "headless",
+    "status": "Running",
+    "name": "sweep-3",
+    "startTime": "2026-07-01T12:00:05Z",
+    "expiryTime": "2026-07-15T12:00:05Z",
+    "connectURL": "",
+    "requestedRAM": "4.29",
+    "requestedCPUCores": "1",
+    "requestedGPUCores": "0",
+    "ramInUse": "0.12",
+    "cpuCoresInUse": "0.004",
+    "isFixedResources": True,
 }
 LEGACY_2022 = {  # §6.3
-    "id": "mrjdtbn9", "userid": "shinybrar", "image": "images.canfar.net/chimefrb/testing:keep",
-    "type": "headless", "status": "Succeeded", "name": "test", "startTime": "2022-12-15T18:59:12Z",
-    "connectURL": "not-applicable", "requestedRAM": "8G", "requestedCPUCores": "2",
-    "requestedGPUCores": "<none>", "coresInUse": "<none>", "ramInUse": "<none>",
+    "id": "mrjdtbn9",
+    "userid": "shinybrar",
+    "image": "images.canfar.net/chimefrb/testing:keep",
+    "type": "headless",
+    "status": "Succeeded",
+    "name": "test",
+    "startTime": "2022-12-15T18:59:12Z",
+    "connectURL": "not-applicable",
+    "requestedRAM": "8G",
+    "requestedCPUCores": "2",
+    "requestedGPUCores": "<none>",
+    "coresInUse": "<none>",
+    "ramInUse": "<none>",
 }
 DESKTOP_2022 = {  # §6.2
-    "id": "a8jw6e1u", "userid": "alinga", "image": "images-rc.canfar.net/skaha/desktop:1.0.3",
-    "type": "desktop", "status": "Running", "name": "alinga-skaha-desktop",
-    "startTime": "2022-10-27T16:47:06Z", "requestedRAM": "4Gi", "requestedCPUCores": "2",
-    "requestedGPUCores": "<none>", "coresInUse": "561m", "ramInUse": "101Mi",
+    "id": "a8jw6e1u",
+    "userid": "alinga",
+    "image": "images-rc.canfar.net/skaha/desktop:1.0.3",
+    "type": "desktop",
+    "status": "Running",
+    "name": "alinga-skaha-desktop",
+    "startTime": "2022-10-27T16:47:06Z",
+    "requestedRAM": "4Gi",
+    "requestedCPUCores": "2",
+    "requestedGPUCores": "<none>",
+    "coresInUse": "561m",
+    "ramInUse": "101Mi",
 }
 
 
 def test_current_format():
     s = Session.from_json(CURRENT)
     assert (s.id, s.name, s.status, s.type, s.userid) == ("q3k9x0ab", "sweep-3", RUNNING, "headless", "alice")
-    assert s.start_time == datetime(2026, 7, 1, 12, 0, 5, tzinfo=timezone.utc)
+    assert s.start_time == datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC)
     assert s.expiry_time.day == 15
     assert (s.requested_cores, s.requested_ram_gb, s.requested_gpus) == (1.0, 4.29, 0)
     assert (s.cores_in_use, s.ram_in_use_gb, s.is_fixed) == (0.004, 0.12, True)
@@ -55,14 +92,28 @@ def test_kubernetes_quantities_from_old_servers():
     assert s.requested_ram_gb == pytest.approx(4 * 2**30 / 1e9)
 
 
-@pytest.mark.parametrize("text, cores", [("2", 2.0), ("0.500", 0.5), ("561m", 0.561), ("0.004", 0.004),
-                                          ("<none>", None), ("", None), (None, None), ("lots", None), (3, 3.0)])
+@pytest.mark.parametrize(
+    "text, cores",
+    [
+        ("2", 2.0),
+        ("0.500", 0.5),
+        ("561m", 0.561),
+        ("0.004", 0.004),
+        ("<none>", None),
+        ("", None),
+        (None, None),
+        ("lots", None),
+        (3, 3.0),
+    ],
+)
 def test_parse_cores(text, cores):
     assert parse_cores(text) == (pytest.approx(cores) if cores else cores)
 
 
-@pytest.mark.parametrize("text, gb", [("8.59", 8.59), ("8G", 8.0), ("16G", 16.0), ("4Gi", 4.294967296),
-                                       ("101Mi", 0.105906176), ("<none>", None), ("x", None)])
+@pytest.mark.parametrize(
+    "text, gb",
+    [("8.59", 8.59), ("8G", 8.0), ("16G", 16.0), ("4Gi", 4.294967296), ("101Mi", 0.105906176), ("<none>", None), ("x", None)],
+)
 def test_parse_gb(text, gb):
     assert parse_gb(text) == (pytest.approx(gb) if gb else gb)
 
@@ -77,8 +128,18 @@ def test_missing_keys_and_garbage_never_raise():
 
 def test_to_json_uses_skaha_field_names_with_parsed_values():
     out = Session.from_json(DESKTOP_2022).to_json()
-    for key in ("id", "name", "status", "type", "image", "startTime", "requestedCPUCores", "requestedRAM",
-                "cpuCoresInUse", "ramInUse"):
+    for key in (
+        "id",
+        "name",
+        "status",
+        "type",
+        "image",
+        "startTime",
+        "requestedCPUCores",
+        "requestedRAM",
+        "cpuCoresInUse",
+        "ramInUse",
+    ):
         assert key in out
     assert "coresInUse" not in out
     assert out["cpuCoresInUse"] == pytest.approx(0.561)
@@ -114,5 +175,6 @@ def test_events_none_empty_and_canfar_fixture():
     assert parse_events("<none>\n") == []
     assert parse_events("") == []
     events = parse_events("Header\nType  Reason  Message  First-Seen  Last-Seen\nNormal  Created  Created container  1m  1m")
-    assert events == [{"type": "Normal", "reason": "Created", "message": "Created container",
-                       "first_time": "1m", "last_time": "1m"}]
+    assert events == [
+        {"type": "Normal", "reason": "Created", "message": "Created container", "first_time": "1m", "last_time": "1m"}
+    ]

@@ -1,6 +1,6 @@
 """run.json is copied to shared project storage: the credentials given on the command line must not be."""
 
-from core.runs.manifest import redacted_command
+from srcnet_tui.core.runs.manifest import redacted_command
 
 
 def test_token_and_certificate_values_are_redacted_in_both_spellings():
@@ -12,4 +12,9 @@ def test_token_and_certificate_values_are_redacted_in_both_spellings():
 
 def test_an_ordinary_command_line_is_kept_as_run():
     assert redacted_command(["srcnet-tui", "run", "config.ini", "--section", "sofia-task"]) == [
-        "srcnet-tui", "run", "config.ini", "--section", "sofia-task"]
+        "srcnet-tui",
+        "run",
+        "config.ini",
+        "--section",
+        "sofia-task",
+    ]

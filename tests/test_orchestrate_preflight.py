@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from core.runs.orchestrate import Reporter, warn_if_credential_expires
-from core.settings import Settings
 from test_skaha_client_wire import _write_cert as _proxy_cert
+
+from srcnet_tui.core.runs.orchestrate import Reporter, warn_if_credential_expires
+from srcnet_tui.core.settings import Settings
 
 
 class Notes(Reporter):

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from cadcutils import exceptions as cadc
-
-from core.runs.config import load_run_config
-from core.runs.orchestrate import start_run
-from core.runs.storage import VOSpace
-from core.settings import Settings
 from runs_workspace import start_workspace
+
+from srcnet_tui.core.runs.config import load_run_config
+from srcnet_tui.core.runs.orchestrate import start_run
+from srcnet_tui.core.runs.storage import VOSpace
+from srcnet_tui.core.settings import Settings
 
 
 class _Node:
@@ -44,7 +44,7 @@ class FolderVosClient:
 
     def _path(self, uri: str) -> Path:
         assert uri.startswith("arc:"), uri
-        return self.root / uri[len("arc:"):]
+        return self.root / uri[len("arc:") :]
 
     def get_node(self, uri, limit=0, force=False):
         path = self._path(uri)
@@ -106,12 +106,14 @@ async def test_parallel_run_stages_and_collects_through_vospace(workspace, state
 
 
 def test_a_split_plan_reads_the_cube_header_through_vospace(tmp_path, state_dir):
-    from core.runs.orchestrate import make_plan
     from runs_workspace import seed_workspace
 
+    from srcnet_tui.core.runs.orchestrate import make_plan
+
     config_path = seed_workspace(tmp_path / "work", state_dir)
-    text = config_path.read_text().replace("[sofia-parallel]\n", "[sofia-parallel]\nsplit = 2,2,1\noverlap = 4\n"
-                                           "parameter_file = sofia.par\n")
+    text = config_path.read_text().replace(
+        "[sofia-parallel]\n", "[sofia-parallel]\nsplit = 2,2,1\noverlap = 4\nparameter_file = sofia.par\n"
+    )
     config_path.write_text(text)
     storage = VOSpace(FolderVosClient(state_dir / "arc"), delays=())
     plan = make_plan(load_run_config(config_path, kind="parallel"), "r1", storage)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import wait_for
-from core import recorder
+
+from srcnet_tui.core.task import recorder
 
 PY = sys.executable
 
@@ -29,7 +29,8 @@ def test_exit_zero_writes_psrecord_columns_and_a_summary(tmp_path):
 
     assert status == 0
     assert log.read_text().splitlines()[0] == (
-        "elapsed_time,nproc,cpu,mem_real,mem_virtual,read_count,write_count,read_bytes,write_bytes")
+        "elapsed_time,nproc,cpu,mem_real,mem_virtual,read_count,write_count,read_bytes,write_bytes"
+    )
     rows = _csv_rows(log)
     assert len(rows) >= 3 and all(len(row) == 9 for row in rows)
     assert max(float(row[3]) for row in rows) > 1.0  # a Python interpreter's RSS, in MiB
@@ -53,9 +54,24 @@ def test_exit_status_three_comes_back_from_the_cli(cli, tmp_path):
 
 def test_killed_command_gives_128_plus_signal(tmp_path):
     log = tmp_path / "killed.csv"
-    done = subprocess.run([PY, "-m", "core.recorder", "--log", str(log), "--interval", "0.1", "--",
-                           PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [
+            PY,
+            "-m",
+            "srcnet_tui.core.task.recorder",
+            "--log",
+            str(log),
+            "--interval",
+            "0.1",
+            "--",
+            PY,
+            "-c",
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
     assert done.returncode == 128 + signal.SIGKILL
     summary = json.loads(recorder.summary_path(log).read_text())
@@ -121,14 +137,35 @@ def _alive(pid: int) -> bool:
 def test_sigterm_to_the_recorder_leaves_no_process_of_the_tree(tmp_path):
     script, pid_file, log = tmp_path / "tree.py", tmp_path / "pids.txt", tmp_path / "tree.csv"
     script.write_text(TREE)
-    rec = subprocess.Popen([PY, "-m", "core.recorder", "--log", str(log), "--interval", "0.1",
-                            "--grace", "1", "--", PY, str(script), str(pid_file)])
+    rec = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "srcnet_tui.core.task.recorder",
+            "--log",
+            str(log),
+            "--interval",
+            "0.1",
+            "--grace",
+            "1",
+            "--",
+            PY,
+            str(script),
+            str(pid_file),
+        ]
+    )
     try:
         wait_for(lambda: pid_file.exists() and "ready" in pid_file.read_text(), 20, message="tree started")
         # every process, grandchildren included, as the recorder sees them
-        tree = wait_for(lambda: [p.pid for p in psutil.Process(rec.pid).children(recursive=True)]
-                        if len(psutil.Process(rec.pid).children(recursive=True)) >= 6 else None,
-                        20, message="six processes in the tree")
+        tree = wait_for(
+            lambda: (
+                [p.pid for p in psutil.Process(rec.pid).children(recursive=True)]
+                if len(psutil.Process(rec.pid).children(recursive=True)) >= 6
+                else None
+            ),
+            20,
+            message="six processes in the tree",
+        )
         wait_for(lambda: any(int(row[1]) >= 6 for row in _csv_rows(log)), 20, message="a sample of the tree")
 
         rec.send_signal(signal.SIGTERM)
@@ -145,8 +182,10 @@ def test_sigterm_to_the_recorder_leaves_no_process_of_the_tree(tmp_path):
 
 def test_processes_left_behind_by_the_command_are_stopped(tmp_path):
     pid_file = tmp_path / "bg.pid"
-    code = ("import subprocess, sys; p = subprocess.Popen(['sleep', '60'], start_new_session=True); "
-            "open(sys.argv[1], 'w').write(str(p.pid))")
+    code = (
+        "import subprocess, sys; p = subprocess.Popen(['sleep', '60'], start_new_session=True); "
+        "open(sys.argv[1], 'w').write(str(p.pid))"
+    )
 
     status = recorder.record([PY, "-c", code, str(pid_file)], tmp_path / "bg.csv", interval=0.1, grace_s=1)
 
@@ -185,8 +224,10 @@ def test_psutil_sampler_sees_the_same_tree_as_proc(tmp_path):
     sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(3)]
     try:
         # A child still loading `sleep` grows its RSS between the two readings; compare settled ones.
-        wait_for(lambda: all(psutil.Process(p.pid).status() == psutil.STATUS_SLEEPING for p in sleepers),
-                 message="the sleepers to settle")
+        wait_for(
+            lambda: all(psutil.Process(p.pid).status() == psutil.STATUS_SLEEPING for p in sleepers),
+            message="the sleepers to settle",
+        )
         via_proc = recorder.ProcTree(os.getpid()).sample()
         via_psutil = recorder.PsutilTree(os.getpid()).sample()
     finally:
@@ -201,7 +242,12 @@ def test_an_ignored_hangup_stays_ignored_for_the_command(tmp_path):
     """Under nohup the workload must survive a hang-up, as it would without the recorder."""
     log = tmp_path / "nohup.csv"
     code = "import os, signal, time; os.kill(os.getppid(), signal.SIGHUP); time.sleep(0.3)"
-    done = subprocess.run(["nohup", PY, "-m", "core.recorder", "--log", str(log), "--interval", "0.1", "--",
-                           PY, "-c", code], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    done = subprocess.run(
+        ["nohup", PY, "-m", "srcnet_tui.core.task.recorder", "--log", str(log), "--interval", "0.1", "--", PY, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0
     assert json.loads(recorder.summary_path(log).read_text())["forwarded_signal"] is None

@@ -9,14 +9,14 @@ first sample and after its last one) fall on idle time. The workload reports its
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
-import shlex
 from pathlib import Path
 
 import pytest
 
-from core import usage
+from srcnet_tui.core import usage
 
 PY = sys.executable
 PSRECORD = str(Path(sys.executable).with_name("psrecord"))
@@ -76,8 +76,12 @@ def test_record_cpu_hours_match_rusage(workload, tmp_path):
     command, truth = workload
     log = tmp_path / "recorded.csv"
 
-    done = subprocess.run([PY, "-m", "core.cli", "record", "--log", str(log), "--interval", "0.2", "--", *command],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [PY, "-m", "srcnet_tui.core.cli", "record", "--log", str(log), "--interval", "0.2", "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert done.returncode == 0, done.stderr
     os_cpu_h = json.loads(truth.read_text())["cpu_s"] / 3600
@@ -92,9 +96,24 @@ def test_psrecord_csv_cpu_hours_match_rusage(workload, tmp_path):
     command, truth = workload
     log = tmp_path / "psrecord.csv"
 
-    subprocess.run([PSRECORD, shlex.join(command), "--include-children", "--include-io",
-                    "--log-format", "csv", "--interval", "0.1", "--log", str(log)],
-                   capture_output=True, text=True, timeout=60, check=True)
+    subprocess.run(
+        [
+            PSRECORD,
+            shlex.join(command),
+            "--include-children",
+            "--include-io",
+            "--log-format",
+            "csv",
+            "--interval",
+            "0.1",
+            "--log",
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
     os_cpu_h = json.loads(truth.read_text())["cpu_s"] / 3600
     run = _cpu_hours(log)

@@ -10,10 +10,10 @@ import sys
 from collections import Counter
 
 import pytest
-
 from conftest import wait_for
-from core.runs.ledger import Ledger, ledger_path
 from runs_workspace import start_workspace
+
+from srcnet_tui.core.runs.ledger import Ledger, ledger_path
 
 TASKS = 4
 
@@ -44,17 +44,30 @@ def during_watch(state):
 
 @pytest.fixture
 def slow_workspace(tmp_path, state_dir, test_env, local_server_factory):
-    return start_workspace(tmp_path, state_dir, test_env, local_server_factory,
-                           server_options={"fault_latency_ms": 150, "cores": 8},
-                           thresholds=("3.5",) * (TASKS - 1) + ("1000",), sleep_s=1)
+    return start_workspace(
+        tmp_path,
+        state_dir,
+        test_env,
+        local_server_factory,
+        server_options={"fault_latency_ms": 150, "cores": 8},
+        thresholds=("3.5",) * (TASKS - 1) + ("1000",),
+        sleep_s=1,
+    )
 
 
 @pytest.mark.parametrize("moment", [after_plan, mid_launch, during_watch], ids=lambda f: f.__name__)
 def test_sigkill_then_resume_launches_nothing_twice_and_loses_nothing(slow_workspace, state_dir, test_env, cli, tmp_path, moment):
     config, server = slow_workspace
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "parallel", str(config), "--max-launching", "1"],
-                            cwd=tmp_path, env=test_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "srcnet_tui.core.cli", "parallel", str(config), "--max-launching", "1"],
+        cwd=tmp_path,
+        env=test_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
+
         def reached():
             state = _run_state(state_dir)
             if proc.poll() is not None:
@@ -85,13 +98,18 @@ def test_sigkill_then_resume_launches_nothing_twice_and_loses_nothing(slow_works
 def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, state_dir, test_env, cli, tmp_path):
     """Task 1 was created on the platform but the CLI died before recording its id; task 2's create never
     arrived. Resume adopts the first by name and launches only the second."""
-    from core.runs.orchestrate import Runner, launch_spec
-    from core.runs.storage import LocalArc
-    from core.skaha import SyncSkaha
+    from srcnet_tui.core.runs.orchestrate import Runner, launch_spec
+    from srcnet_tui.core.runs.storage import LocalArc
+    from srcnet_tui.core.skaha import SyncSkaha
 
     config, server = slow_workspace
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "parallel", str(config)], cwd=tmp_path, env=test_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "srcnet_tui.core.cli", "parallel", str(config)],
+        cwd=tmp_path,
+        env=test_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: (s := _run_state(state_dir)) is not None and after_plan(s), timeout_s=60, interval_s=0.01)
         os.kill(proc.pid, signal.SIGKILL)
@@ -116,12 +134,20 @@ def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, s
 
 
 def test_platform_lost_during_watch_exits_4_and_resume_finishes_after_it_returns(
-        tmp_path, state_dir, test_env, local_server_factory, cli):
-    config, server = start_workspace(tmp_path, state_dir, test_env, local_server_factory, server_options={"cores": 8},
-                                     thresholds=("3.5", "3.5"), sleep_s=2)
+    tmp_path, state_dir, test_env, local_server_factory, cli
+):
+    config, server = start_workspace(
+        tmp_path, state_dir, test_env, local_server_factory, server_options={"cores": 8}, thresholds=("3.5", "3.5"), sleep_s=2
+    )
     env = {**test_env, "SRCNET_RETRY_ATTEMPTS": "2", "SRCNET_RETRY_TOTAL_S": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "parallel", str(config)], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "srcnet_tui.core.cli", "parallel", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: (s := _run_state(state_dir)) is not None and during_watch(s), timeout_s=60, interval_s=0.02)
         server.kill()
@@ -145,11 +171,11 @@ def test_platform_lost_during_watch_exits_4_and_resume_finishes_after_it_returns
 async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path, state_dir, test_env, local_server_factory):
     import shutil
 
-    from core.runs.config import load_run_config
-    from core.runs.ledger import new_run_id
-    from core.runs.orchestrate import Reporter, Runner, make_plan, record_plan, resume_run
-    from core.runs.storage import LocalArc
-    from core.settings import Settings
+    from srcnet_tui.core.runs.config import load_run_config
+    from srcnet_tui.core.runs.ledger import new_run_id
+    from srcnet_tui.core.runs.orchestrate import Reporter, Runner, make_plan, record_plan, resume_run
+    from srcnet_tui.core.runs.storage import LocalArc
+    from srcnet_tui.core.settings import Settings
 
     config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, thresholds=("3.5",))
     settings = Settings("local", None, None, None, state_dir, "test")
@@ -169,15 +195,21 @@ async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path
 
 
 def test_a_task_whose_session_vanished_without_a_result_is_lost_then_relaunched(
-        tmp_path, state_dir, test_env, local_server_factory, cli):
-    config, server = start_workspace(tmp_path, state_dir, test_env, local_server_factory, server_options={"ttl": 1},
-                                     thresholds=("3.5", "3.5"), sleep_s=1)
+    tmp_path, state_dir, test_env, local_server_factory, cli
+):
+    config, server = start_workspace(
+        tmp_path, state_dir, test_env, local_server_factory, server_options={"ttl": 1}, thresholds=("3.5", "3.5"), sleep_s=1
+    )
     launched = cli("parallel", config, "--no-wait", "--json", timeout=60)
     assert launched.returncode == 0, launched.stderr
     run_id = json.loads(launched.stdout)["id"]
     with server.client() as http:
-        wait_for(lambda: http.get("session").json() == [], timeout_s=60, interval_s=0.2,
-                 message="both sessions to end and expire (ttl 1 s)")
+        wait_for(
+            lambda: http.get("session").json() == [],
+            timeout_s=60,
+            interval_s=0.2,
+            message="both sessions to end and expire (ttl 1 s)",
+        )
     with Ledger(state_dir) as ledger:
         gone = ledger.task(run_id, 2)
     summary = state_dir / "arc" / gone.spec["outputs"]["directory"].removeprefix("/arc/") / "sofia_profile_002.txt.summary.json"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import NotFound, UsageError
-from core.runs.config import DEFAULT_IMAGE, DEFAULT_OVERLAP, SplitSpec, load_run_config
+from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.runs.config import DEFAULT_IMAGE, DEFAULT_OVERLAP, SplitSpec, load_run_config
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # shared/ sits beside the repository
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import UsageError
-from core.runs.config import check_run_config, load_run_config
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.config import check_run_config, load_run_config
 
 SECTION = """[demo]
 vos_dir = /arc/home/demo

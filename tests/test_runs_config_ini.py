@@ -4,12 +4,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import NotFound, UsageError
-from core.runs.config import config_sections, load_run_config, read_section, update_section
-from conftest import FIXTURES
+from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.runs.config import config_sections, load_run_config, read_section, update_section
 
 SEED = FIXTURES / "seed" / "config.ini"
 
@@ -132,7 +132,9 @@ def test_unreadable_files_are_one_line_errors(tmp_path):
     with pytest.raises(UsageError, match=r"^broken.ini: not a valid configuration file \(.*'key'.*\)$"):
         update_section(broken, "demo", {"key": "3"})
     assert broken.read_text() == "[demo]\nkey = 1\nkey = 2\n"
-    with pytest.raises(UsageError, match=r"^config.ini: no \[missing\] section \(sections found: \[sofia-task\], \[sofia-parallel\]\)$"):
+    with pytest.raises(
+        UsageError, match=r"^config.ini: no \[missing\] section \(sections found: \[sofia-task\], \[sofia-parallel\]\)$"
+    ):
         read_section(SEED, "missing")
 
 

@@ -11,11 +11,11 @@ from astropy.io import fits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import UsageError
-from core.runs.config import load_run_config
-from core.runs.fits import read_cube_shape
-from core.runs.plan import MAX_NAME, plan_run
-from core.runs.split import GIB, grid_regions
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.config import load_run_config
+from srcnet_tui.core.runs.fits import read_cube_shape
+from srcnet_tui.core.runs.plan import MAX_NAME, plan_run
+from srcnet_tui.core.runs.split import GIB, grid_regions
 
 RUN = "20261121-051500-ab12"
 SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # shared/ sits beside the repository
@@ -84,7 +84,10 @@ def test_dry_run_description_shows_defaults_uploads_and_tasks(seed_dir):
     assert lines[0].startswith(f"run {RUN}: task, 1 task(s), outputs in /arc/projects/WALLABY_test/canfar-sofia/tasks/{RUN}")
     assert "  cores = 2   (default)" in lines
     assert any(line.startswith("  upload ") and line.endswith("/params/sofia.par") for line in lines)
-    assert lines[-1] == f"  sofia-task-{RUN}-001: 2 cores, 8 GiB, /arc/projects/WALLABY_test/canfar-sofia/tasks/{RUN}/params/sofia.par"
+    assert (
+        lines[-1]
+        == f"  sofia-task-{RUN}-001: 2 cores, 8 GiB, /arc/projects/WALLABY_test/canfar-sofia/tasks/{RUN}/params/sofia.par"
+    )
 
 
 def test_parallel_plan_takes_par_files_sorted(seed_dir):
@@ -113,8 +116,7 @@ def split_config(folder: Path, shape_zyx, extra: str = "", bitpix_dtype=np.float
     (folder / "template.par").write_text("scfind.enable = true\n")
     path = folder / "split.ini"
     path.write_text(
-        "[sofia-parallel]\nvos_dir = /arc/projects/p/split\nimage_file = cube.fits\n"
-        f"parameter_file = template.par\n{extra}"
+        f"[sofia-parallel]\nvos_dir = /arc/projects/p/split\nimage_file = cube.fits\nparameter_file = template.par\n{extra}"
     )
     return path
 
@@ -171,7 +173,9 @@ def test_explicit_ram_below_the_need_is_kept_with_a_warning(tmp_path):
 def test_resources_not_offered_by_the_platform_are_refused_by_key(seed_dir):
     path = seed_dir / "config.ini"
     path.write_text(path.read_text().replace("cmd_file = run.sh", "cmd_file = run.sh\ncores = 3"))
-    with pytest.raises(UsageError, match=r"config.ini \[sofia-task\] cores: 3 is not offered by the platform \(options: 1, 2, 4, 8, 16\)"):
+    with pytest.raises(
+        UsageError, match=r"config.ini \[sofia-task\] cores: 3 is not offered by the platform \(options: 1, 2, 4, 8, 16\)"
+    ):
         plan_run(load_run_config(path), RUN, context=CONTEXT)
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core import settings
-from core.errors import UsageError
+from srcnet_tui.core import settings
+from srcnet_tui.core.errors import UsageError
 
 
 @pytest.fixture
@@ -52,11 +52,14 @@ def test_an_unknown_backend_is_one_clear_error(home):
         settings.resolve(environ={"SRCNET_BACKEND": "slurm"})
 
 
-@pytest.mark.parametrize("text, message", [
-    ("backend = \n", "config.toml: cannot read config file"),
-    ("token = 123\n", "config.toml: token must be a string"),
-    ('colour = "blue"\n', "config.toml: unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("backend = \n", "config.toml: cannot read config file"),
+        ("token = 123\n", "config.toml: token must be a string"),
+        ('colour = "blue"\n', "config.toml: unknown key 'colour'"),
+    ],
+)
 def test_a_broken_config_file_is_named(home, text, message):
     conf = home / ".config" / "srcnet-tui" / "config.toml"
     conf.parent.mkdir(parents=True)
@@ -74,12 +77,15 @@ def test_the_token_never_appears_in_the_settings_repr(home):
     assert "sekrit" not in repr(settings.resolve(environ={"CANFAR_TOKEN": "sekrit"}))
 
 
-@pytest.mark.parametrize("url, message", [
-    ("ws-uv.canfar.net/skaha/v1", "must be an https:// URL"),
-    ("ftp://ws-uv.canfar.net/skaha/v1", "must be an https:// URL"),
-    ("http://[::1/skaha/v1", "is not a valid URL"),
-    ("http://ws-uv.canfar.net/skaha/v1", "would send the credential unencrypted"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("ws-uv.canfar.net/skaha/v1", "must be an https:// URL"),
+        ("ftp://ws-uv.canfar.net/skaha/v1", "must be an https:// URL"),
+        ("http://[::1/skaha/v1", "is not a valid URL"),
+        ("http://ws-uv.canfar.net/skaha/v1", "would send the credential unencrypted"),
+    ],
+)
 def test_a_url_that_cannot_work_is_refused_at_once(home, url, message):
     with pytest.raises(UsageError, match=message):
         settings.resolve(url=url, environ={"CANFAR_TOKEN": "t"})

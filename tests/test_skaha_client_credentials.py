@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.connect import open_sync
-from core.credentials import credential_status, jwt_expiry, require_credential
-from core.errors import AuthError
-from core.settings import Settings
+from srcnet_tui.core.connect import open_sync
+from srcnet_tui.core.credentials import credential_status, jwt_expiry, require_credential
+from srcnet_tui.core.errors import AuthError
+from srcnet_tui.core.settings import Settings
 from tests.test_skaha_client_wire import _write_cert
 
 
@@ -48,7 +48,7 @@ def test_missing_or_unreadable_certificate(tmp_path):
 
 
 def test_tokens_jwt_and_opaque():
-    soon = dt.datetime.now(dt.timezone.utc).timestamp() + 600
+    soon = dt.datetime.now(dt.UTC).timestamp() + 600
     status = credential_status(canfar(token=_jwt(soon)))
     assert status.kind == "token" and status.problem is None and 590 < status.seconds_left <= 600
     assert "expired" in credential_status(canfar(token=_jwt(soon - 1200))).problem

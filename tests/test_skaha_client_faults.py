@@ -3,7 +3,7 @@
 import asyncio
 from collections import Counter
 
-from core.skaha import LaunchSpec, SkahaClient
+from srcnet_tui.core.skaha import LaunchSpec, SkahaClient
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 

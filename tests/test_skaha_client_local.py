@@ -2,9 +2,9 @@
 
 import pytest
 
-from core.errors import AuthError, NotFound, Rejected
-from core.models import COMPLETED, FAILED
-from core.skaha import LaunchSpec, SkahaClient
+from srcnet_tui.core.errors import AuthError, NotFound, Rejected
+from srcnet_tui.core.models import COMPLETED, FAILED
+from srcnet_tui.core.skaha import LaunchSpec, SkahaClient
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from core.errors import AuthError, NotFound, Rejected, Unreachable, UsageError
-from core.skaha import LaunchSpec, RetryPolicy, SkahaClient, SyncSkaha, ssl_context_for, validate_spec
+from srcnet_tui.core.errors import AuthError, NotFound, Rejected, Unreachable, UsageError
+from srcnet_tui.core.skaha import LaunchSpec, RetryPolicy, SkahaClient, SyncSkaha, ssl_context_for, validate_spec
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 FAST = RetryPolicy(attempts=5, base_s=0.01, cap_s=0.5, total_s=10)
@@ -44,8 +44,12 @@ class Scripted:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 url = urlsplit(self.path)
-                request = {"method": self.command, "path": url.path, "headers": dict(self.headers),
-                           "params": parse_qsl(url.query) + parse_qsl(body)}
+                request = {
+                    "method": self.command,
+                    "path": url.path,
+                    "headers": dict(self.headers),
+                    "params": parse_qsl(url.query) + parse_qsl(body),
+                }
                 with scripted.lock:
                     scripted.requests.append(request)
                     scripted.in_flight += 1
@@ -145,9 +149,18 @@ async def test_create_sends_canfar_shaped_fields_and_replicas(scripted):
     create_ids = {value for _, sent in params for key, value in sent if key == "env" and value.startswith("SRCNET_CREATE_ID=")}
     assert len(create_ids) == 2  # one per replica (the same for every attempt of it)
     params = [(name, [kv for kv in sent if kv[1] not in create_ids]) for name, sent in params]
-    assert params[0][1] == [("name", "batch-1"), ("image", IMAGE), ("cores", "2"), ("ram", "4"), ("type", "headless"),
-                            ("cmd", "python"), ("args", "-m worker"), ("env", "A=1"), ("env", "REPLICA_ID=1"),
-                            ("env", "REPLICA_COUNT=2")]
+    assert params[0][1] == [
+        ("name", "batch-1"),
+        ("image", IMAGE),
+        ("cores", "2"),
+        ("ram", "4"),
+        ("type", "headless"),
+        ("cmd", "python"),
+        ("args", "-m worker"),
+        ("env", "A=1"),
+        ("env", "REPLICA_ID=1"),
+        ("env", "REPLICA_COUNT=2"),
+    ]
     assert params[1][0] == "batch-2"
 
 
@@ -241,23 +254,26 @@ def test_sync_face_runs_the_same_methods(scripted):
         assert client.base_url == server.url + "/"
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"name": "bad name"}, "name"),
-    ({"name": "x" * 62, "replicas": 10}, "name"),
-    ({"image": "docker.io/library/python:3"}, "image"),
-    ({"args": ["--title", "two words"]}, "args[1]"),
-    ({"args": ["a", ""]}, "args[1]"),
-    ({"env": {"A": "x=y"}}, "env A"),
-    ({"env": {"": "x"}}, "env"),
-    ({"env": {"A": ""}}, "env A"),
-    ({"cores": 0}, "cores"),
-    ({"cores": 1.5}, "cores"),
-    ({"ram": -4}, "ram"),
-    ({"gpus": True}, "gpus"),
-    ({"cores": 3}, "cores"),
-    ({"replicas": 0}, "replicas"),
-    ({"cmd": "python script.py"}, "cmd"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"name": "bad name"}, "name"),
+        ({"name": "x" * 62, "replicas": 10}, "name"),
+        ({"image": "docker.io/library/python:3"}, "image"),
+        ({"args": ["--title", "two words"]}, "args[1]"),
+        ({"args": ["a", ""]}, "args[1]"),
+        ({"env": {"A": "x=y"}}, "env A"),
+        ({"env": {"": "x"}}, "env"),
+        ({"env": {"A": ""}}, "env A"),
+        ({"cores": 0}, "cores"),
+        ({"cores": 1.5}, "cores"),
+        ({"ram": -4}, "ram"),
+        ({"gpus": True}, "gpus"),
+        ({"cores": 3}, "cores"),
+        ({"replicas": 0}, "replicas"),
+        ({"cmd": "python script.py"}, "cmd"),
+    ],
+)
 def test_validate_spec_refuses_what_skaha_would_mangle(change, field):
     spec = LaunchSpec(**{"name": "ok", "image": IMAGE, "cmd": "python", **change})
     with pytest.raises(UsageError) as caught:
@@ -267,8 +283,10 @@ def test_validate_spec_refuses_what_skaha_would_mangle(change, field):
 
 
 def test_validate_spec_accepts_a_good_spec():
-    validate_spec(LaunchSpec("sweep-1", IMAGE, cmd="python", args=["-m", "worker"], env={"A": "1"}, cores=2, replicas=3),
-                  context={"cores": {"options": [1, 2, 4]}})
+    validate_spec(
+        LaunchSpec("sweep-1", IMAGE, cmd="python", args=["-m", "worker"], env={"A": "1"}, cores=2, replicas=3),
+        context={"cores": {"options": [1, 2, 4]}},
+    )
 
 
 def _write_cert(path, not_after):
@@ -279,12 +297,21 @@ def _write_cert(path, not_after):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=2)).not_valid_after(now + not_after)
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=2))
+        .not_valid_after(now + not_after)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return path
 
 
@@ -411,9 +438,9 @@ def test_a_struggling_platform_is_reported_while_the_cli_retries(scripted, cli):
 
 
 async def test_a_silent_server_is_reported_before_the_request_gives_up(scripted, monkeypatch):
-    import core.skaha
+    import srcnet_tui.core.skaha
 
-    monkeypatch.setattr(core.skaha, "SLOW_ANSWER_S", 0.2)
+    monkeypatch.setattr(srcnet_tui.core.skaha, "SLOW_ANSWER_S", 0.2)
     server = scripted(lambda r: (time.sleep(0.6), (200, {"cores": 1}, {}))[1])
     heard = []
     async with SkahaClient(server.url, token="t", retries=FAST, progress=heard.append) as client:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import UsageError
-from core.runs.split import (
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.split import (
     GIB,
     Region,
     axis_ranges,
@@ -72,9 +72,7 @@ shapes = st.tuples(st.integers(1, 400), st.integers(1, 400), st.integers(1, 400)
 def grid_cases(draw):
     shape = draw(shapes)
     spatial, spectral = draw(st.integers(0, 30)), draw(st.integers(0, 30))
-    counts = tuple(
-        draw(st.integers(1, min(6, max_count(length, o)))) for length, o in zip(shape, (spatial, spatial, spectral))
-    )
+    counts = tuple(draw(st.integers(1, min(6, max_count(length, o)))) for length, o in zip(shape, (spatial, spatial, spectral)))
     return shape, counts, (spatial, spectral)
 
 

@@ -8,8 +8,8 @@ from astropy.io import fits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import NotFound, UsageError
-from core.runs.fits import BLOCK, CubeShape, read_cube_shape, read_cube_shape_from
+from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.runs.fits import BLOCK, CubeShape, read_cube_shape, read_cube_shape_from
 
 DTYPES = {8: np.uint8, 16: np.int16, 32: np.int32, 64: np.int64, -32: np.float32, -64: np.float64}
 
@@ -74,8 +74,12 @@ def test_two_dimensional_image_is_a_single_plane(tmp_path):
         (header_bytes(["SIMPLE  = T", "BITPIX  = 12", "NAXIS = 1", "NAXIS1 = 3"]), "BITPIX = 12 is not a FITS pixel type"),
         (header_bytes(["SIMPLE  = T", "BITPIX  = 8", "NAXIS   = 0"]), "NAXIS = 0; a cube for source finding needs 1 to 4 axes"),
         (header_bytes(["SIMPLE  = T", "BITPIX  = 8", "NAXIS   = 2", "NAXIS1  = 4"]), "the FITS header has no NAXIS2"),
-        (header_bytes(["SIMPLE  = T", "BITPIX  = 8", "NAXIS   = 4", "NAXIS1  = 4", "NAXIS2  = 4", "NAXIS3  = 4", "NAXIS4  = 2"]),
-         "NAXIS4 = 2; only a fourth axis of size 1"),
+        (
+            header_bytes(
+                ["SIMPLE  = T", "BITPIX  = 8", "NAXIS   = 4", "NAXIS1  = 4", "NAXIS2  = 4", "NAXIS3  = 4", "NAXIS4  = 2"]
+            ),
+            "NAXIS4 = 2; only a fourth axis of size 1",
+        ),
         ("SIMPLE  = T é".ljust(BLOCK).encode("utf-8"), "the header is not ASCII"),
     ],
 )

@@ -8,8 +8,8 @@ import hashlib
 import pytest
 from cadcutils import exceptions as cadc
 
-from core.errors import AuthError, NotFound, Unreachable, UsageError
-from core.runs.storage import LocalArc, VOSpace, is_remote, join, to_uri
+from srcnet_tui.core.errors import AuthError, NotFound, Unreachable, UsageError
+from srcnet_tui.core.runs.storage import LocalArc, VOSpace, is_remote, join, to_uri
 
 
 class FakeNode:
@@ -52,7 +52,7 @@ class FakeVosClient:
 
     def listdir(self, uri, force=False):
         prefix = uri.rstrip("/") + "/"
-        return [k[len(prefix):] for k in self.nodes if k.startswith(prefix) and "/" not in k[len(prefix):]]
+        return [k[len(prefix) :] for k in self.nodes if k.startswith(prefix) and "/" not in k[len(prefix) :]]
 
     def copy(self, source, destination, send_md5=False, disposition=False, head=None):
         self._maybe_fail("copy")

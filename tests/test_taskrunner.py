@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +51,7 @@ def task_env(path: str, **extra) -> dict:
 
 
 def run_task(args, env, cwd) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "core.runs.taskrunner", *map(str, args)]
+    command = [sys.executable, "-m", "srcnet_tui.core.task.runner", *map(str, args)]
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
@@ -152,7 +151,7 @@ def test_missing_finder_and_missing_input_are_clear(tmp_path):
 def test_sigterm_stops_the_finder_and_still_leaves_a_summary(tmp_path, fake_path):
     par, cube = make_inputs(tmp_path / "in", par_text="fake.sleep=30")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "core.runs.taskrunner", *map(str, base_args(par, cube, out))]
+    command = [sys.executable, "-m", "srcnet_tui.core.task.runner", *map(str, base_args(par, cube, out))]
     process = subprocess.Popen(command, env=task_env(fake_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: (out / "started").exists() or process.poll() is not None, 20, message="the fake finder to start")

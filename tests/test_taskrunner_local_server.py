@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import wait_for
-from core.runs.config import load_run_config
-from core.runs.plan import plan_run
-from core.skaha import LaunchSpec, SyncSkaha
+
+from srcnet_tui.core.runs.config import load_run_config
+from srcnet_tui.core.runs.plan import plan_run
+from srcnet_tui.core.skaha import LaunchSpec, SyncSkaha
 
 FAKE_SOFIA = """#!{python}
 import os, sys

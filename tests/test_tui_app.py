@@ -14,15 +14,15 @@ import pytest
 from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandPalette
-
-from core.credentials import CredentialStatus, credential_status
-from core.settings import Settings
-from tui.app import PANES, SrcnetApp, make_app
-from tui.screens.help import HelpScreen, bindings_table
-from tui.screens.modals import ProblemModal
-from tui.widgets.status_header import credential_label
 from tui_snapshot_data import NOW, PinnedPlatform
 from tui_support import app_for, notifications, screen_text, wait_until
+
+from srcnet_tui.core.credentials import CredentialStatus, credential_status
+from srcnet_tui.core.settings import Settings
+from srcnet_tui.tui.app import PANES, SrcnetApp, make_app
+from srcnet_tui.tui.screens.help import HelpScreen, bindings_table
+from srcnet_tui.tui.screens.modals import ProblemModal
+from srcnet_tui.tui.widgets.status_header import credential_label
 
 
 def every_binding() -> list[Binding]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from tui.screens.modals import PromptModal
-from tui.widgets.log_view import take_new_lines
 from tui_support import app_for, launch, screen_text, wait_until
+
+from srcnet_tui.tui.screens.modals import PromptModal
+from srcnet_tui.tui.widgets.log_view import take_new_lines
 
 
 def counting_script(folder, lines: int, pause_s: float):
     script = folder / "count.py"
     script.write_text(
-        "import sys, time\n"
-        f"for i in range({lines}):\n"
-        "    print(f'line {i}', flush=True)\n"
-        f"    time.sleep({pause_s})\n"
+        f"import sys, time\nfor i in range({lines}):\n    print(f'line {{i}}', flush=True)\n    time.sleep({pause_s})\n"
     )
     return script
 
@@ -27,7 +25,9 @@ def test_take_new_lines_keeps_partial_lines_for_later():
 
 
 def test_lines_show_as_a_terminal_leaves_them():
-    log = "\x1b[31;1mWARNING\x1b[0m: plotting disabled\r\n 10%\r 55%\r100% done\nbell\x07 and\ttab\n[|] 0/2\b\b\b\b\b\b\b[=] 2/2\n"
+    log = (
+        "\x1b[31;1mWARNING\x1b[0m: plotting disabled\r\n 10%\r 55%\r100% done\nbell\x07 and\ttab\n[|] 0/2\b\b\b\b\b\b\b[=] 2/2\n"
+    )
     assert take_new_lines(log, 0)[0] == ["WARNING: plotting disabled", "100% done", "bell and\ttab", "[=] 2/2"]
 
 

@@ -4,10 +4,10 @@ Runs pane, watched in Sessions while the local daemon dies and comes back, its u
 from __future__ import annotations
 
 import pytest
-
-from core.runs.quickstart import make_example
-from tui.screens.modals import ConfirmModal, PromptModal
 from tui_support import app_for, notifications, screen_text, wait_until
+
+from srcnet_tui.core.runs.quickstart import make_example
+from srcnet_tui.tui.screens.modals import ConfirmModal, PromptModal
 
 pytest.importorskip("bdsf")
 
@@ -57,7 +57,9 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
 
         await pilot.press("u")
         usage = app.query_one("#usage-pane")
-        await wait_until(pilot, lambda: usage.report is not None and len(usage.report['runs']) == 4, timeout_s=20, message="the run's usage")
+        await wait_until(
+            pilot, lambda: usage.report is not None and len(usage.report["runs"]) == 4, timeout_s=20, message="the run's usage"
+        )
         assert all(row["cores"] == 1 and row["efficiency"] is not None for row in usage.report["runs"])
         app.clear_notifications()
         await wait_until(pilot, lambda: "cores as requested" in screen_text(app))

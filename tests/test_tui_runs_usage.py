@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from core.usage import aggregate, load
-from tui.screens.modals import ConfirmModal, ProblemModal, PromptModal
-from tui_support import app_for, notifications, screen_text, wait_until
 from conftest import FIXTURES
+from tui_support import app_for, notifications, screen_text, wait_until
+
+from srcnet_tui.core.usage import aggregate, load
+from srcnet_tui.tui.screens.modals import ConfirmModal, ProblemModal, PromptModal
 
 SEED = FIXTURES / "seed"
 PROFILES = FIXTURES / "profiles"
@@ -66,7 +67,9 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert "Launch 2 sessions (1 core, 1 GB RAM each)" in app.screen._body and "saved to the file first" in app.screen._body
         await pilot.press("y")
-        await wait_until(pilot, lambda: app.query_one("#runs-ledger").row_count == 1, timeout_s=30, message="the run in the ledger")
+        await wait_until(
+            pilot, lambda: app.query_one("#runs-ledger").row_count == 1, timeout_s=30, message="the run in the ledger"
+        )
         assert "cores = 1" in (folder / "config.ini").read_text()
         assert "[sofia-task]" in (folder / "config.ini").read_text()  # the other section is kept
         sessions = app.query_one("#sessions-table")
@@ -165,7 +168,7 @@ def test_a_run_thread_that_outlives_the_app_ends_quietly(monkeypatch):
     import threading
     import time
 
-    from tui.runs_adapter import in_daemon_thread
+    from srcnet_tui.tui.runs_adapter import in_daemon_thread
 
     errors: list[BaseException] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))

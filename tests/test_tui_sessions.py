@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from textual.widgets import Input
-
-from tui.panes.sessions import backoff_delay
-from tui.screens.modals import ConfirmModal, TextModal
 from tui_support import app_for, launch, notifications, screen_text, server_sessions, wait_until
+
+from srcnet_tui.tui.panes.sessions import backoff_delay
+from srcnet_tui.tui.screens.modals import ConfirmModal, TextModal
 
 
 def table(app):
@@ -47,7 +47,7 @@ async def test_mark_and_delete_after_a_confirmation_naming_them(local_server):
         assert "victim-1" in shown and "victim-2" in shown and "keeper" not in shown
         await pilot.press("y")
         await wait_until(pilot, lambda: set(table(app).sessions) == {keeper}, message="deleted rows to go")
-        assert set((await server_sessions(local_server))) == {keeper}
+        assert set(await server_sessions(local_server)) == {keeper}
 
 
 async def test_declining_the_confirmation_deletes_nothing(local_server):
@@ -68,7 +68,9 @@ async def test_filter_sort_run_grouping_details_events_renew(local_server_factor
         await launch(local_server, name, "sleep", "60")
     app = app_for(local_server)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        await wait_until(pilot, lambda: len(table(app).sessions) == 3 and all(s.status == "Running" for s in table(app).sessions.values()))
+        await wait_until(
+            pilot, lambda: len(table(app).sessions) == 3 and all(s.status == "Running" for s in table(app).sessions.values())
+        )
         await pilot.press("slash")
         assert app.query_one("#sessions-filter", Input).has_focus
         await pilot.press("b", "e", "t")
@@ -133,9 +135,10 @@ async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
     import asyncio
     from datetime import timedelta
 
-    from tui.app import SrcnetApp
     from tui_snapshot_data import NOW, PinnedClient, PinnedPlatform
     from tui_support import local_settings
+
+    from srcnet_tui.tui.app import SrcnetApp
 
     class HangsAfterFirstPoll(PinnedClient):
         answered = 0

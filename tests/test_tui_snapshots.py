@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import getpass
 import os
-import tempfile
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
-
+from conftest import FIXTURES
 from tui_snapshot_data import pinned_app
 from tui_support import wait_until
-from conftest import FIXTURES
 
 SEED = FIXTURES / "seed"
 PROFILES = FIXTURES / "profiles"

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 from rich.console import Console
 
-from core import usage
-from core.recorder import summary_path
+from srcnet_tui.core import usage
+from srcnet_tui.core.task.recorder import summary_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "profiles"  # ../shared beside the repo
 HEADER = "elapsed_time,nproc,cpu,mem_real,mem_virtual,read_count,write_count,read_bytes,write_bytes\n"
@@ -25,8 +25,7 @@ def _write_csv(path: Path, rows, header: str = HEADER) -> Path:
 
 
 def _steady(path: Path, seconds: int = 10, cpu: float = 200.0, mem: float = 100.0) -> Path:
-    rows = [(float(t), 2, 0.0 if t == 0 else cpu, mem + t, mem + 500, t, t, 4096 * t, 8192 * t)
-            for t in range(seconds + 1)]
+    rows = [(float(t), 2, 0.0 if t == 0 else cpu, mem + t, mem + 500, t, t, 4096 * t, 8192 * t) for t in range(seconds + 1)]
     return _write_csv(path, rows)
 
 
@@ -61,8 +60,7 @@ def test_fixtures_aggregate_to_the_values_in_the_files(name):
 
 def test_fixture_folder_loads_both_formats():
     loaded = usage.load([FIXTURES])
-    assert sorted((r.name, r.kind) for r in loaded.runs) == [
-        ("sofia_big_plain", "psrecord-plain"), ("sofia_mid", "psrecord-csv")]
+    assert sorted((r.name, r.kind) for r in loaded.runs) == [("sofia_big_plain", "psrecord-plain"), ("sofia_mid", "psrecord-csv")]
     assert loaded.problems == []
 
 
@@ -83,8 +81,17 @@ def test_seed_formula_regression_400_percent_for_an_hour_is_4_cpu_hours(tmp_path
 def test_report_has_the_design_json_shape(tmp_path):
     report = usage.aggregate(usage.load([_steady(tmp_path / "a.csv")]).runs, cores=2)
     assert set(report) == {"runs", "total"}
-    assert {"run", "samples", "wall_s", "cpu_mean_pct", "cpu_peak_pct", "rss_peak_mib", "cpu_hours",
-            "alloc_core_hours", "efficiency"} <= set(report["runs"][0])
+    assert {
+        "run",
+        "samples",
+        "wall_s",
+        "cpu_mean_pct",
+        "cpu_peak_pct",
+        "rss_peak_mib",
+        "cpu_hours",
+        "alloc_core_hours",
+        "efficiency",
+    } <= set(report["runs"][0])
     assert {"wall_s", "makespan_s", "cpu_hours", "alloc_core_hours"} <= set(report["total"])
     json.dumps(report)
 
@@ -121,7 +128,8 @@ def test_named_file_that_is_not_a_log_is_a_problem(tmp_path):
     assert loaded.runs == []
     assert sorted(loaded.problems) == [
         f"{tmp_path / 'absent.csv'}: no such file or directory",
-        f"{notes} line 1: not a psrecord or recorder log (header 'hello')"]
+        f"{notes} line 1: not a psrecord or recorder log (header 'hello')",
+    ]
 
 
 def test_wrong_width_row_is_reported(tmp_path):
@@ -135,10 +143,19 @@ def test_wrong_width_row_is_reported(tmp_path):
 
 def test_recorder_summary_supplies_wall_rusage_cores_and_start(tmp_path):
     log = _steady(tmp_path / "rec.csv")
-    summary_path(log).write_text(json.dumps({
-        "wall_s": 10.5, "start_utc": "2026-01-01T00:00:00.000Z", "exit_code": 8, "signal": None,
-        "status": 8, "rusage": {"user_s": 18.0, "system_s": 2.0, "max_rss_mib": 120.0},
-        "cores": {"given": 4.0}}))
+    summary_path(log).write_text(
+        json.dumps(
+            {
+                "wall_s": 10.5,
+                "start_utc": "2026-01-01T00:00:00.000Z",
+                "exit_code": 8,
+                "signal": None,
+                "status": 8,
+                "rusage": {"user_s": 18.0, "system_s": 2.0, "max_rss_mib": 120.0},
+                "cores": {"given": 4.0},
+            }
+        )
+    )
 
     run = usage.aggregate(usage.load([tmp_path]).runs)["runs"][0]
 
@@ -159,10 +176,12 @@ def test_caller_mapping_of_cores_wins_and_unknown_cores_leave_no_allocation(tmp_
 
 
 def test_makespan_counts_overlapping_runs_once():
-    rows = [{"wall_s": 100.0, "start_utc": "2026-01-01T00:00:00Z"},
-            {"wall_s": 100.0, "start_utc": "2026-01-01T00:00:50Z"},
-            {"wall_s": 10.0, "start_utc": "2026-01-01T01:00:00Z"},
-            {"wall_s": 30.0}]
+    rows = [
+        {"wall_s": 100.0, "start_utc": "2026-01-01T00:00:00Z"},
+        {"wall_s": 100.0, "start_utc": "2026-01-01T00:00:50Z"},
+        {"wall_s": 10.0, "start_utc": "2026-01-01T01:00:00Z"},
+        {"wall_s": 30.0},
+    ]
     assert usage.makespan_s(rows) == pytest.approx(150 + 10 + 30)
 
 
@@ -175,8 +194,7 @@ def test_duplicate_file_names_get_their_folder(tmp_path):
 
 
 def test_timeseries_keeps_cpu_time_and_memory_peaks(tmp_path):
-    rows = [(t * 0.5, 1, 0.0 if t == 0 else (300.0 if t % 2 else 100.0), 50.0 + (t == 7) * 500, 60.0)
-            for t in range(41)]
+    rows = [(t * 0.5, 1, 0.0 if t == 0 else (300.0 if t % 2 else 100.0), 50.0 + (t == 7) * 500, 60.0) for t in range(41)]
     run = usage.load([_write_csv(tmp_path / "wave.csv", rows, "elapsed_time,nproc,cpu,mem_real,mem_virtual\n")]).runs
 
     series = usage.timeseries(run, step_s=2.0)
@@ -235,12 +253,16 @@ def test_aggregate_columns_only_give_the_same_report(name):
 
 
 def test_mixed_layouts_in_one_folder_and_a_complete_unterminated_last_row(tmp_path):
-    _write_csv(tmp_path / "noio.csv", [(0.0, 1, 0.0, 10.0, 20.0), (1.0, 1, 50.0, 12.0, 20.0)],
-               header="elapsed_time,nproc,cpu,mem_real,mem_virtual\n")
+    _write_csv(
+        tmp_path / "noio.csv",
+        [(0.0, 1, 0.0, 10.0, 20.0), (1.0, 1, 50.0, 12.0, 20.0)],
+        header="elapsed_time,nproc,cpu,mem_real,mem_virtual\n",
+    )
     (tmp_path / "plain.txt").write_text(
         "# Elapsed time   CPU (%)     Real (MB)   Virtual (MB)\n"
         "       0.000        0.000        9.672       14.645\n"
-        "       0.500       93.100      210.883      358.910")  # no newline at the end, but whole
+        "       0.500       93.100      210.883      358.910"
+    )  # no newline at the end, but whole
     _steady(tmp_path / "io.csv")
 
     loaded = usage.load([tmp_path])
@@ -260,8 +282,10 @@ def _run_of(times, cpu, mem) -> usage.RunProfile:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.01, 5.0), st.floats(0, 800), st.floats(0, 4000)), min_size=1, max_size=60),
-       st.floats(0.05, 10.0))
+@given(
+    st.lists(st.tuples(st.floats(0.01, 5.0), st.floats(0, 800), st.floats(0, 4000)), min_size=1, max_size=60),
+    st.floats(0.05, 10.0),
+)
 def test_resampling_keeps_the_cpu_time_of_any_run(steps, step_s):
     times = np.cumsum([0.0] + [dt for dt, _, _ in steps])
     cpu = np.array([0.0] + [c for _, c, _ in steps])

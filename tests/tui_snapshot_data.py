@@ -1,21 +1,21 @@
 """Pinned data for the snapshot tests: core's own parsing over fixed Skaha payloads, a fixed clock.
 
 The snapshot app is the real app; only the place it gets sessions from is a small in-process
-source whose answers are Skaha JSON/text parsed by core (:func:`core.models.parse_sessions`), so
+source whose answers are Skaha JSON/text parsed by core (:func:`srcnet_tui.core.models.parse_sessions`), so
 ids, times and numbers never change between runs.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from core.credentials import CredentialStatus
-from core.models import parse_sessions
-from core.settings import Settings
-from tui.app import SrcnetApp
+from srcnet_tui.core.credentials import CredentialStatus
+from srcnet_tui.core.models import parse_sessions
+from srcnet_tui.core.settings import Settings
+from srcnet_tui.tui.app import SrcnetApp
 
-NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=UTC)
 IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
 STATUSES = ["Running", "Running", "Completed", "Pending", "Failed", "Running", "Completed", "Running"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from conftest import wait_for_async
 
-from core.settings import Settings
-from core.skaha import LaunchSpec, SkahaClient
-from tui.app import SrcnetApp
+from srcnet_tui.core.settings import Settings
+from srcnet_tui.core.skaha import LaunchSpec, SkahaClient
+from srcnet_tui.tui.app import SrcnetApp
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 

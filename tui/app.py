@@ -1,6 +1,6 @@
 """The srcnet-tui application: header, four panes in tabs, footer, help, palette and keymap.
 
-The app owns what the panes share: the :class:`tui.platform.Platform` connection, the clock (injected
+The app owns what the panes share: the :class:`srcnet_tui.tui.platform.Platform` connection, the clock (injected
 so snapshots can pin it), the header, and the routing of messages between panes (a poll of the
 Sessions pane feeds the live charts of Usage and the title of Logs). Each pane asks the core for its
 data in its own workers; nothing here blocks the event loop.
@@ -22,19 +22,24 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from core.errors import AuthError, SrcnetError, UsageError
-from core.keymap_file import Keymap, load_keymap
-from core.settings import Settings, resolve
-from tui.panes.logs import LogsPane
-from tui.panes.runs import RunsPane
-from tui.panes.sessions import SessionsPane, events_table
-from tui.panes.usage import UsagePane
-from tui.platform import Platform, error_line
-from tui.screens.help import HelpScreen
-from tui.screens.modals import ProblemModal, TextModal, confirm
-from tui.widgets.status_header import StatusHeader, credential_label
+from srcnet_tui.core.errors import AuthError, SrcnetError, UsageError
+from srcnet_tui.core.keymap_file import Keymap, load_keymap
+from srcnet_tui.core.settings import Settings, resolve
+from srcnet_tui.tui.panes.logs import LogsPane
+from srcnet_tui.tui.panes.runs import RunsPane
+from srcnet_tui.tui.panes.sessions import SessionsPane, events_table
+from srcnet_tui.tui.panes.usage import UsagePane
+from srcnet_tui.tui.platform import Platform, error_line
+from srcnet_tui.tui.screens.help import HelpScreen
+from srcnet_tui.tui.screens.modals import ProblemModal, TextModal, confirm
+from srcnet_tui.tui.widgets.status_header import StatusHeader, credential_label
 
-PANES = (("runs", "1 Runs", RunsPane), ("sessions", "2 Sessions", SessionsPane), ("logs", "3 Logs", LogsPane), ("usage", "4 Usage", UsagePane))
+PANES = (
+    ("runs", "1 Runs", RunsPane),
+    ("sessions", "2 Sessions", SessionsPane),
+    ("logs", "3 Logs", LogsPane),
+    ("usage", "4 Usage", UsagePane),
+)
 MOTION_KEYS = [
     Binding("up,down", "", "Move the cursor (in a form: previous/next field)"),
     Binding("pageup,pagedown", "", "A page up/down (scrolling up a log stops following it)"),
@@ -156,8 +161,15 @@ class SrcnetApp(App):
 
     # ---- shared actions -----------------------------------------------------------------------
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """Every notification as plain text: messages carry ``[section]`` names, paths and server
         text (core makes it one clean line), none of it meant as Textual markup."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
@@ -267,7 +279,7 @@ def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
     """The app as the console script builds it: settings from flags/env/config, keymap from its file."""
     import argparse
 
-    from core.cli import add_global_options
+    from srcnet_tui.core.cli import add_global_options
 
     parser = argparse.ArgumentParser(prog="srcnet-tui", description="Keyboard-driven terminal UI for SRCNet workloads.")
     add_global_options(parser)

@@ -2,7 +2,7 @@
 
 Every binding in the app carries an id (``sessions.delete``, ``logs.follow`` ...), as posting
 does. The panes declare their bindings with :func:`keys`, which gives each its id; the file itself
-is read by :func:`core.keymap_file.load_keymap` and handed to :meth:`textual.app.App.set_keymap`.
+is read by :func:`srcnet_tui.core.keymap_file.load_keymap` and handed to :meth:`textual.app.App.set_keymap`.
 """
 
 from __future__ import annotations

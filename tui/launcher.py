@@ -12,10 +12,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--headless" in argv:
-        from core.cli import main as headless_main
+        from srcnet_tui.core.cli import main as headless_main
 
         argv.remove("--headless")
         sys.exit(headless_main(argv))
-    from tui.app import run_app
+    from srcnet_tui.tui.app import run_app
 
     sys.exit(run_app(argv))

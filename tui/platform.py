@@ -1,9 +1,9 @@
 """The app's one connection to the platform, shared by every pane.
 
-Opening the client may start the local daemon (``core.connect.open_client`` calls
+Opening the client may start the local daemon (``srcnet_tui.core.connect.open_client`` calls
 ``ensure_running`` for the local backend), which blocks, so the first pane that needs the client
 opens it in a thread; later callers await the same open. Everything else here is a thin async
-pass-through to :class:`core.skaha.SkahaClient` so that tests and the benchmark can hand the app
+pass-through to :class:`srcnet_tui.core.skaha.SkahaClient` so that tests and the benchmark can hand the app
 another object with the same methods.
 """
 
@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from core import connect
-from core.credentials import credential_status
-from core.errors import SrcnetError
-from core.settings import Settings
-from core.skaha import RetryPolicy
+from srcnet_tui.core import connect
+from srcnet_tui.core.credentials import credential_status
+from srcnet_tui.core.errors import SrcnetError
+from srcnet_tui.core.settings import Settings
+from srcnet_tui.core.skaha import RetryPolicy
 
 TUI_RETRIES = RetryPolicy(attempts=3, base_s=0.25, cap_s=2.0, total_s=8.0)
 """A poll that fails fast: the poll loop has its own backoff, and the header must turn stale soon."""
 
 
 class Platform:
-    """Lazily opened :class:`core.skaha.SkahaClient` for one :class:`core.settings.Settings`."""
+    """Lazily opened :class:`srcnet_tui.core.skaha.SkahaClient` for one :class:`srcnet_tui.core.settings.Settings`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -53,7 +53,7 @@ class Platform:
                 pass
 
     async def credential(self) -> Any:
-        """:class:`core.credentials.CredentialStatus` of the settings (read in a thread: it opens files)."""
+        """:class:`srcnet_tui.core.credentials.CredentialStatus` of the settings (read in a thread: it opens files)."""
         return await asyncio.to_thread(credential_status, self.settings)
 
     async def aclose(self) -> None:

@@ -1,8 +1,8 @@
 """Editing a run's ``config.ini`` from the Runs pane, through core's own validation.
 
-The values being typed are checked in memory by core (:func:`core.runs.config.check_run_config`),
+The values being typed are checked in memory by core (:func:`srcnet_tui.core.runs.config.check_run_config`),
 as if they were the section of the real file, so errors name that file, section and key. Reading
-and saving are core's (:func:`core.runs.config.read_section`, :func:`core.runs.config.update_section`):
+and saving are core's (:func:`srcnet_tui.core.runs.config.read_section`, :func:`srcnet_tui.core.runs.config.update_section`):
 a save rewrites only the keys the user changed and keeps every other line of the file as it was.
 """
 
@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import SrcnetError
-from core.runs.config import (
-    SECTION_FOR_KIND, RunConfig, check_run_config, config_sections, load_run_config, read_section, update_section,
+from srcnet_tui.core.errors import SrcnetError
+from srcnet_tui.core.runs.config import (
+    SECTION_FOR_KIND,
+    RunConfig,
+    check_run_config,
+    config_sections,
+    load_run_config,
+    read_section,
+    update_section,
 )  # fmt: skip
 
 EDITABLE = (

@@ -1,4 +1,4 @@
-"""The Runs pane's calls into core.runs: the ledger, a run's folder, launch and resume.
+"""The Runs pane's calls into srcnet_tui.core.runs: the ledger, a run's folder, launch and resume.
 
 The ledger and folder reads block (SQLite, files), so the pane calls them through
 ``asyncio.to_thread``; each opens what it needs and closes it before returning. A launch or a
@@ -19,10 +19,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from core.runs.config import load_run_config
-from core.runs.ledger import LAUNCHED, Ledger, RunRecord
-from core.runs.orchestrate import Reporter, TaskProfile, resume_run, start_run, task_profiles
-from core.settings import Settings
+from srcnet_tui.core.runs.config import load_run_config
+from srcnet_tui.core.runs.ledger import LAUNCHED, Ledger, RunRecord
+from srcnet_tui.core.runs.orchestrate import Reporter, TaskProfile, resume_run, start_run, task_profiles
+from srcnet_tui.core.settings import Settings
 
 MAX_FILES_SHOWN = 40
 _contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,7 +1,7 @@
 """The ``srcnet-tui --headless`` command line: argument parsing, dispatch and the exit-code contract.
 
 Each command family lives in its own module that exposes ``register(subparsers)``; a command is a
-function ``handler(args) -> int``. Expected failures are :class:`core.errors.SrcnetError` and
+function ``handler(args) -> int``. Expected failures are :class:`srcnet_tui.core.errors.SrcnetError` and
 become one line on stderr plus the contract's exit code; nothing a user did wrong shows a traceback.
 """
 
@@ -11,10 +11,15 @@ import argparse
 import importlib
 import sys
 
-from core import __version__
-from core.errors import SrcnetError, UsageError
+from srcnet_tui.core import __version__
+from srcnet_tui.core.errors import SrcnetError, UsageError
 
-COMMAND_MODULES = ("core.cli.sessions", "core.cli.usage", "core.cli.runs", "core.cli.local")
+COMMAND_MODULES = (
+    "srcnet_tui.core.cli.sessions",
+    "srcnet_tui.core.cli.usage",
+    "srcnet_tui.core.cli.runs",
+    "srcnet_tui.core.cli.local",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +30,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("local", "canfar"), help="platform to use (default: canfar when a credential is found, else local)")
+    parser.add_argument(
+        "--backend", choices=("local", "canfar"), help="platform to use (default: canfar when a credential is found, else local)"
+    )
     parser.add_argument("--url", help="Skaha v1 base URL, e.g. https://ws-uv.canfar.net/skaha/v1")
     parser.add_argument("--token", help="bearer token (prefer SRCNET_TOKEN / CANFAR_TOKEN in the environment)")
     parser.add_argument("--cert", help="CADC proxy certificate (default ~/.ssl/cadcproxy.pem)")

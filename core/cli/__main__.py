@@ -1,7 +1,7 @@
-"""``python -m core.cli ...``: the headless CLI without the launcher (used to start the local daemon)."""
+"""``python -m srcnet_tui.core.cli ...``: the headless CLI without the launcher (used to start the local daemon)."""
 
 import sys
 
-from core.cli import main
+from srcnet_tui.core.cli import main
 
 sys.exit(main())

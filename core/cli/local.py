@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli.output import notice
-from core.errors import UsageError
-from core.local import daemon
-from core.local.faults import FaultConfig
-from core.local.service import ServeOptions, quiet_logging, serve
-from core.settings import resolve
+from srcnet_tui.core.cli.output import notice
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.local import daemon
+from srcnet_tui.core.local.faults import FaultConfig
+from srcnet_tui.core.local.service import ServeOptions, quiet_logging, serve
+from srcnet_tui.core.settings import resolve
 
 
 def _rate(text: str) -> float:
@@ -44,9 +44,18 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("serve-local", help="serve the Skaha v1 API from this machine (sessions are local processes)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     p.add_argument("--port", type=_port, default=0, help="port (default 0: pick a free one; see <state>/local/server.json)")
-    p.add_argument("--token", dest="serve_token", help="bearer token clients must send (default: generated once and kept 0600 in <state>/local/token; a token given here is visible in ps)")
+    p.add_argument(
+        "--token",
+        dest="serve_token",
+        help="bearer token clients must send (default: generated once and kept 0600 in <state>/local/token; a token given here is visible in ps)",
+    )
     p.add_argument("--ttl", type=float, default=3600.0, help="seconds a finished session stays listed (default 3600)")
-    p.add_argument("--max-runtime", type=_positive(float), default=1209600.0, help="seconds before a running session is ended as Failed (default 14 days)")
+    p.add_argument(
+        "--max-runtime",
+        type=_positive(float),
+        default=1209600.0,
+        help="seconds before a running session is ended as Failed (default 14 days)",
+    )
     p.add_argument("--cores", type=_positive(int), help="cores sessions may hold at once (default: this machine's)")
     p.add_argument("--ram-gb", type=_positive(float), help="GiB of memory sessions may hold at once (default: this machine's)")
     p.add_argument("--fault-latency-ms", type=float, default=0.0, help="delay every API request (tests/benchmarks)")

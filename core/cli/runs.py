@@ -17,20 +17,33 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from core import settings as settings_module
-from core.cli.output import notice, print_json, stderr, stdout
-from core.cli.sessions import settings_from_args
-from core.errors import SrcnetError, UsageError
-from core.runs import ledger as L
-from core.runs.ledger import Ledger, RunRecord, TaskRecord
-from core.runs.plan import task_label
-from core.runs.orchestrate import (
-    LAUNCH_CONCURRENCY, Reporter, RunResult, dry_run_plan, load_config, merge_run, refresh_runs, resume_run,
+from srcnet_tui.core import settings as settings_module
+from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
+from srcnet_tui.core.cli.sessions import settings_from_args
+from srcnet_tui.core.errors import SrcnetError, UsageError
+from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.orchestrate import (
+    LAUNCH_CONCURRENCY,
+    Reporter,
+    RunResult,
+    dry_run_plan,
+    load_config,
+    merge_run,
+    refresh_runs,
+    resume_run,
     start_run,
 )
+from srcnet_tui.core.runs.plan import task_label
 
-STATE_STYLE = {L.COMPLETED: "green", L.NO_SOURCES: "green", L.FAILED: "red", L.LOST: "red",
-               L.LAUNCHED: "cyan", L.LAUNCHING: "yellow"}
+STATE_STYLE = {
+    L.COMPLETED: "green",
+    L.NO_SOURCES: "green",
+    L.FAILED: "red",
+    L.LOST: "red",
+    L.LAUNCHED: "cyan",
+    L.LAUNCHING: "yellow",
+}
 
 
 class CliReporter(Reporter):
@@ -49,8 +62,9 @@ class CliReporter(Reporter):
     def run_started(self, run: RunRecord) -> None:
         self.run_id = run.id
         self.quiet_launches = run.tasks > self.QUIET_ABOVE
-        stderr.print(f"run {run.id}: {run.tasks} task(s), {run.kind}; outputs {run.remote_dir}; "
-                     f"results {run.local_dir}", highlight=False)
+        stderr.print(
+            f"run {run.id}: {run.tasks} task(s), {run.kind}; outputs {run.remote_dir}; results {run.local_dir}", highlight=False
+        )
 
     def phase(self, run_id: str, phase: str) -> None:
         if self.quiet_launches and phase in ("launching", "watching", "collecting"):
@@ -82,8 +96,7 @@ def plan_table(plan) -> Table:
     for column in ("#", "session name", "region", "parameter file", "cores", "RAM GiB"):
         table.add_column(column, justify="right" if column in ("#", "cores", "RAM GiB") else "left")
     for task in plan.tasks:
-        table.add_row(str(task.index), task.name, str(task.region or "-"), task.par_file, str(task.cores),
-                      str(task.ram_gb))
+        table.add_row(str(task.index), task.name, str(task.region or "-"), task.par_file, str(task.cores), str(task.ram_gb))
     return table
 
 
@@ -106,7 +119,7 @@ def print_plan(plan) -> None:
 
 
 def usage_table(report: dict) -> Table:
-    from core.usage import render_table
+    from srcnet_tui.core.usage import render_table
 
     return render_table(report)
 
@@ -115,8 +128,15 @@ def print_result(result: RunResult, as_json: bool) -> None:
     """The outcome: JSON on stdout, or the usage table on stdout and a summary on stderr."""
     run = result.run
     if as_json:
-        print_json({**run.to_json(), "exit_code": result.exit_code, "usage": result.usage, "merged": result.merged,
-                    "tasks_detail": [_task_json(t) for t in result.tasks]})
+        print_json(
+            {
+                **run.to_json(),
+                "exit_code": result.exit_code,
+                "usage": result.usage,
+                "merged": result.merged,
+                "tasks_detail": [_task_json(t) for t in result.tasks],
+            }
+        )
     elif not result.waited:
         notice(f"run {run.id}: launched; follow it with `runs --refresh`, finish it with `resume {run.id}`")
     else:
@@ -132,15 +152,24 @@ def _print_finished(result: RunResult) -> None:
         notice(f"usage: {problem}")
     if result.merged:
         merged = result.merged
-        notice(f"merged catalogue: {merged['path']} ({merged['sources']} sources from {merged['read']} rows; "
-               f"{merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates dropped)")
+        notice(
+            f"merged catalogue: {merged['path']} ({merged['sources']} sources from {merged['read']} rows; "
+            f"{merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates dropped)"
+        )
     counts = ", ".join(f"{n} {state}" for state, n in result.run.to_json()["counts"].items() if n)
     notice(f"run {result.run.id}: {counts}; results in {result.local_dir}")
 
 
 def _task_json(task: TaskRecord) -> dict:
-    return {"index": task.index, "name": task.name, "state": task.state, "session_id": task.session_id,
-            "exit_code": task.exit_code, "message": task.message, "attempt": task.attempt}
+    return {
+        "index": task.index,
+        "name": task.name,
+        "state": task.state,
+        "session_id": task.session_id,
+        "exit_code": task.exit_code,
+        "message": task.message,
+        "attempt": task.attempt,
+    }
 
 
 def _run_command(kind: str):
@@ -152,8 +181,11 @@ def _run_command(kind: str):
             print_json(plan.to_dict()) if args.json else print_plan(plan)
             return 0
         reporter = CliReporter()
-        return _finish(args, reporter, start_run(settings, config, wait=not args.no_wait, reporter=reporter,
-                                                 launch_concurrency=args.max_launching))
+        return _finish(
+            args,
+            reporter,
+            start_run(settings, config, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching),
+        )
 
     return handler
 
@@ -164,13 +196,17 @@ def _finish(args, reporter: CliReporter, work) -> int:
         result = asyncio.run(work)
     except KeyboardInterrupt:
         if reporter.run_id:
-            notice(f"run {reporter.run_id} interrupted; sessions already launched keep running. "
-                   f"Finish it with: srcnet-tui --headless resume {reporter.run_id}")
+            notice(
+                f"run {reporter.run_id} interrupted; sessions already launched keep running. "
+                f"Finish it with: srcnet-tui --headless resume {reporter.run_id}"
+            )
         raise
     except (SrcnetError, OSError):  # OSError: e.g. the results folder became unusable mid-run
         if reporter.run_id:
-            notice(f"run {reporter.run_id} stopped; once the problem below is fixed, finish it with: "
-                   f"srcnet-tui --headless resume {reporter.run_id}")
+            notice(
+                f"run {reporter.run_id} stopped; once the problem below is fixed, finish it with: "
+                f"srcnet-tui --headless resume {reporter.run_id}"
+            )
         raise
     print_result(result, args.json)
     return result.exit_code
@@ -179,8 +215,11 @@ def _finish(args, reporter: CliReporter, work) -> int:
 def cmd_resume(args) -> int:
     settings = settings_from_args(args)
     reporter = CliReporter()
-    return _finish(args, reporter, resume_run(settings, args.run_id, wait=not args.no_wait, reporter=reporter,
-                                              launch_concurrency=args.max_launching))
+    return _finish(
+        args,
+        reporter,
+        resume_run(settings, args.run_id, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching),
+    )
 
 
 def _tolerance(text: str) -> tuple[float, float]:
@@ -199,9 +238,11 @@ def cmd_merge(args) -> int:
     if args.json:
         print_json(merged)
     else:
-        stdout.print(f"{merged['path']}: {merged['sources']} sources from {merged['read']} rows "
-                     f"({merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates)",
-                     highlight=False)
+        stdout.print(
+            f"{merged['path']}: {merged['sources']} sources from {merged['read']} rows "
+            f"({merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates)",
+            highlight=False,
+        )
     return 0
 
 
@@ -213,8 +254,16 @@ def runs_table(runs: list[RunRecord]) -> Table:
         counts = run.counts
         ok = counts.get(L.COMPLETED, 0) + counts.get(L.NO_SOURCES, 0)
         created = run.to_json()["created"][5:16].replace("T", " ")
-        table.add_row(run.id, created, run.kind, run.phase, f"{run.done}/{run.tasks}", str(ok),
-                      str(counts.get(L.FAILED, 0)), str(counts.get(L.LOST, 0)))
+        table.add_row(
+            run.id,
+            created,
+            run.kind,
+            run.phase,
+            f"{run.done}/{run.tasks}",
+            str(ok),
+            str(counts.get(L.FAILED, 0)),
+            str(counts.get(L.LOST, 0)),
+        )
     return table
 
 
@@ -239,7 +288,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_quickstart(args) -> int:
-    from core.runs import quickstart
+    from srcnet_tui.core.runs import quickstart
 
     quickstart.check_installed()
     if args.backend == "canfar":
@@ -250,10 +299,15 @@ def cmd_quickstart(args) -> int:
     notice(f"quickstart: synthetic image {example.image} ({len(example.sources)} sources), config {example.config}")
     config = load_config(example.config, "parallel", quickstart.SECTION)
     reporter = CliReporter()
-    code = _finish(args, reporter, start_run(settings, config, wait=not args.no_wait, reporter=reporter,
-                                             launch_concurrency=args.max_launching))
-    notice(f"next: edit {example.config} and run `srcnet-tui --headless parallel {example.config} "
-           f"--section {quickstart.SECTION}`, or open the TUI with `srcnet-tui`")
+    code = _finish(
+        args,
+        reporter,
+        start_run(settings, config, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching),
+    )
+    notice(
+        f"next: edit {example.config} and run `srcnet-tui --headless parallel {example.config} "
+        f"--section {quickstart.SECTION}`, or open the TUI with `srcnet-tui`"
+    )
     return code
 
 
@@ -270,8 +324,13 @@ def _positive_int(text: str) -> int:
 def _add_wait_options(parser) -> None:
     parser.add_argument("--no-wait", action="store_true", help="return once every task is launched")
     parser.add_argument("--json", action="store_true", help="print the result (or the plan) as JSON")
-    parser.add_argument("--max-launching", type=_positive_int, default=LAUNCH_CONCURRENCY, metavar="N",
-                        help=f"create requests in flight at once (default {LAUNCH_CONCURRENCY}; not a cap on running tasks)")
+    parser.add_argument(
+        "--max-launching",
+        type=_positive_int,
+        default=LAUNCH_CONCURRENCY,
+        metavar="N",
+        help=f"create requests in flight at once (default {LAUNCH_CONCURRENCY}; not a cap on running tasks)",
+    )
 
 
 def _command(subparsers, name: str, help: str, handler, run_id: bool = False):
@@ -297,7 +356,6 @@ def register(subparsers) -> None:
     parser = _command(subparsers, "merge", "merge (again) the catalogues of a finished split run", cmd_merge, run_id=True)
     parser.add_argument("--tolerance", help="match distance: PIXELS or PIXELS,CHANNELS (default 3,3)")
     parser.add_argument("--json", action="store_true")
-    parser = _command(subparsers, "quickstart", "PyBDSF on a generated image: a split run on the local server",
-                      cmd_quickstart)
+    parser = _command(subparsers, "quickstart", "PyBDSF on a generated image: a split run on the local server", cmd_quickstart)
     parser.add_argument("--dir", help="folder for the example's config, image and results (default ./srcnet-quickstart)")
     _add_wait_options(parser)

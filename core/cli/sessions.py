@@ -2,7 +2,7 @@
 
 Each command resolves the settings, refuses an unusable credential (exit 3, one line: no backend
 notice claiming a credential was found), names the backend on stderr, and then talks through
-:class:`core.skaha.SyncSkaha`, which reports slow answers and retries on stderr as they happen.
+:class:`srcnet_tui.core.skaha.SyncSkaha`, which reports slow answers and retries on stderr as they happen.
 Tables are for people; ``--json`` output is for scripts and uses Skaha's field names.
 """
 
@@ -16,16 +16,22 @@ from contextlib import contextmanager
 
 from rich.table import Table
 
-from core import settings as settings_module
-from core.cli.output import notice, print_json, stderr, stdout
-from core.connect import open_sync
-from core.credentials import require_credential
-from core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
-from core.logtail import new_text
-from core.models import (
-    COMPLETED, FAILED, PENDING, RUNNING, TERMINATING, Session, parse_events,
+from srcnet_tui.core import settings as settings_module
+from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
+from srcnet_tui.core.connect import open_sync
+from srcnet_tui.core.credentials import require_credential
+from srcnet_tui.core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
+from srcnet_tui.core.logtail import new_text
+from srcnet_tui.core.models import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    TERMINATING,
+    Session,
+    parse_events,
 )
-from core.skaha import LaunchSpec, SyncSkaha, validate_spec
+from srcnet_tui.core.skaha import LaunchSpec, SyncSkaha, validate_spec
 
 STATUS_STYLE = {PENDING: "yellow", RUNNING: "cyan", COMPLETED: "green", FAILED: "red", TERMINATING: "magenta"}
 
@@ -91,11 +97,22 @@ def short_image(image: str) -> str:
 def sessions_table(sessions: list[Session]) -> Table:
     table = Table(header_style="bold")
     for column in ("ID", "NAME", "STATUS", "IMAGE", "STARTED UTC", "CPU use/req", "RAM GB use/req"):
-        table.add_column(column, no_wrap=column in ("ID", "STATUS", "STARTED UTC"), overflow="fold",
-                         min_width=22 if column == "IMAGE" else None)
+        table.add_column(
+            column,
+            no_wrap=column in ("ID", "STATUS", "STARTED UTC"),
+            overflow="fold",
+            min_width=22 if column == "IMAGE" else None,
+        )
     for s in sessions:
-        table.add_row(s.id, s.name, status_text(s.status), short_image(s.image), _when(s),
-                      _usage(s.cores_in_use, s.requested_cores), _usage(s.ram_in_use_gb, s.requested_ram_gb))
+        table.add_row(
+            s.id,
+            s.name,
+            status_text(s.status),
+            short_image(s.image),
+            _when(s),
+            _usage(s.cores_in_use, s.requested_cores),
+            _usage(s.ram_in_use_gb, s.requested_ram_gb),
+        )
     return table
 
 
@@ -149,9 +166,15 @@ def parse_env(items: list[str]) -> dict[str, str]:
 def cmd_launch(args) -> int:
     workload = list(args.workload or [])
     spec = LaunchSpec(
-        name=args.name, image=args.image,
-        cmd=workload[0] if workload else None, args=workload[1:],
-        env=parse_env(args.env), cores=args.cores, ram=args.ram, gpus=args.gpus, replicas=args.replicas,
+        name=args.name,
+        image=args.image,
+        cmd=workload[0] if workload else None,
+        args=workload[1:],
+        env=parse_env(args.env),
+        cores=args.cores,
+        ram=args.ram,
+        gpus=args.gpus,
+        replicas=args.replicas,
     )
     validate_spec(spec, check_image=False)  # the user's mistakes first, before any server is started
     with client_from_args(args) as client:
@@ -186,8 +209,9 @@ def _logs_so_far(client: SyncSkaha, session_id: str) -> str:
         return ""
 
 
-def follow_logs(client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_poll_s: float = 5.0,
-                give_up_s: float = 600.0) -> Session:
+def follow_logs(
+    client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_poll_s: float = 5.0, give_up_s: float = 600.0
+) -> Session:
     """Print new log lines until the session ends; survives transient trouble for ``give_up_s``."""
     printer = _LogPrinter()
     pause, trouble_since = poll_s, None
@@ -254,8 +278,9 @@ def cmd_events(args) -> int:
 # --- wait ---------------------------------------------------------------------------------------
 
 
-def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None,
-             poll_s: float = 1.0, max_poll_s: float = 10.0) -> dict[str, str]:
+def wait_for(
+    client: SyncSkaha, ids: list[str], timeout_s: float | None, poll_s: float = 1.0, max_poll_s: float = 10.0
+) -> dict[str, str]:
     """Poll until every session is Completed or Failed; maps id -> final status (``unknown`` if it vanished).
 
     An id never seen raises :class:`NotFound`; a timeout raises :class:`TaskFailed` naming the rest.
@@ -274,8 +299,9 @@ def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None,
                 if session_id not in seen:
                     raise NotFound(f"session {session_id} not found")
                 final[session_id] = "unknown"
-                stderr.print(f"session {session_id}: vanished before its end was seen (status unknown)",
-                             highlight=False, markup=False)
+                stderr.print(
+                    f"session {session_id}: vanished before its end was seen (status unknown)", highlight=False, markup=False
+                )
             elif session.is_terminal:
                 final[session_id] = session.status
             seen.add(session_id)

@@ -5,24 +5,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core import recorder
-from core.cli.output import print_json, stdout
-from core.errors import UsageError
+from srcnet_tui.core.cli.output import print_json, stdout
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.task import recorder
 
 
 def register(subparsers) -> None:
     record = subparsers.add_parser(
-        "record", help="run a command without a shell and log its CPU, memory and I/O",
+        "record",
+        help="run a command without a shell and log its CPU, memory and I/O",
         description="Run CMD without a shell, sample its process tree (psrecord CSV columns), "
-                    "write a summary JSON beside the log and exit with CMD's status.",
-        usage="srcnet-tui --headless record --log FILE [--interval S] [--grace S] -- CMD [ARG ...]")
+        "write a summary JSON beside the log and exit with CMD's status.",
+        usage="srcnet-tui --headless record --log FILE [--interval S] [--grace S] -- CMD [ARG ...]",
+    )
     recorder.add_record_options(record)
     record.set_defaults(handler=run_record)
 
     aggregate = subparsers.add_parser(
-        "aggregate", help="CPU-hours, peaks and efficiency from profile logs",
-        description="Aggregate psrecord (plain or CSV) and recorder logs; folders are searched "
-                    "for *.csv, *.txt and *.log files.")
+        "aggregate",
+        help="CPU-hours, peaks and efficiency from profile logs",
+        description="Aggregate psrecord (plain or CSV) and recorder logs; folders are searched for *.csv, *.txt and *.log files.",
+    )
     aggregate.add_argument("paths", nargs="+", metavar="DIR_OR_FILES")
     aggregate.add_argument("--cores", type=float, help="cores each run was given (for allocated core-hours)")
     aggregate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -40,7 +43,7 @@ def run_record(args) -> int:
 
 
 def run_aggregate(args) -> int:
-    from core import usage  # pandas is slow to import; only this command needs it
+    from srcnet_tui.core import usage  # pandas is slow to import; only this command needs it
 
     if args.cores is not None and not args.cores > 0:
         raise UsageError(f"--cores must be positive, got {args.cores:g}")

@@ -1,6 +1,6 @@
 """The local backend: a Skaha v1 server on this machine whose sessions are real local processes.
 
-``srcnet-tui --headless serve-local`` runs it in the foreground; :func:`core.local.daemon.ensure_running`
+``srcnet-tui --headless serve-local`` runs it in the foreground; :func:`srcnet_tui.core.local.daemon.ensure_running`
 starts it detached (or reuses the one already serving the state folder) for the CLI and the TUI.
 Clients written for CANFAR work against it unchanged.
 

@@ -42,7 +42,7 @@ class Capacity:
     ram_gb: float
 
     @classmethod
-    def of_this_machine(cls, cores: int | None = None, ram_gb: float | None = None) -> "Capacity":
+    def of_this_machine(cls, cores: int | None = None, ram_gb: float | None = None) -> Capacity:
         return cls(int(cores or _usable_cpus()), float(ram_gb or psutil.virtual_memory().total / GIB))
 
     @property

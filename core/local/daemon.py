@@ -1,9 +1,9 @@
 """Start, find and stop the local server daemon for a state folder (used by the CLI and the TUI).
 
 ``ensure_running`` reuses a server that ``server.json`` names when that process is alive, runs this
-code (same :func:`~core.local.service.software_version`) and answers ``/skaha/availability``. A
+code (same :func:`~srcnet_tui.core.local.service.software_version`) and answers ``/skaha/availability``. A
 daemon left running by other code is stopped first (its sessions are detached processes and the
-new server re-adopts them); then ``python -P -m core.cli --state-dir X serve-local --port 0`` is started
+new server re-adopts them); then ``python -P -m srcnet_tui.core.cli --state-dir X serve-local --port 0`` is started
 detached and waited for, with a deadline, until it answers. An flock on ``local/daemon.lock``
 serialises this, so two CLIs starting at once never start two daemons.
 """
@@ -23,10 +23,10 @@ from pathlib import Path
 import httpx
 import psutil
 
-from core.errors import Unreachable, UsageError
-from core.local import procs
-from core.local.service import read_server_file, software_version
-from core.local.store import Store
+from srcnet_tui.core.errors import Unreachable, UsageError
+from srcnet_tui.core.local import procs
+from srcnet_tui.core.local.service import read_server_file, software_version
+from srcnet_tui.core.local.store import Store
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -102,7 +102,17 @@ def _start_daemon(store: Store) -> subprocess.Popen:
     with open(store.root / LOG_NAME, "ab") as log:
         return subprocess.Popen(
             # -P: the state folder (the cwd) must not come first on sys.path, shadowing installed modules
-            [sys.executable, "-P", "-m", "core.cli", "--state-dir", str(store.state_dir), "serve-local", "--port", "0"],
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "srcnet_tui.core.cli",
+                "--state-dir",
+                str(store.state_dir),
+                "serve-local",
+                "--port",
+                "0",
+            ],
             cwd=store.root,
             env=procs.without_credentials(os.environ),
             stdin=subprocess.DEVNULL,

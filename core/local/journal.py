@@ -21,8 +21,8 @@ import os
 import threading
 from pathlib import Path
 
-from core.errors import UsageError
-from core.local.store import write_atomic
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.local.store import write_atomic
 
 SNAPSHOT = "records.jsonl"
 JOURNAL = "journal.jsonl"
@@ -182,7 +182,7 @@ class Journal:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _truncate_quietly(fd: int, size: int) -> None:

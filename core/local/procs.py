@@ -32,6 +32,7 @@ def without_credentials(environ: dict[str, str]) -> dict[str, str]:
     The daemon is started by whichever client came first, and sessions inherit the daemon's
     environment; a CANFAR token in that client's shell must not reach every session's log.
     """
+
     def is_credential(name: str) -> bool:
         upper = name.upper()
         return upper.startswith("CANFAR_") or any(marker in upper for marker in CREDENTIAL_MARKERS)
@@ -39,7 +40,9 @@ def without_credentials(environ: dict[str, str]) -> dict[str, str]:
     return {name: value for name, value in environ.items() if not is_credential(name)}
 
 
-def spawn_shim(meta_dir: Path, workdir: Path, command: list[str], env: dict[str, str], lock_path: Path) -> tuple[subprocess.Popen, float]:
+def spawn_shim(
+    meta_dir: Path, workdir: Path, command: list[str], env: dict[str, str], lock_path: Path
+) -> tuple[subprocess.Popen, float]:
     """Start ``command`` under the shim as a detached process; return the Popen and its create time.
 
     The shim inherits an flock held on ``lock_path`` from before the fork, so from the first instant

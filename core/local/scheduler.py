@@ -8,7 +8,7 @@ TTL seconds after they end, and admits the next Pending ones.
 
 Persistence: a record is changed under the scheduler lock and appended to the journal; before the
 request that caused the change is answered, the journal is made durable outside the lock, together
-with every other change appended meanwhile (group commit, see core.local.journal). Whatever a ``kill -9`` cuts short is re-derived by :meth:`recover` from the processes
+with every other change appended meanwhile (group commit, see srcnet_tui.core.local.journal). Whatever a ``kill -9`` cuts short is re-derived by :meth:`recover` from the processes
 and the shim's files: a live shim (it holds its flock) is re-adopted even if its record still says
 Pending, a finished one reports its exit status, a vanished one becomes Failed with an event.
 """
@@ -24,11 +24,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from core.local import procs
-from core.local.context import Capacity, LaunchRequest
-from core.local.journal import Batch, Journal
-from core.local.store import Store
-from core.local.views import new_event, local_user
+from srcnet_tui.core.local import procs
+from srcnet_tui.core.local.context import Capacity, LaunchRequest
+from srcnet_tui.core.local.journal import Batch, Journal
+from srcnet_tui.core.local.store import Store
+from srcnet_tui.core.local.views import local_user, new_event
 
 log = logging.getLogger("srcnet.local")
 
@@ -37,7 +37,7 @@ FINISHED = (COMPLETED, FAILED)
 ID_ALPHABET = string.ascii_lowercase + string.digits
 TICK_S = 0.1
 USAGE_EVERY_S = 1.0
-CREATE_ID = "SRCNET_CREATE_ID"  # set by core.skaha on every create; a resent create returns the first one's session
+CREATE_ID = "SRCNET_CREATE_ID"  # set by srcnet_tui.core.skaha on every create; a resent create returns the first one's session
 
 
 @dataclass(frozen=True)
@@ -333,7 +333,9 @@ class Scheduler:
             if record["state"] != RUNNING:
                 return
             if (record.get("expiry") or now + 1) < now:
-                self._finish(record, FAILED, None, ("Warning", "DeadlineExceeded", "Job was active longer than specified deadline"))
+                self._finish(
+                    record, FAILED, None, ("Warning", "DeadlineExceeded", "Job was active longer than specified deadline")
+                )
                 self._in_background(self._end_processes, dict(record))
                 return
             if self._apply_exit_file(record):
@@ -355,7 +357,11 @@ class Scheduler:
         else:
             why = f"signal {status['signal']}" if status.get("signal") else f"exit code {code}"
             self._finish(
-                record, FAILED, code, ("Warning", "BackoffLimitExceeded", f"Job has reached the specified backoff limit ({why})"), finished
+                record,
+                FAILED,
+                code,
+                ("Warning", "BackoffLimitExceeded", f"Job has reached the specified backoff limit ({why})"),
+                finished,
             )
         return True
 
@@ -378,7 +384,9 @@ class Scheduler:
     def _expire_finished(self, now: float) -> None:
         with self._lock:
             expired = [
-                r["id"] for r in self._records.values() if r["state"] in FINISHED and now - r.get("finished", now) >= self.limits.ttl_s
+                r["id"]
+                for r in self._records.values()
+                if r["state"] in FINISHED and now - r.get("finished", now) >= self.limits.ttl_s
             ]
             for session_id in expired:
                 self._forget(session_id)

@@ -1,7 +1,7 @@
 """HTTP face of the local server: Skaha v1 paths, cadc-rest parameter rules, bearer auth, fault injection.
 
 Standard library ``ThreadingHTTPServer`` (one daemon thread per connection, HTTP/1.1 keep-alive).
-The handler only translates between HTTP and :class:`core.local.scheduler.Scheduler`; wording and
+The handler only translates between HTTP and :class:`srcnet_tui.core.local.scheduler.Scheduler`; wording and
 content types of answers follow reference/skaha-api.md §3 and §8, so clients written for CANFAR work
 against it unchanged (``CANFAR_URL=http://127.0.0.1:PORT/skaha/v1 CANFAR_TOKEN=...``).
 """
@@ -15,10 +15,17 @@ import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from core.local.context import BadRequest, Capacity, context_document, images_document, repository_document, validate_create
-from core.local.faults import Faults
-from core.local.scheduler import NoActiveJob, Scheduler
-from core.local.views import ListingCache, events_table, public_session_json, session_json, stats_json
+from srcnet_tui.core.local.context import (
+    BadRequest,
+    Capacity,
+    context_document,
+    images_document,
+    repository_document,
+    validate_create,
+)
+from srcnet_tui.core.local.faults import Faults
+from srcnet_tui.core.local.scheduler import NoActiveJob, Scheduler
+from srcnet_tui.core.local.views import ListingCache, events_table, public_session_json, session_json, stats_json
 
 log = logging.getLogger("srcnet.local")
 
@@ -94,7 +101,7 @@ class SkahaHandler(BaseHTTPRequestHandler):
     server_version = "srcnet-tui-local/1"
     server: LocalSkahaServer
 
-    def log_message(self, format, *args):  # noqa: A002 - signature from the stdlib
+    def log_message(self, format, *args):
         log.debug("%s - %s", self.address_string(), format % args)
 
     # --- entry points ------------------------------------------------------------------------
@@ -158,7 +165,9 @@ class SkahaHandler(BaseHTTPRequestHandler):
         elif path == ROOT + "/availability" and method in ("GET", "HEAD"):
             self._send(200, AVAILABILITY_XML, "text/xml")
         elif path == ROOT + "/capabilities" and method in ("GET", "HEAD"):
-            platform = "".join(PLATFORM_CAPABILITY.format(kind=k, base=base) for k in ("session", "context", "image", "repository"))
+            platform = "".join(
+                PLATFORM_CAPABILITY.format(kind=k, base=base) for k in ("session", "context", "image", "repository")
+            )
             self._send(200, CAPABILITIES_XML.format(base=base, platform=platform), "text/xml")
         else:
             raise HttpError(404, f"not found: {path}")

@@ -3,7 +3,7 @@
 The server holds an flock on ``<state_dir>/local/server.lock`` for its whole life (a second server
 on the same folder refuses to start), recovers the sessions a previous server left, listens, and then
 announces itself in ``server.json`` (pid, create time, host, port, url, software version) for
-:mod:`core.local.daemon`, which replaces a daemon whose version is not its own. SIGTERM/SIGINT stop
+:mod:`srcnet_tui.core.local.daemon`, which replaces a daemon whose version is not its own. SIGTERM/SIGINT stop
 it cleanly; sessions keep running either way.
 """
 
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import psutil
 
-import core
-from core.errors import UsageError
-from core.local.context import Capacity
-from core.local.faults import FaultConfig, Faults
-from core.local.scheduler import Limits, Scheduler
-from core.local.server import API, ROOT, LocalSkahaServer
-from core.local.store import Store, read_json, write_json_atomic
+import srcnet_tui.core
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.local.context import Capacity
+from srcnet_tui.core.local.faults import FaultConfig, Faults
+from srcnet_tui.core.local.scheduler import Limits, Scheduler
+from srcnet_tui.core.local.server import API, ROOT, LocalSkahaServer
+from srcnet_tui.core.local.store import Store, read_json, write_json_atomic
 
 SERVER_FILE = "server.json"
 SERVER_LOCK = "server.lock"
@@ -51,12 +51,12 @@ class ServeOptions:
 
 @functools.cache
 def software_version() -> str:
-    """``core.__version__`` plus a hash of the local server's sources: tells a daemon started from
+    """``srcnet_tui.core.__version__`` plus a hash of the local server's sources: tells a daemon started from
     other code (an older checkout, an edited file) apart from one this code would start."""
     digest = hashlib.sha256()
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    return f"{core.__version__}+{digest.hexdigest()[:12]}"
+    return f"{srcnet_tui.core.__version__}+{digest.hexdigest()[:12]}"
 
 
 def server_file(state_dir: Path) -> Path:
@@ -100,7 +100,9 @@ def serve(options: ServeOptions, announce=lambda message: print(message, file=sy
     scheduler.start()
     info = _announce_file(store, httpd)
     if not ipaddress.ip_address(httpd.server_address[0]).is_loopback:
-        announce(f"serve-local: warning: listening on {options.host}, reachable beyond this machine (bearer token still required)")
+        announce(
+            f"serve-local: warning: listening on {options.host}, reachable beyond this machine (bearer token still required)"
+        )
     announce(f"serve-local: Skaha v1 at {info['url']} ({len(scheduler.snapshot())} sessions; token in {store.token_path()})")
     _stop_on_signals(httpd)
     try:
@@ -140,4 +142,3 @@ def _stop_on_signals(httpd: LocalSkahaServer) -> None:
 
 def quiet_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s serve-local %(levelname)s %(message)s")
-

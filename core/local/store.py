@@ -2,16 +2,16 @@
 
 Files are replaced atomically (temp file + fsync + ``os.replace``), so a ``kill -9`` of the server
 at any moment leaves either the old or the new version of a file, never half of one; session
-records are appended to a journal instead (core.local.journal). Layout under ``<state_dir>/local/``::
+records are appended to a journal instead (srcnet_tui.core.local.journal). Layout under ``<state_dir>/local/``::
 
     token                   bearer token (0600) when none was given on the command line
-    server.json             pid/host/port/version of the running daemon (see core.local.daemon)
-    records.jsonl           snapshot of the session records (core.local.journal)
-    journal.jsonl           changes to them since the snapshot (core.local.journal)
+    server.json             pid/host/port/version of the running daemon (see srcnet_tui.core.local.daemon)
+    records.jsonl           snapshot of the session records (srcnet_tui.core.local.journal)
+    journal.jsonl           changes to them since the snapshot (srcnet_tui.core.local.journal)
     meta/<id>/session.json  a session record as versions before the journal kept it (read once, then removed)
-    meta/<id>/output.log    stdout+stderr of the session (written by core.local.shim)
-    meta/<id>/exit.json     how the session's command ended (written by core.local.shim)
-    meta/<id>/shim.json     pid and start time of the shim (written by core.local.shim)
+    meta/<id>/output.log    stdout+stderr of the session (written by srcnet_tui.core.local.shim)
+    meta/<id>/exit.json     how the session's command ended (written by srcnet_tui.core.local.shim)
+    meta/<id>/shim.json     pid and start time of the shim (written by srcnet_tui.core.local.shim)
     meta/<id>/lock          held (flock) by the shim for as long as it lives
     sessions/<id>/          the session's working directory
 """
@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from core.errors import UsageError
+from srcnet_tui.core.errors import UsageError
 
 RECORD = "session.json"
 LOG = "output.log"

@@ -12,7 +12,7 @@ import os
 import pwd
 import time
 
-from core.local.context import GIB, Capacity
+from srcnet_tui.core.local.context import GIB, Capacity
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 EVENT_COLUMNS = ("TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME")

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import NotFound, UsageError
+from srcnet_tui.core.errors import NotFound, UsageError
 
 DEFAULT_IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
 """The SoFiA-2 task container built from ``image/`` (its tag follows the pinned SoFiA-2 release)."""
@@ -282,7 +282,6 @@ def read_section(path: str | Path, section: str) -> dict[str, str]:
         found = ", ".join(f"[{name}]" for name in parser.sections()) or "none"
         raise UsageError(f"{path.name}: no [{section}] section (sections found: {found})")
     return dict(parser.items(section))
-
 
 
 def update_section(path: str | Path, section: str, values: Mapping[str, str]) -> None:

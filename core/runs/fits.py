@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import NotFound, UsageError
+from srcnet_tui.core.errors import NotFound, UsageError
 
 BLOCK = 2880
 CARD = 80

@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import NotFound, UsageError
+from srcnet_tui.core.errors import NotFound, UsageError
 
 PLANNED, LAUNCHING, LAUNCHED = "planned", "launching", "launched"
 COMPLETED, NO_SOURCES, FAILED, LOST = "completed", "no-sources", "failed", "lost"
@@ -204,9 +204,19 @@ class Ledger:
         self._db.execute("COMMIT")
 
     # -- runs ----------------------------------------------------------------------------------
-    def create_run(self, run_id: str, kind: str, tasks: list[tuple[int, str, dict]], *, config: str | None = None,
-                   section: str | None = None, backend: str | None = None, remote_dir: str | None = None,
-                   local_dir: str | None = None, details: dict | None = None) -> None:
+    def create_run(
+        self,
+        run_id: str,
+        kind: str,
+        tasks: list[tuple[int, str, dict]],
+        *,
+        config: str | None = None,
+        section: str | None = None,
+        backend: str | None = None,
+        remote_dir: str | None = None,
+        local_dir: str | None = None,
+        details: dict | None = None,
+    ) -> None:
         """Record a run and all its planned tasks ``(index, session name, spec)`` in one transaction."""
         now = time.time()
         with self._transaction() as db:
@@ -237,11 +247,24 @@ class Ledger:
         return [self._run_record(row, with_details=False) for row in rows]
 
     def _run_record(self, row: sqlite3.Row, with_details: bool = True) -> RunRecord:
-        counts = dict(self._db.execute(
-            "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)).fetchall())
+        counts = dict(
+            self._db.execute("SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)).fetchall()
+        )
         details = json.loads(row["details"]) if with_details else {}
-        return RunRecord(row["id"], row["created"], row["kind"], row["config"], row["section"], row["backend"],
-                         row["phase"], row["finished"], row["remote_dir"], row["local_dir"], details, counts)
+        return RunRecord(
+            row["id"],
+            row["created"],
+            row["kind"],
+            row["config"],
+            row["section"],
+            row["backend"],
+            row["phase"],
+            row["finished"],
+            row["remote_dir"],
+            row["local_dir"],
+            details,
+            counts,
+        )
 
     @contextmanager
     def driving(self, run_id: str):
@@ -288,12 +311,14 @@ class Ledger:
     def mark_launched(self, run_id: str, index: int, session_id: str) -> None:
         self._update(run_id, index, "state = 'launched', session_id = ?, launched_at = ?", (session_id, time.time()))
 
-    def mark_finished(self, run_id: str, index: int, state: str, exit_code: int | None = None,
-                      message: str | None = None) -> None:
+    def mark_finished(
+        self, run_id: str, index: int, state: str, exit_code: int | None = None, message: str | None = None
+    ) -> None:
         if state not in FINISHED_STATES:
             raise UsageError(f"task state {state!r} is not a finished state")
-        self._update(run_id, index, "state = ?, exit_code = ?, message = ?, finished_at = ?",
-                     (state, exit_code, message, time.time()))
+        self._update(
+            run_id, index, "state = ?, exit_code = ?, message = ?, finished_at = ?", (state, exit_code, message, time.time())
+        )
 
     def mark_planned(self, run_id: str, index: int, *, next_attempt: bool = False) -> None:
         """Back to ``planned`` (nothing was created); with ``next_attempt`` the task gets a fresh name."""
@@ -302,12 +327,15 @@ class Ledger:
         if next_attempt:
             attempt += 1
             name = f"{_base_name(task.name, task.attempt)}-a{attempt}"
-        self._update(run_id, index, "state = 'planned', session_id = NULL, exit_code = NULL, message = NULL,"
-                     " name = ?, attempt = ?, finished_at = NULL", (name, attempt))
+        self._update(
+            run_id,
+            index,
+            "state = 'planned', session_id = NULL, exit_code = NULL, message = NULL, name = ?, attempt = ?, finished_at = NULL",
+            (name, attempt),
+        )
 
     def _update(self, run_id: str, index: int, assignments: str, values: tuple) -> None:
-        cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE run_id = ? AND idx = ?",
-                                  (*values, run_id, index))
+        cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE run_id = ? AND idx = ?", (*values, run_id, index))
         if cursor.rowcount != 1:
             raise NotFound(f"run {run_id}: no task {index}")
 
@@ -318,6 +346,17 @@ def _base_name(name: str, attempt: int) -> str:
 
 
 def _task_record(row: sqlite3.Row) -> TaskRecord:
-    return TaskRecord(row["run_id"], row["idx"], row["name"], row["attempt"], row["state"], row["session_id"],
-                      row["exit_code"], row["message"], row["launching_at"], row["launched_at"],
-                      row["finished_at"], json.loads(row["spec"]))
+    return TaskRecord(
+        row["run_id"],
+        row["idx"],
+        row["name"],
+        row["attempt"],
+        row["state"],
+        row["session_id"],
+        row["exit_code"],
+        row["message"],
+        row["launching_at"],
+        row["launched_at"],
+        row["finished_at"],
+        json.loads(row["spec"]),
+    )

@@ -15,8 +15,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from core.runs.ledger import RunRecord, TaskRecord
-from core.runs.storage import Storage, file_md5
+from srcnet_tui.core.runs.ledger import RunRecord, TaskRecord
+from srcnet_tui.core.runs.storage import Storage, file_md5
 
 FORMAT = "srcnet-run/1"
 PACKAGES = ("srcnet-tui", "httpx", "vos", "cadcutils", "psutil", "pandas", "astropy", "bdsf")
@@ -42,13 +42,11 @@ def input_checksums(plan: dict, storage: Storage) -> list[dict]:
     for upload in plan["uploads"]:
         local = Path(upload["local"])
         if local.is_file():
-            entries.append({"path": upload["remote"], "source": str(local), "size": local.stat().st_size,
-                            "md5": file_md5(local)})
+            entries.append({"path": upload["remote"], "source": str(local), "size": local.stat().st_size, "md5": file_md5(local)})
     uploaded = {u["remote"] for u in plan["uploads"]}
     if plan["input_data"] not in uploaded:
         found = storage.stat(plan["input_data"])
-        entries.append({"path": plan["input_data"], "size": found.size if found else None,
-                        "md5": found.md5 if found else None})
+        entries.append({"path": plan["input_data"], "size": found.size if found else None, "md5": found.md5 if found else None})
     return entries
 
 
@@ -93,8 +91,9 @@ def redacted_command(argv: list[str]) -> list[str]:
     return out
 
 
-def build_manifest(run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None,
-                   merged: dict | None = None) -> dict:
+def build_manifest(
+    run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None, merged: dict | None = None
+) -> dict:
     plan = run.details["plan"]
     return {
         "format": FORMAT,

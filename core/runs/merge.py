@@ -28,8 +28,8 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import UsageError
-from core.runs.split import Region
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.split import Region
 
 SPATIAL_EDGE, SPECTRAL_EDGE = 1, 2  # SoFiA-2 flag bits
 DEFAULT_TOLERANCE = (3.0, 3.0)
@@ -238,9 +238,7 @@ def _cut_by_inner_edge(row: dict, position, region: Region, inner: list[tuple[in
 
 def _nearest_edge_is_inner(position, region: Region, inner: list[tuple[int, int, int]], axes) -> bool:
     edges = [
-        (abs(position[axis] - edge), (axis, side, edge) in inner)
-        for axis in axes
-        for side, edge in enumerate(region.axis(axis))
+        (abs(position[axis] - edge), (axis, side, edge) in inner) for axis in axes for side, edge in enumerate(region.axis(axis))
     ]
     return min(edges)[1]
 
@@ -317,7 +315,9 @@ def _write_votable(result: MergeResult, path: Path) -> None:
 # --- a split run ---------------------------------------------------------------------------------
 
 
-def merge_split_run(plan: dict, folder_of, output: str | Path, *, tolerance: tuple[float, float] = DEFAULT_TOLERANCE) -> MergeResult:
+def merge_split_run(
+    plan: dict, folder_of, output: str | Path, *, tolerance: tuple[float, float] = DEFAULT_TOLERANCE
+) -> MergeResult:
     """Merge what the tasks of a split run brought back and write it to ``output``.
 
     ``plan`` is ``Plan.to_dict()`` as ``run.json`` and the ledger keep it, so a resumed run can

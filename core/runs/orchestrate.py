@@ -21,18 +21,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
-from core.errors import NotFound, SrcnetError, UsageError
-from core.runs import ledger as L
-from core.runs.config import RunConfig, is_arc_path, load_run_config
-from core.runs.ledger import Ledger, RunRecord, TaskRecord
-from core.runs.plan import task_label
-from core.runs.storage import LocalArc, Storage, join, open_storage
-from core.skaha import LaunchSpec
+from srcnet_tui.core.errors import NotFound, SrcnetError, UsageError
+from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs.config import RunConfig, is_arc_path, load_run_config
+from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.plan import task_label
+from srcnet_tui.core.runs.storage import LocalArc, Storage, join, open_storage
+from srcnet_tui.core.skaha import LaunchSpec
 
 LAUNCH_CONCURRENCY = 16
 ADOPTION_GRACE_S = {"local": 1.0, "canfar": 10.0}
@@ -88,13 +88,14 @@ class RunResult:
 
 # -- planning --------------------------------------------------------------------------------------
 
+
 def load_config(path: str | Path, kind: str, section: str | None = None) -> RunConfig:
     return load_run_config(path, section=section, kind=kind)
 
 
 def make_plan(config: RunConfig, run_id: str, storage: Storage, context: dict | None = None):
     """The plan of a run; a cube already on /arc has its header read through storage."""
-    from core.runs.plan import plan_run
+    from srcnet_tui.core.runs.plan import plan_run
 
     def read_header(path: str):
         try:
@@ -106,7 +107,7 @@ def make_plan(config: RunConfig, run_id: str, storage: Storage, context: dict | 
 
 
 def read_cube_header(storage: Storage, path: str):
-    from core.runs.fits import read_cube_shape, read_cube_shape_from
+    from srcnet_tui.core.runs.fits import read_cube_shape, read_cube_shape_from
 
     if not is_arc_path(path):
         return read_cube_shape(path)
@@ -131,9 +132,16 @@ def task_spec(plan, task) -> dict:
 
 def launch_spec(task: TaskRecord) -> LaunchSpec:
     spec = task.spec
-    return LaunchSpec(name=task.name, image=spec["image"], cmd=spec["cmd"], args=list(spec["args"]),
-                      env=dict(spec.get("env") or {}), cores=spec.get("cores"), ram=spec.get("ram_gb"),
-                      gpus=spec.get("gpus"))
+    return LaunchSpec(
+        name=task.name,
+        image=spec["image"],
+        cmd=spec["cmd"],
+        args=list(spec["args"]),
+        env=dict(spec.get("env") or {}),
+        cores=spec.get("cores"),
+        ram=spec.get("ram_gb"),
+        gpus=spec.get("gpus"),
+    )
 
 
 def local_results_dir(config: RunConfig, state_dir: Path, run_id: str) -> Path:
@@ -158,13 +166,22 @@ def refuse_unwritable_results_dir(config: RunConfig, state_dir: Path) -> None:
 
 def record_plan(ledger: Ledger, plan, settings, local_dir: Path) -> RunRecord:
     tasks = [(t.index, t.name, task_spec(plan, t)) for t in plan.tasks]
-    ledger.create_run(plan.run_id, plan.run_kind, tasks, config=str(plan.config.path), section=plan.config.section,
-                      backend=settings.backend, remote_dir=plan.output_dir, local_dir=str(local_dir),
-                      details={"plan": plan.to_dict()})
+    ledger.create_run(
+        plan.run_id,
+        plan.run_kind,
+        tasks,
+        config=str(plan.config.path),
+        section=plan.config.section,
+        backend=settings.backend,
+        remote_dir=plan.output_dir,
+        local_dir=str(local_dir),
+        details={"plan": plan.to_dict()},
+    )
     return ledger.run(plan.run_id)
 
 
 # -- the run ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Runner:
@@ -172,7 +189,7 @@ class Runner:
 
     ledger: Ledger
     storage: Storage
-    client: object  # core.skaha.SkahaClient
+    client: object  # srcnet_tui.core.skaha.SkahaClient
     run_id: str
     reporter: Reporter = field(default_factory=Reporter)
     launch_concurrency: int = LAUNCH_CONCURRENCY
@@ -369,7 +386,7 @@ class Runner:
     def _read_summary(self, task: TaskRecord) -> dict | None:
         import json
 
-        from core.recorder import summary_path
+        from srcnet_tui.core.task.recorder import summary_path
 
         outputs = task.spec["outputs"]
         name = summary_path(Path(outputs["profile_log"])).name
@@ -411,7 +428,7 @@ class Runner:
 
     def usage(self) -> tuple[dict | None, list[str]]:
         """The usage report of the run's profile logs (the same numbers as ``aggregate``), a row per task."""
-        from core import usage
+        from srcnet_tui.core import usage
 
         profiles = task_profiles(self.local_dir, self.ledger.tasks(self.run_id))
         if not profiles:
@@ -422,7 +439,7 @@ class Runner:
 
     def merge(self, tolerance: tuple[float, float] | None = None) -> dict | None:
         """Split runs: one catalogue of the whole cube from the tasks' catalogues, beside them and on storage."""
-        from core.runs.merge import DEFAULT_TOLERANCE, merge_split_run
+        from srcnet_tui.core.runs.merge import DEFAULT_TOLERANCE, merge_split_run
 
         if self.plan.get("kind") != "split":
             return None
@@ -432,7 +449,7 @@ class Runner:
         return {"path": str(path), **result.to_dict()}
 
     def write_manifest(self, report: dict | None, merged: dict | None = None) -> Path:
-        from core.runs.manifest import build_manifest, write_manifest
+        from srcnet_tui.core.runs.manifest import build_manifest, write_manifest
 
         manifest = build_manifest(self.run, self.ledger.tasks(self.run_id), self.storage, report, merged)
         path = write_manifest(manifest, self.local_dir / RUN_JSON)
@@ -484,7 +501,7 @@ CONFIG_KEYS_OF_SPEC_FIELDS = ("image", "name", "cores", "ram", "gpus", "env")
 
 async def first_refusal(client, specs: list[LaunchSpec]) -> tuple[int, UsageError] | None:
     """The first spec the platform would refuse (its position, and why), checked here before sending."""
-    from core.skaha import validate_spec
+    from srcnet_tui.core.skaha import validate_spec
 
     registries, context = await asyncio.gather(client.registries(), client.context())
     for position, spec in enumerate(specs):
@@ -509,7 +526,7 @@ def _config_refusal(config: RunConfig, task, text: str) -> UsageError:
     """A launch refusal in terms of the config key that set the field, else of the task."""
     field = text.split(":", 1)[0].split(" ", 1)[0]
     if field in CONFIG_KEYS_OF_SPEC_FIELDS:
-        return UsageError(f"{config.where(field)}: {text[len(field):].lstrip(': ')}")
+        return UsageError(f"{config.where(field)}: {text[len(field) :].lstrip(': ')}")
     return UsageError(f"{task_label(task.index)} ({task.name}): {text}")
 
 
@@ -528,7 +545,7 @@ def _sessions_by_name(sessions) -> dict[str, list]:
 
 
 def _outcome_without_summary(session_status: str | None) -> tuple[str, int | None, str]:
-    from core.models import COMPLETED
+    from srcnet_tui.core.models import COMPLETED
 
     if session_status is None:
         return L.LOST, None, "the session vanished before its result was seen, and it left no summary"
@@ -539,6 +556,7 @@ def _outcome_without_summary(session_status: str | None) -> tuple[str, int | Non
 
 # -- entry points for the CLI and the TUI ----------------------------------------------------------
 
+
 def poll_pauses(settings) -> tuple[float, float]:
     """The first and the longest pause between two looks at the platform while a run is watched."""
     if settings.backend == "local":
@@ -546,16 +564,22 @@ def poll_pauses(settings) -> tuple[float, float]:
     return POLL_START_S, POLL_MAX_S
 
 
-async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter: Reporter | None = None,
-                    launch_concurrency: int = LAUNCH_CONCURRENCY,
-                    on_planned: Callable[[RunRecord], None] | None = None,
-                    storage: Storage | None = None) -> RunResult:
+async def start_run(
+    settings,
+    config: RunConfig,
+    *,
+    wait: bool = True,
+    reporter: Reporter | None = None,
+    launch_concurrency: int = LAUNCH_CONCURRENCY,
+    on_planned: Callable[[RunRecord], None] | None = None,
+    storage: Storage | None = None,
+) -> RunResult:
     """Plan a run, record it in the ledger, announce it, then drive it to its end.
 
     ``storage`` defaults to the backend's (:func:`open_storage`); ``on_planned`` is called once the
     run is in the ledger, before anything is staged or launched.
     """
-    from core.connect import open_client
+    from srcnet_tui.core.connect import open_client
 
     reporter = reporter or Reporter()
     L.make_state_dir(settings.state_dir)  # before the local server creates it with a laxer mode
@@ -575,10 +599,17 @@ async def start_run(settings, config: RunConfig, *, wait: bool = True, reporter:
             return await runner.drive(wait=wait)
 
 
-async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Reporter | None = None,
-                     launch_concurrency: int = LAUNCH_CONCURRENCY, storage: Storage | None = None) -> RunResult:
+async def resume_run(
+    settings,
+    run_id: str,
+    *,
+    wait: bool = True,
+    reporter: Reporter | None = None,
+    launch_concurrency: int = LAUNCH_CONCURRENCY,
+    storage: Storage | None = None,
+) -> RunResult:
     """Finish an interrupted run from the ledger: adopt, relaunch what never started, watch, collect."""
-    from core.connect import open_client
+    from srcnet_tui.core.connect import open_client
 
     reporter = reporter or Reporter()
     with Ledger(settings.state_dir) as ledger:
@@ -594,12 +625,13 @@ async def resume_run(settings, run_id: str, *, wait: bool = True, reporter: Repo
                 return await runner.drive(wait=wait)
 
 
-async def refresh_runs(settings, run_ids: list[str] | None = None,
-                       progress: Callable[[str], None] | None = None) -> list[RunRecord]:
+async def refresh_runs(
+    settings, run_ids: list[str] | None = None, progress: Callable[[str], None] | None = None
+) -> list[RunRecord]:
     """Bring the ledger up to date for runs nobody is watching (``--no-wait``): one session list,
     finished tasks recorded (their logs captured); nothing is launched. Returns the runs, newest first.
     ``progress`` hears about slow answers and retries."""
-    from core.connect import open_client
+    from srcnet_tui.core.connect import open_client
 
     with Ledger(settings.state_dir) as ledger:
         wanted = [r for r in ledger.runs() if run_ids is None or r.id in run_ids]
@@ -631,11 +663,13 @@ def dry_run_plan(settings, config: RunConfig, context: dict | None = None):
 
 def warn_if_credential_expires(settings, reporter: Reporter, expected_s: float = 24 * 3600) -> None:
     """Report a certificate or token that would expire before a run of ``expected_s`` ends."""
-    from core.credentials import credential_status
+    from srcnet_tui.core.credentials import credential_status
 
     status = credential_status(settings)
     if status.problem is None and status.seconds_left is not None and status.seconds_left < expected_s:
         hours = status.seconds_left / 3600
-        reporter.notice(f"warning: the {status.kind} credential expires in {hours:.1f} h "
-                        f"({status.expires_at:%Y-%m-%d %H:%M} UTC), possibly before this run ends; "
-                        "renew it (cadc-get-cert) to keep staging and collecting working")
+        reporter.notice(
+            f"warning: the {status.kind} credential expires in {hours:.1f} h "
+            f"({status.expires_at:%Y-%m-%d %H:%M} UTC), possibly before this run ends; "
+            "renew it (cadc-get-cert) to keep staging and collecting working"
+        )

@@ -15,15 +15,14 @@ always ``srcnet-task``, which runs the finder without a shell.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from core.errors import UsageError
-from core.recorder import summary_path
-from core.runs.config import RunConfig, is_arc_path
-from core.runs.fits import CubeShape, read_cube_shape
-from core.runs.split import (
+from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.config import RunConfig, is_arc_path
+from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape
+from srcnet_tui.core.runs.split import (
     GIB,
     Region,
     counts_for_max_bytes,
@@ -34,6 +33,7 @@ from core.runs.split import (
     ram_request_gb,
     region_bytes,
 )
+from srcnet_tui.core.task.recorder import summary_path
 
 TASK_COMMAND = "srcnet-task"
 MAX_NAME = 63  # Skaha stores the session name as a Kubernetes label
@@ -141,7 +141,7 @@ class Plan:
         return dict(self.config.env)
 
     def launch_fields(self, task: PlannedTask) -> dict:
-        """Keyword arguments of ``core.skaha.LaunchSpec`` for one task (no GPUs: the field is left out)."""
+        """Keyword arguments of ``srcnet_tui.core.skaha.LaunchSpec`` for one task (no GPUs: the field is left out)."""
         return {
             "name": task.name,
             "image": self.image,
@@ -321,8 +321,7 @@ class _Builder:
             need = ram_needed_gb(nbytes)
             if self.config.ram_gb < need:
                 self.warnings.append(
-                    f"{self.config.where('ram')}: {self.config.ram_gb} GiB is less than the ~{need:.1f} GiB "
-                    f"region {region} needs"
+                    f"{self.config.where('ram')}: {self.config.ram_gb} GiB is less than the ~{need:.1f} GiB region {region} needs"
                 )
             return self.config.ram_gb
         try:

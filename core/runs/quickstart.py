@@ -40,9 +40,14 @@ def synthetic_image(path: Path, size: int = 512, sources: int = 24, seed: int = 
     rng = np.random.default_rng(seed)
     sigma = BEAM_PIXELS / (2 * math.sqrt(2 * math.log(2)))
     margin = 4 * BEAM_PIXELS
-    placed = [(float(x), float(y), float(peak)) for x, y, peak in zip(
-        rng.uniform(margin, size - margin, sources), rng.uniform(margin, size - margin, sources),
-        NOISE_JY * rng.uniform(8, 60, sources))]
+    placed = [
+        (float(x), float(y), float(peak))
+        for x, y, peak in zip(
+            rng.uniform(margin, size - margin, sources),
+            rng.uniform(margin, size - margin, sources),
+            NOISE_JY * rng.uniform(8, 60, sources),
+        )
+    ]
     yy, xx = np.mgrid[0:size, 0:size]
     data = rng.normal(0.0, NOISE_JY, (size, size))
     for x, y, peak in placed:
@@ -104,7 +109,7 @@ def check_installed() -> None:
     """Refuse (exit 2) with the install command when PyBDSF or astropy is missing."""
     from importlib.util import find_spec
 
-    from core.errors import UsageError
+    from srcnet_tui.core.errors import UsageError
 
     missing = [name for name in ("bdsf", "astropy") if find_spec(name) is None]
     if missing:

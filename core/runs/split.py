@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.errors import UsageError
+from srcnet_tui.core.errors import UsageError
 
 RAM_FACTOR = 2.3
 """SoFiA-2 needs about 2.3 × the bytes of the region it loads (SoFiA-2 README; SDC2: 27 GB for 11.8 GB)."""

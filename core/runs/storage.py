@@ -6,7 +6,7 @@ server hands its sessions as ``SRCNET_ARC_ROOT``). Both implementations share on
 :class:`Storage`: uploads skip a file whose size and MD5 already match and are verified after the
 transfer; downloads land in a temporary file that is renamed into place only once verified;
 ``mkdir_p`` tolerates folders that exist; transient failures are retried with a bounded back-off and
-end, if they persist, in :class:`core.errors.Unreachable` naming the path.
+end, if they persist, in :class:`srcnet_tui.core.errors.Unreachable` naming the path.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import hashlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import BinaryIO, Callable, TypeVar
+from typing import BinaryIO, TypeVar
 
-from core.errors import AuthError, NotFound, SrcnetError, Unreachable, UsageError
+from srcnet_tui.core.errors import AuthError, NotFound, SrcnetError, Unreachable, UsageError
 
 T = TypeVar("T")
 

@@ -18,11 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from core.errors import NotFound
-from tui.keymap import keys
-from tui.platform import error_line
-from tui.screens.modals import prompt
-from tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
+from srcnet_tui.core.errors import NotFound
+from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.screens.modals import prompt
+from srcnet_tui.tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
 
 
 class LogsPane(Vertical):
@@ -110,7 +110,9 @@ class LogsPane(Vertical):
         if self.session is None:
             return
         s = self.session
-        mode = Text("following", style="bold green") if self.view.follow else Text("paused — s/end to follow", style="bold yellow")
+        mode = (
+            Text("following", style="bold green") if self.view.follow else Text("paused — s/end to follow", style="bold yellow")
+        )
         self.query_one("#logs-title", Static).update(
             Text.assemble((f"{s.name} ({s.id})", "bold"), f" · {s.status} · {self.view.line_count} lines · ", mode)
         )

@@ -1,7 +1,7 @@
 """The Runs pane: edit a run's config.ini with live validation, preview its plan, launch; the ledger.
 
 The top half edits one section of a config file: each field is checked by core as you type (a
-hidden copy of the section is validated, see :mod:`tui.run_config`), and when the section is valid
+hidden copy of the section is validated, see :mod:`srcnet_tui.tui.run_config`), and when the section is valid
 the plan core would launch is shown (tasks, regions, cores and RAM). The bottom half lists the runs
 of the ledger with their progress; ``r`` resumes the selected run, ``enter`` shows its folder.
 """
@@ -20,16 +20,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 from textual.widgets.input import Selection
 
-from core.errors import SrcnetError, Unreachable
-from core.models import PENDING
-from core.runs import ledger as L
-from core.runs.plan import plan_run
-from tui import runs_adapter
-from tui.keymap import keys
-from tui.platform import error_line
-from tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
-from tui.screens.modals import TextModal, confirm, prompt
-from tui.widgets.keyed_table import KeyedTable
+from srcnet_tui.core.errors import SrcnetError, Unreachable
+from srcnet_tui.core.models import PENDING
+from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs.plan import plan_run
+from srcnet_tui.tui import runs_adapter
+from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
+from srcnet_tui.tui.screens.modals import TextModal, confirm, prompt
+from srcnet_tui.tui.widgets.keyed_table import KeyedTable
 
 PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region or parameter file"))
 LEDGER_COLUMNS = (
@@ -85,7 +85,10 @@ def plan_rows(plan: Any) -> dict[str, tuple]:
     """One row per task: its size, and what it works on (a split's region, or its own parameter file)."""
     return {
         str(task.index): (
-            str(task.index), str(task.cores), str(task.ram_gb), str(task.region) if task.region else Path(task.par_file).name
+            str(task.index),
+            str(task.cores),
+            str(task.ram_gb),
+            str(task.region) if task.region else Path(task.par_file).name,
         )  # fmt: skip
         for task in plan.tasks
     }
@@ -309,7 +312,9 @@ class RunsPane(Vertical):
         start = str(self.draft.path) if self.draft else "config.ini"
 
         def ask() -> None:
-            prompt(self.app, "Open a run configuration (config.ini)", start, lambda path: self.open_config(Path(path).expanduser()))
+            prompt(
+                self.app, "Open a run configuration (config.ini)", start, lambda path: self.open_config(Path(path).expanduser())
+            )
 
         self._unless_edits_would_be_lost(ask)
 

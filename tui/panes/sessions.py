@@ -22,12 +22,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from core.errors import AuthError, Unreachable
-from core.models import parse_events
-from tui.keymap import keys
-from tui.platform import error_line
-from tui.screens.modals import TextModal, confirm
-from tui.widgets.sessions_table import SessionsTable, run_of
+from srcnet_tui.core.errors import AuthError, Unreachable
+from srcnet_tui.core.models import parse_events
+from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.screens.modals import TextModal, confirm
+from srcnet_tui.tui.widgets.sessions_table import SessionsTable, run_of
 
 MAX_BACKOFF_S = 60.0
 LATE_AFTER_INTERVALS = 3
@@ -113,7 +113,9 @@ class SessionsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield SessionsTable(self.app.clock, id="sessions-table")
-        yield Input(placeholder="/ filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter", compact=True)
+        yield Input(
+            placeholder="/ filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter", compact=True
+        )
         yield Static(id="sessions-summary")
 
     @property
@@ -349,4 +351,3 @@ class SessionsPane(Vertical):
             else:
                 done.append(session.name)
         return done, failed
-

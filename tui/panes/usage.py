@@ -2,8 +2,8 @@
 
 Profiles: ``o`` opens a folder or files of psrecord/recorder logs, or the Runs pane's ``u`` opens a
 run of the ledger (its collected logs, with the cores each task requested); core's
-:func:`core.usage.aggregate` gives the per-run rows and totals (the same numbers as ``aggregate``),
-:func:`core.usage.timeseries` the CPU % and memory curves of the runs marked with ``space`` (all of
+:func:`srcnet_tui.core.usage.aggregate` gives the per-run rows and totals (the same numbers as ``aggregate``),
+:func:`srcnet_tui.core.usage.timeseries` the CPU % and memory curves of the runs marked with ``space`` (all of
 them, up to eight, until one is marked). Live: every poll of the Sessions pane adds each running
 session's ``cpuCoresInUse``/``ramInUse`` to a bounded history, drawn while the pane is visible.
 ``v`` switches the charts between the two.
@@ -25,12 +25,12 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from core import usage
-from tui import runs_adapter
-from tui.keymap import keys
-from tui.platform import error_line
-from tui.screens.modals import PromptModal, prompt
-from tui.widgets.keyed_table import KeyedTable
+from srcnet_tui.core import usage
+from srcnet_tui.tui import runs_adapter
+from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.screens.modals import PromptModal, prompt
+from srcnet_tui.tui.widgets.keyed_table import KeyedTable
 
 USAGE_COLUMNS = (
     ("mark", " "), ("run", "Name"), ("wall", "Wall s"), ("cpu", "CPU %"), ("peak", "Peak %"),
@@ -64,11 +64,14 @@ def usage_cells(row: dict, marked: bool) -> tuple:
 
 def totals_text(total: dict, noun: str = "runs") -> Text:
     text = Text.assemble(
-        ("Total ", "bold"), f"{total['runs']} {noun} · wall {total['wall_s']:.1f} s · makespan {total['makespan_s']:.1f} s",
+        ("Total ", "bold"),
+        f"{total['runs']} {noun} · wall {total['wall_s']:.1f} s · makespan {total['makespan_s']:.1f} s",
         f" · {total['cpu_hours']:.4f} CPU-h · peak RSS {total['rss_peak_mib']:.0f} MiB",
     )
     if total.get("alloc_core_hours") is not None:
-        text.append(f" · {total['alloc_core_hours']:.4f} core-h allocated · efficiency {_pct(total.get('efficiency'))}", style="bold")
+        text.append(
+            f" · {total['alloc_core_hours']:.4f} core-h allocated · efficiency {_pct(total.get('efficiency'))}", style="bold"
+        )
     return text
 
 

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from core.keymap_file import Keymap, keymap_file
+from srcnet_tui.core.keymap_file import Keymap, keymap_file
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space", "ctrl+backslash": "ctrl+\\"}
 
@@ -51,7 +51,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(bindings_table(self._sections, self._keymap))
-            yield Label(f"Remap keys in {keymap_file()} (id = \"keys\").  escape closes.", classes="dialog-hint")
+            yield Label(f'Remap keys in {keymap_file()} (id = "keys").  escape closes.', classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

@@ -1,7 +1,7 @@
 """A session log that follows new output, k9s/toolong style, with a bounded number of lines.
 
 Skaha serves a session's whole log on every request (no offset, no follow), so the follower keeps
-the offset of what it has already shown and appends only the rest (:mod:`core.logtail`, shared with
+the offset of what it has already shown and appends only the rest (:mod:`srcnet_tui.core.logtail`, shared with
 the CLI's ``logs --follow``). A trailing line without its newline waits for the next fetch, unless the session has
 finished. Colour codes and progress-bar redraws are resolved as a terminal would show them
 (:func:`printable`). The view keeps at most ``max_lines`` lines (the oldest drop out). Scrolling up turns
@@ -16,7 +16,7 @@ from textual import events
 from textual.reactive import reactive
 from textual.widgets import Log
 
-from core.logtail import new_text
+from srcnet_tui.core.logtail import new_text
 
 DEFAULT_MAX_LINES = 10_000
 _TERMINAL_CODES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]")

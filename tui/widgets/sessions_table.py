@@ -1,7 +1,7 @@
 """The live sessions table: rows keyed by session id, changed cells updated in place.
 
 A poll hands :meth:`SessionsTable.apply` the full list of sessions; the table renders each session
-into plain cells and lets :class:`~tui.widgets.keyed_table.KeyedTable` change only the cells that
+into plain cells and lets :class:`~srcnet_tui.tui.widgets.keyed_table.KeyedTable` change only the cells that
 differ. The cursor, the scroll position, the marks, the filter and the sort survive every poll;
 rows are re-sorted only when one arrives or the sort column changed.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from tui.widgets.keyed_table import KeyedTable, SyncStats
+from srcnet_tui.tui.widgets.keyed_table import KeyedTable, SyncStats
 
 COLUMNS = (
     ("mark", " "),
@@ -149,11 +149,7 @@ class SessionsTable(KeyedTable):
 
     def visible_rows(self) -> dict[str, tuple]:
         now = self._clock()
-        return {
-            s.id: render_cells(s, now, s.id in self.marks)
-            for s in self.sessions.values()
-            if matches(s, self.filter_text)
-        }
+        return {s.id: render_cells(s, now, s.id in self.marks) for s in self.sessions.values() if matches(s, self.filter_text)}
 
     def apply(self, sessions: Iterable[Any]) -> SyncStats:
         """Show a new poll in place; re-sort only when a row arrived or the sort column changed."""

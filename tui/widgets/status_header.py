@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from core.credentials import CredentialStatus
+from srcnet_tui.core.credentials import CredentialStatus
 
 
 def format_time_left(seconds: float | None) -> str:

@@ -11,7 +11,7 @@ summary JSON beside the log (exit status, rusage from ``wait4``, wall time, the 
 session was given) and exits with the command's status.
 
 This module depends only on the standard library and psutil: the task container carries it
-alone (``python -m core.recorder --log FILE -- CMD ...``).
+alone (``python -m srcnet_tui.core.task.recorder --log FILE -- CMD ...``).
 """
 
 from __future__ import annotations
@@ -28,19 +28,28 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
-CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual",
-               "read_count", "write_count", "read_bytes", "write_bytes")
+CSV_COLUMNS = (
+    "elapsed_time",
+    "nproc",
+    "cpu",
+    "mem_real",
+    "mem_virtual",
+    "read_count",
+    "write_count",
+    "read_bytes",
+    "write_bytes",
+)
 SUMMARY_FORMAT = "srcnet-recorder-summary/1"
 SUMMARY_SUFFIX = ".summary.json"
 DEFAULT_INTERVAL_S = 1.0
 DEFAULT_GRACE_S = 10.0
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-MIB = 1024.0 ** 2
+MIB = 1024.0**2
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 
@@ -202,7 +211,7 @@ def _stat_fields(pid: int) -> list[bytes] | None:
             data = handle.read()
     except OSError:
         return None
-    return data[data.rindex(b")") + 2:].split()
+    return data[data.rindex(b")") + 2 :].split()
 
 
 def _proc_io(pid: int) -> tuple[int, int, int, int]:
@@ -230,8 +239,8 @@ def open_tree(ancestor: int):
 
 # --- cores the session was given ----------------------------------------------------------
 
-def cores_given(proc_root: str = "/proc", cgroup_root: str = "/sys/fs/cgroup",
-                environ=os.environ) -> dict:
+
+def cores_given(proc_root: str = "/proc", cgroup_root: str = "/sys/fs/cgroup", environ=os.environ) -> dict:
     """The CPU limit of this process: cgroup quota (v2 ``cpu.max`` or v1 CFS), OMP_NUM_THREADS.
 
     ``given`` is the best figure for allocated cores: the cgroup quota when one is set (that is
@@ -244,8 +253,14 @@ def cores_given(proc_root: str = "/proc", cgroup_root: str = "/sys/fs/cgroup",
     except (AttributeError, OSError):
         affinity = None
     given, source = (quota, "cgroup") if quota else (omp, "OMP_NUM_THREADS") if omp else (None, None)
-    return {"given": given, "source": source, "cgroup_quota": quota,
-            "omp_num_threads": omp, "affinity": affinity, "host_cpus": os.cpu_count()}
+    return {
+        "given": given,
+        "source": source,
+        "cgroup_quota": quota,
+        "omp_num_threads": omp,
+        "affinity": affinity,
+        "host_cpus": os.cpu_count(),
+    }
 
 
 def _omp_threads(text: str) -> int | None:
@@ -295,6 +310,7 @@ def _v1_quota(directory: Path) -> float | None:
 
 
 # --- the recording ------------------------------------------------------------------------
+
 
 class Recording:
     """One command under observation: its process, its tree, the log, and the bookkeeping."""
@@ -353,7 +369,7 @@ class Recording:
     def wall_s(self) -> float:
         return (self.ended or time.monotonic()) - self.t0
 
-    def _wait_until(self, deadline: float, watch: "_ExitWatch") -> None:
+    def _wait_until(self, deadline: float, watch: _ExitWatch) -> None:
         """Sleep until the next sample is due or the command exits; SIGKILL when the grace is over."""
         while True:
             now = time.monotonic()
@@ -540,20 +556,25 @@ def _maxrss_mib(ru_maxrss: int) -> float:
 def _rusage_dict(usage) -> dict | None:
     if usage is None:
         return None
-    return {"user_s": round(usage.ru_utime, 6), "system_s": round(usage.ru_stime, 6),
-            "max_rss_mib": round(_maxrss_mib(usage.ru_maxrss), 3)}
+    return {
+        "user_s": round(usage.ru_utime, 6),
+        "system_s": round(usage.ru_stime, 6),
+        "max_rss_mib": round(_maxrss_mib(usage.ru_maxrss), 3),
+    }
 
 
 def _tree_rusage(root, orphans: dict) -> dict | None:
     if root is None:
         return None
-    return {"user_s": round(root.ru_utime + orphans["user_s"], 6),
-            "system_s": round(root.ru_stime + orphans["system_s"], 6),
-            "max_rss_mib": round(_maxrss_mib(max(root.ru_maxrss, orphans["max_rss_kib"])), 3)}
+    return {
+        "user_s": round(root.ru_utime + orphans["user_s"], 6),
+        "system_s": round(root.ru_stime + orphans["system_s"], 6),
+        "max_rss_mib": round(_maxrss_mib(max(root.ru_maxrss, orphans["max_rss_kib"])), 3),
+    }
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _SignalsForwardedTo:
@@ -586,15 +607,14 @@ def _write_summary(path: Path, summary: dict) -> None:
     os.replace(temporary, path)
 
 
-def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *,
-           grace_s: float = DEFAULT_GRACE_S) -> int:
+def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *, grace_s: float = DEFAULT_GRACE_S) -> int:
     """Run ``command`` (no shell) under the recorder; returns its status (128 + signal if killed).
 
     Raises ValueError for an empty command or a non-positive interval and OSError when the log
     cannot be written; a command that cannot be started gives 127 (not found) or 126 (not
     executable), one line on stderr, and still a summary. While it runs, this process adopts the
     command's orphans, counts every child it has as part of the tree and reaps them: call it from
-    a process with no other children (``python -m core.recorder`` and the CLI are such processes).
+    a process with no other children (``python -m srcnet_tui.core.task.recorder`` and the CLI are such processes).
     """
     if not command:
         raise ValueError("no command to record (put it after --)")
@@ -630,26 +650,36 @@ def _run(recording: Recording) -> tuple[int, str | None]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m core.recorder",
+        prog="python -m srcnet_tui.core.task.recorder",
         description="Run CMD without a shell and log its process tree's CPU, memory and I/O "
-                    "(psrecord CSV columns); exit with CMD's status.",
-        usage="%(prog)s --log FILE [--interval S] [--grace S] -- CMD [ARG ...]")
+        "(psrecord CSV columns); exit with CMD's status.",
+        usage="%(prog)s --log FILE [--interval S] [--grace S] -- CMD [ARG ...]",
+    )
     add_record_options(parser)
     return parser
 
 
 def add_record_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", required=True, metavar="FILE", help="CSV profile to write (summary goes beside it)")
-    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, metavar="S",
-                        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g})")
-    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="S",
-                        help="seconds between forwarding SIGTERM and sending SIGKILL "
-                             f"(default {DEFAULT_GRACE_S:g})")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=DEFAULT_INTERVAL_S,
+        metavar="S",
+        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g})",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_S,
+        metavar="S",
+        help=f"seconds between forwarding SIGTERM and sending SIGKILL (default {DEFAULT_GRACE_S:g})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    ours, command = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    ours, command = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     args = build_parser().parse_args(ours)
     try:
         return record(command, args.log, args.interval, grace_s=args.grace)

@@ -8,12 +8,12 @@ the local server sets it, creates the output folder, and runs
     sofia PARFILE input.data=… output.directory=… output.filename=… pipeline.threads=N
           output.overwrite=true [input.region=… parameter.offset=true]
 
-(or the PyBDSF driver) as an argument list under ``core.recorder``. The finder's output goes both
+(or the PyBDSF driver) as an argument list under ``srcnet_tui.core.task.recorder``. The finder's output goes both
 to the session log and to a finder log beside the profile log and its summary. SoFiA-2's exit 8
 ("no sources found") is a result: the task exits 0 and the summary says so; any other failure
 exits with the finder's status.
 
-It depends on the standard library and core.recorder only, so the task image can carry it.
+It depends on the standard library and srcnet_tui.core.task.recorder only, so the task image can carry it.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.recorder import summary_path
+from srcnet_tui.core.task.recorder import summary_path
 
 NO_SOURCES = 8  # SoFiA-2: "No sources left after linking." / "No reliable sources found."
 NOT_FOUND = 127
 FINDERS = ("sofia", "bdsf")
-BDSF_MODULE = "core.runs.bdsf_task"
+BDSF_MODULE = "srcnet_tui.core.task.bdsf"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +78,17 @@ def finder_command(args: argparse.Namespace, par: Path, data: Path, out: Path) -
 
 
 def recorder_command(command: list[str], log: Path, interval: float) -> list[str]:
-    return [sys.executable, "-m", "core.recorder", "--log", str(log), "--interval", f"{interval:g}", "--", *command]
+    return [
+        sys.executable,
+        "-m",
+        "srcnet_tui.core.task.recorder",
+        "--log",
+        str(log),
+        "--interval",
+        f"{interval:g}",
+        "--",
+        *command,
+    ]
 
 
 def run_teed(command: list[str], log_path: Path) -> int:

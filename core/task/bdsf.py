@@ -1,7 +1,7 @@
 """Run PyBDSF on one image, or one region of it, and write a catalogue the merge can read.
 
 SoFiA-2 cannot be installed from a package registry, so the quickstart runs PyBDSF (PyPI ``bdsf``)
-through the same machinery: ``srcnet-task --finder bdsf`` starts ``python -m core.runs.bdsf_task``
+through the same machinery: ``srcnet-task --finder bdsf`` starts ``python -m srcnet_tui.core.task.bdsf``
 under the recorder. It follows SoFiA-2's conventions where the run machinery relies on them:
 products are named ``<filename>_...`` in the output folder, ``--region`` takes SoFiA's
 ``x_min,x_max,y_min,y_max,z_min,z_max`` (0-based, inclusive; z is ignored for 2-D images),
@@ -86,7 +86,7 @@ def write_catalogue(rows: list[dict], path: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.runs.bdsf_task", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m srcnet_tui.core.task.bdsf", description=__doc__.splitlines()[0])
     parser.add_argument("--par", required=True, type=Path)
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
