@@ -36,7 +36,7 @@ import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"  # ../shared beside the repo, where CI puts it
+FIXTURES = ROOT / "tests" / "fixtures"  # copies of the shared fixtures: a fresh clone needs nothing beside it
 START_TIMEOUT_S = 20.0
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.test_cli_sessions import IMAGE, counting_script
+from test_cli_sessions import IMAGE, counting_script
 
 
 def test_launch_follow_and_wait_through_faults(local_server_factory, cli, tmp_path):

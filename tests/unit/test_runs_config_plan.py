@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from srcnet_tui.core.runs.plan import MAX_NAME, plan_run
 from srcnet_tui.core.runs.split import GIB, grid_regions
 
 RUN = "20261121-051500-ab12"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # shared/ sits beside the repository
+SEED = FIXTURES / "seed"
 CONTEXT = {
     "cores": {"default": 2, "defaultLimit": 16, "options": [1, 2, 4, 8, 16]},
     "memoryGB": {"default": 8, "defaultLimit": 192, "options": [1, 2, 4, 8, 16, 32, 64, 128, 192]},

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from test_skaha_client_wire import _write_cert
 
 from srcnet_tui.core.connect import open_sync
 from srcnet_tui.core.credentials import credential_status, jwt_expiry, require_credential
 from srcnet_tui.core.errors import AuthError
 from srcnet_tui.core.settings import Settings
-from tests.test_skaha_client_wire import _write_cert
 
 
 def canfar(token=None, cert=None):

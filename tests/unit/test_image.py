@@ -12,7 +12,7 @@ import pytest
 
 from srcnet_tui.core.runs.config import DEFAULT_IMAGE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = ROOT / "image"
 DOCKERFILE = (IMAGE / "Dockerfile").read_text()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 FAKE_SOFIA = """#!{python}
 # A stand-in for SoFiA-2: records its argv, prints like SoFiA, exits as its parameter file says.

@@ -5,11 +5,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from srcnet_tui.core.errors import NotFound, UsageError
 from srcnet_tui.core.runs.config import DEFAULT_IMAGE, DEFAULT_OVERLAP, SplitSpec, load_run_config
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"  # shared/ sits beside the repository
+SEED = FIXTURES / "seed"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from srcnet_tui.core.skaha import SyncSkaha
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES as ALL_FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -15,7 +16,7 @@ from rich.console import Console
 from srcnet_tui.core import usage
 from srcnet_tui.core.task.recorder import summary_path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "profiles"  # ../shared beside the repo
+FIXTURES = ALL_FIXTURES / "profiles"
 HEADER = "elapsed_time,nproc,cpu,mem_real,mem_virtual,read_count,write_count,read_bytes,write_bytes\n"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "profiles"  # ../shared beside the repo
+from conftest import FIXTURES as ALL_FIXTURES
+
+FIXTURES = ALL_FIXTURES / "profiles"
 
 
 def test_aggregate_json_over_the_fixture_folder(cli):

@@ -19,7 +19,7 @@ from srcnet_tui.core.runs.config import load_run_config  # noqa: E402
 from srcnet_tui.core.runs.merge import merge_split_run  # noqa: E402
 from srcnet_tui.core.runs.plan import plan_run  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [(30, 40), (100, 100), (98, 150), (160, 60), (170, 170), (50, 180), (104, 20)]
 
 
