@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_skaha import TOKEN, pending_spec, serve_local  # noqa: E402
 from srcnet_tui.core.runs.config import load_run_config  # noqa: E402
 from srcnet_tui.core.runs.ledger import Ledger, new_run_id  # noqa: E402
-from srcnet_tui.core.runs.orchestrate import Runner, make_plan, record_plan  # noqa: E402
+from srcnet_tui.core.runs.orchestrate import Runner, record_plan  # noqa: E402
+from srcnet_tui.core.runs.preflight import make_plan  # noqa: E402
+from srcnet_tui.core.runs.staging import stage  # noqa: E402
 from srcnet_tui.core.runs.storage import LocalArc  # noqa: E402
 from srcnet_tui.core.settings import Settings  # noqa: E402
 from srcnet_tui.core.skaha import SkahaClient  # noqa: E402
@@ -87,12 +89,12 @@ async def _timed_start(client, config, storage, settings, state: Path, max_launc
         mark = time.perf_counter()
         record_plan(ledger, plan, settings, state / "runs" / run_id)
         timings["record"] = time.perf_counter() - mark
-        runner = Runner(ledger, storage, client, run_id, launch_concurrency=max_launching)
+        runner = await Runner.open(ledger, storage, client, run_id, launch_concurrency=max_launching)
         mark = time.perf_counter()
-        runner.stage()
+        await stage(runner.scope)
         timings["stage"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        await runner.launch_pending()
+        await runner.launcher.launch_pending()
         timings["launch"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         timings["launched"] = ledger.run(run_id).counts.get("launched", 0)

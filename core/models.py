@@ -9,19 +9,16 @@ units (cores, decimal GB) and current status names, and never a ``KeyError``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-PENDING = "Pending"
-RUNNING = "Running"
-COMPLETED = "Completed"
-FAILED = "Failed"
-TERMINATING = "Terminating"
-STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, TERMINATING)
-ACTIVE_STATUSES = (PENDING, RUNNING, TERMINATING)
-TERMINAL_STATUSES = (COMPLETED, FAILED)
-_LEGACY_STATUS = {"succeeded": COMPLETED, "error": FAILED}
+from srcnet_tui.core.skaha_rules import ACTIVE_STATUSES, GIB, LEGACY_STATUSES, PENDING, STATUSES, TERMINAL_STATUSES
+
+_STATUS_BY_LOWER = {status.lower(): status for status in STATUSES} | {
+    legacy.lower(): current for legacy, current in LEGACY_STATUSES.items()
+}
 
 # Field order of Skaha's Session.java, which --json output follows.
 SKAHA_FIELD_ORDER = (
@@ -60,11 +57,11 @@ _GB_UNITS = {
     "G": 1.0,
     "T": 1e3,
     "P": 1e6,
-    "Ki": 2**10 / 1e9,
-    "Mi": 2**20 / 1e9,
-    "Gi": 2**30 / 1e9,
-    "Ti": 2**40 / 1e9,
-    "Pi": 2**50 / 1e9,
+    "Ki": GIB / 2**20 / 1e9,
+    "Mi": GIB / 2**10 / 1e9,
+    "Gi": GIB / 1e9,
+    "Ti": GIB * 2**10 / 1e9,
+    "Pi": GIB * 2**20 / 1e9,
 }
 
 
@@ -129,11 +126,7 @@ def normalise_status(value) -> str:
     text = str(value or "").strip()
     if not text:
         return PENDING
-    lowered = text.lower()
-    for status in STATUSES:
-        if status.lower() == lowered:
-            return status
-    return _LEGACY_STATUS.get(lowered, text)
+    return _STATUS_BY_LOWER.get(text.lower(), text)
 
 
 def _bool(value) -> bool | None:
@@ -246,8 +239,7 @@ def _row_by_offsets(row: str, offsets: list[int]) -> list[str] | None:
     for start in offsets[1:]:
         if start > len(row) or row[start - 1] != " " or row[start] == " ":
             return None
-    bounds = offsets + [len(row)]
-    cells = [row[a:b].strip() for a, b in zip(bounds, bounds[1:])]
+    cells = [row[a:b].strip() for a, b in itertools.pairwise([*offsets, len(row)])]
     single_token = (cells[0], cells[1], cells[3], cells[4])
     return cells if all(c and not re.search(r"\s", c) for c in single_token) else None
 

@@ -8,6 +8,7 @@ CADC proxy certificate at ``~/.ssl/cadcproxy.pem``), otherwise ``local``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -128,3 +129,14 @@ def resolve(
         if cert_file is None and token is None and default_cert().is_file():
             cert_file = default_cert()
     return Settings(chosen, url, token, cert_file, state, reason)
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """The flags :func:`resolve` takes, shared by the CLI and the TUI's command line."""
+    parser.add_argument(
+        "--backend", choices=("local", "canfar"), help="platform to use (default: canfar when a credential is found, else local)"
+    )
+    parser.add_argument("--url", help="Skaha v1 base URL, e.g. https://ws-uv.canfar.net/skaha/v1")
+    parser.add_argument("--token", help="bearer token (prefer SRCNET_TOKEN / CANFAR_TOKEN in the environment)")
+    parser.add_argument("--cert", help="CADC proxy certificate (default ~/.ssl/cadcproxy.pem)")
+    parser.add_argument("--state-dir", help="folder for the run ledger and the local server's state")

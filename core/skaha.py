@@ -29,36 +29,48 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import html
-import inspect
 import math
 import os
-import random
 import re
 import ssl
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, NotFound, Rejected, SrcnetError, Unreachable, UsageError
 from srcnet_tui.core.models import Session, parse_sessions
+from srcnet_tui.core.skaha_rules import (
+    CREATE_ID_ENV,
+    DEFAULT_REGISTRIES,
+    MAX_NAME,
+    NAME_PATTERN,
+    SESSION_ID_PATTERN,
+    arg_problem,
+    env_problem,
+    from_registry,
+    is_one_word,
+    stored_name,
+)
 
-DEFAULT_REGISTRIES = ("images.canfar.net",)
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]+$")
-MAX_NAME = 63
+T = TypeVar("T")
 MAX_REPLICAS = 512
 POOL_SIZE = 8
 SNAPSHOT_TTL_S = 10.0
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 GATEWAY_STATUS = frozenset({502, 504})  # a proxy gave up: the request may still reach the service
-RELIST_WAITS_S = (0.5, 1.5)
-CREATE_ID_ENV = "SRCNET_CREATE_ID"
+CLIENT_RETRIES = Backoff(first_s=0.25, factor=2.0, cap_s=10.0, attempts=8, total_s=120.0, jitter=True)
+"""Every request: up to 8 tries within 120 s, full-jitter pauses doubling from 0.25 s to 10 s."""
+RELIST = Backoff(first_s=0.5, factor=3.0, attempts=3)
+"""Listings after an ambiguous create that may still be on its way: now, after 0.5 s, after 1.5 s more."""
 HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 MAX_MESSAGE = 200
 SLOW_ANSWER_S = 5.0  # an unanswered request is reported (``progress``) after this long
@@ -81,32 +93,16 @@ class LaunchSpec:
     replicas: int = 1
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries: ``attempts`` tries within ``total_s``, backoff doubling from ``base_s`` to ``cap_s``."""
-
-    attempts: int = 8
-    base_s: float = 0.25
-    cap_s: float = 10.0
-    total_s: float = 120.0
-
-    @classmethod
-    def from_env(cls, environ=None) -> RetryPolicy:
-        """Defaults, or ``SRCNET_RETRY_ATTEMPTS`` / ``SRCNET_RETRY_TOTAL_S`` from the environment."""
-        env = os.environ if environ is None else environ
-        policy = cls()
-        try:
-            attempts = int(env.get("SRCNET_RETRY_ATTEMPTS") or policy.attempts)
-            total_s = float(env.get("SRCNET_RETRY_TOTAL_S") or policy.total_s)
-        except ValueError:
-            raise UsageError("SRCNET_RETRY_ATTEMPTS / SRCNET_RETRY_TOTAL_S: must be numbers") from None
-        return cls(attempts=max(attempts, 1), base_s=policy.base_s, cap_s=min(policy.cap_s, total_s), total_s=total_s)
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff; a server's Retry-After is honoured up to ``cap_s``."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap_s) + random.uniform(0, self.base_s)
-        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+def retries_from_env(environ: Mapping[str, str] | None = None) -> Backoff:
+    """:data:`CLIENT_RETRIES`, with ``SRCNET_RETRY_ATTEMPTS`` / ``SRCNET_RETRY_TOTAL_S`` from the environment."""
+    env = os.environ if environ is None else environ
+    policy = CLIENT_RETRIES
+    try:
+        attempts = int(env.get("SRCNET_RETRY_ATTEMPTS") or policy.attempts or 1)
+        total_s = float(env.get("SRCNET_RETRY_TOTAL_S") or policy.total_s or math.inf)
+    except ValueError:
+        raise UsageError("SRCNET_RETRY_ATTEMPTS / SRCNET_RETRY_TOTAL_S: must be numbers") from None
+    return replace(policy, attempts=max(attempts, 1), cap_s=min(policy.cap_s, total_s), total_s=total_s)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -159,7 +155,7 @@ def validate_spec(
     """
     _check_names(spec)
     image = (spec.image or "").strip()
-    if not image or (check_image and not any(image.startswith(host.rstrip("/") + "/") for host in registries)):
+    if not image or (check_image and not from_registry(image, registries)):
         raise UsageError(f"image: {spec.image!r} must come from one of: {', '.join(registries)}")
     _check_command(spec)
     _check_env(spec.env)
@@ -171,7 +167,7 @@ def validate_spec(
 
 
 def _check_names(spec: LaunchSpec) -> None:
-    if not spec.name or not NAME_PATTERN.match(spec.name):
+    if not spec.name or not NAME_PATTERN.fullmatch(spec.name):
         raise UsageError(f"name: {spec.name!r} may contain only letters, digits and '-'")
     _positive_int("replicas", spec.replicas)
     if spec.replicas > MAX_REPLICAS:
@@ -183,26 +179,22 @@ def _check_names(spec: LaunchSpec) -> None:
 
 def _check_command(spec: LaunchSpec) -> None:
     """Skaha joins ``args`` with spaces and splits them again: each one must survive that."""
-    if spec.cmd is not None and (not spec.cmd or re.search(r"\s", spec.cmd)):
+    if spec.cmd is not None and not is_one_word(spec.cmd):
         raise UsageError(f"cmd: {spec.cmd!r} must be one word (put its arguments after it)")
     if spec.args and spec.cmd is None:
         raise UsageError("args: given without a command")
     for i, arg in enumerate(spec.args):
-        if arg == "":
-            raise UsageError(f"args[{i}]: empty arguments are lost (Skaha splits args on spaces)")
-        if re.search(r"\s", arg):
-            raise UsageError(f"args[{i}]: {arg!r} contains whitespace, which Skaha would split into several arguments")
+        problem = arg_problem(arg)
+        if problem:
+            raise UsageError(f"args[{i}]: {problem}")
 
 
 def _check_env(env: dict[str, str]) -> None:
     """Skaha splits each ``KEY=VALUE`` at '=' and drops what does not split into two non-empty parts."""
     for key, value in env.items():
-        if not key or "=" in key or re.search(r"\s", key):
-            raise UsageError(f"env: {key!r} is not a valid variable name")
-        if "=" in str(value):
-            raise UsageError(f"env {key}: values containing '=' are dropped by Skaha")
-        if str(value) == "":
-            raise UsageError(f"env {key}: empty values are dropped by Skaha")
+        problem = env_problem(key, str(value))
+        if problem:
+            raise UsageError(problem)
 
 
 def create_params(spec: LaunchSpec, name: str, replica: int, create_id: str | None = None) -> list[tuple[str, str]]:
@@ -295,12 +287,12 @@ class SkahaClient:
         cert: str | Path | None = None,
         *,
         timeout: float = 30.0,
-        retries: RetryPolicy | None = None,
+        retries: Backoff | None = None,
         concurrency: int = 32,
         progress: Callable[[str], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/") + "/"
-        self.retries = retries or RetryPolicy.from_env()
+        self.retries = retries or retries_from_env()
         self.timeout = timeout
         self._progress = progress
         self._last_notice = -math.inf
@@ -418,45 +410,47 @@ class SkahaClient:
             return NotFound(f"{where} ({text}); is the URL right?")
         return SrcnetError(f"{where}: {text}")
 
-    async def _request(self, method: str, path: str, params=None, *, recover=None):
+    async def _send(
+        self, method: str, path: str, params: Any = None, *, recover: Callable[[bool], Awaitable[str | None]] | None = None
+    ) -> httpx.Response | str:
         """Send with retries; ``recover(in_flight)`` runs before re-sending after an ambiguous failure
-        and may return a result that replaces the request (how a create avoids duplicating itself)."""
-        policy = self.retries
-        started = time.monotonic()
-        deadline = started + policy.total_s
+        and may return a session id that replaces the request (how a create avoids duplicating itself)."""
+        schedule = self.retries.start()
+        attempts = self.retries.attempts or "∞"
         ambiguous = in_flight = False
-        last = ""
-        for attempt in range(policy.attempts):
-            if ambiguous and recover is not None:
-                found = await recover(in_flight)
-                if found is not None:
-                    return found
+        while True:
+            if ambiguous and recover is not None and (found := await recover(in_flight)) is not None:
+                return found
             try:
-                return await self._attempt(method, path, params, f"attempt {attempt + 1}/{policy.attempts}")
+                return await self._attempt(method, path, params, f"attempt {schedule.tries}/{attempts}")
             except _Transient as failure:
                 ambiguous, in_flight = ambiguous or failure.ambiguous, failure.in_flight
                 last = str(failure)
-                pause = policy.delay(attempt, failure.retry_after)
-            if attempt + 1 == policy.attempts or time.monotonic() + pause > deadline:
+                pause = schedule.next_pause(failure.retry_after)
+            if pause is None:
                 break
-            if time.monotonic() - started >= RETRY_NOTICE_AFTER_S:
-                self._tell(f"{self._url(path)}: {last}; retrying ({attempt + 2}/{policy.attempts})")
+            if schedule.elapsed() >= RETRY_NOTICE_AFTER_S:
+                self._tell(f"{self._url(path)}: {last}; retrying ({schedule.tries}/{attempts})")
             await asyncio.sleep(pause)
-        if ambiguous and recover is not None:
-            found = await recover(in_flight)
-            if found is not None:
-                return found
-        tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+        if ambiguous and recover is not None and (found := await recover(in_flight)) is not None:
+            return found
+        tries = "1 attempt" if schedule.tries == 1 else f"{schedule.tries} attempts"
         raise Unreachable(f"{self._url(path)}: no answer after {tries} ({last})")
 
-    async def _json(self, path: str, params=None):
+    async def _request(self, method: str, path: str, params: Any = None) -> httpx.Response:
+        """:meth:`_send` without a recovery, so the answer is always the server's response."""
+        response = await self._send(method, path, params)
+        assert isinstance(response, httpx.Response)
+        return response
+
+    async def _json(self, path: str, params: Any = None) -> Any:
         response = await self._request("GET", path, params)
         try:
             return response.json()
         except ValueError:
             raise SrcnetError(f"{self.base_url}{path}: the server sent something that is not JSON") from None
 
-    async def _text(self, path: str, params=None) -> str:
+    async def _text(self, path: str, params: Any = None) -> str:
         return (await self._request("GET", path, params)).text
 
     # --- sessions --------------------------------------------------------------------------
@@ -510,19 +504,13 @@ class SkahaClient:
 
     # --- bulk ------------------------------------------------------------------------------
 
-    async def each(self, method: str, session_ids, *args) -> dict[str, object]:
-        """Run ``method`` for every id concurrently (bounded by the client's concurrency);
-        maps each id to its result or to the :class:`SrcnetError` it raised."""
-        call = getattr(self, method)
+    async def delete_all(self, session_ids: Iterable[str]) -> dict[str, SrcnetError]:
+        """Delete concurrently; returns the ids that could not be deleted, with their errors."""
+        return await _failures(self.delete, session_ids)
 
-        async def one(session_id):
-            try:
-                return await call(session_id, *args)
-            except SrcnetError as exc:
-                return exc
-
-        ids = list(dict.fromkeys(session_ids))
-        return dict(zip(ids, await asyncio.gather(*(one(i) for i in ids))))
+    async def renew_all(self, session_ids: Iterable[str]) -> dict[str, SrcnetError]:
+        """Renew concurrently; returns the ids that could not be renewed, with their errors."""
+        return await _failures(self.renew, session_ids)
 
     # --- create ----------------------------------------------------------------------------
 
@@ -554,12 +542,13 @@ class SkahaClient:
             validate_spec(spec, registries, context)
             tasks = [self._create_one(spec, name, replica, before) for replica, name in enumerate(names, start=1)]
             results = await asyncio.gather(*tasks, return_exceptions=True)
+        ids = [r for r in results if isinstance(r, str)]
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             # Best effort: the error the caller is about to see matters more than a failed clean-up.
-            await self.delete_all([r for r in results if isinstance(r, str)])
+            await self.delete_all(ids)
             raise failures[0]
-        return list(results)
+        return ids
 
     async def _existing_ids(self) -> set[str]:
         """Ids of sessions that existed before now: a listing shared by the creates of the next
@@ -579,9 +568,9 @@ class SkahaClient:
         params = create_params(spec, name, replica, create_id=uuid.uuid4().hex)
 
         async def adopt(in_flight: bool) -> str | None:
-            return await self._adopt_created(name.lower()[:MAX_NAME], spec.image.strip(), before, in_flight)
+            return await self._adopt_created(stored_name(name), spec.image.strip(), before, in_flight)
 
-        outcome = await self._request("POST", "session", params, recover=adopt)
+        outcome = await self._send("POST", "session", params, recover=adopt)
         if isinstance(outcome, str):
             return outcome
         session_id = outcome.text.strip()
@@ -594,35 +583,48 @@ class SkahaClient:
         """The session an ambiguous create made, if the listing shows one; None means "resend".
 
         When the last attempt may still be on its way (timeout, dropped connection, gateway error),
-        the listing is repeated after the waits of ``RELIST_WAITS_S`` before giving up. What remains
+        the listing is repeated as :data:`RELIST` says before giving up. What remains
         on CANFAR: an attempt that reaches Skaha more than those ~2 s after the client gave up on it
         (held in a proxy queue) is created after the resend, and the session exists twice. On
         serve-local the create id closes that window (the resend gets the first session).
         """
-        for pause in (0.0, *RELIST_WAITS_S) if in_flight else (0.0,):
+        schedule = RELIST.start()
+        while (found := await self._listed_new(name, image, before)) is None and in_flight:
+            pause = schedule.next_pause()
+            if pause is None:
+                break
             await asyncio.sleep(pause)
-            for session in await self.list_sessions(type="headless"):
-                if (
-                    session.name == name
-                    and session.image == image
-                    and session.id not in before
-                    and session.id not in self._created
-                ):
-                    self._created.add(session.id)
-                    return session.id
-        return None
+        return found
 
-    async def delete_all(self, session_ids) -> dict[str, SrcnetError]:
-        """Delete concurrently; returns the ids that could not be deleted, with their errors."""
-        results = await self.each("delete", session_ids)
-        return {i: r for i, r in results.items() if isinstance(r, SrcnetError)}
+    async def _listed_new(self, name: str, image: str, before: set[str]) -> str | None:
+        """A listed session of that name and image that is neither older than the create nor already claimed."""
+        for session in await self.list_sessions(type="headless"):
+            if session.name == name and session.image == image and session.id not in before and session.id not in self._created:
+                self._created.add(session.id)
+                return session.id
+        return None
 
 
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-async def _all_or_nothing(*coroutines) -> list:
+async def _failures(call: Callable[[str], Awaitable[None]], session_ids: Iterable[str]) -> dict[str, SrcnetError]:
+    """Run ``call`` for every id concurrently (bounded by the client's concurrency); the ids that failed, with their errors."""
+
+    async def one(session_id: str) -> SrcnetError | None:
+        try:
+            await call(session_id)
+        except SrcnetError as exc:
+            return exc
+        return None
+
+    ids = list(dict.fromkeys(session_ids))
+    results = await asyncio.gather(*(one(i) for i in ids))
+    return {i: error for i, error in zip(ids, results) if error is not None}
+
+
+async def _all_or_nothing(*coroutines: Awaitable[Any]) -> list[Any]:
     """Like :func:`asyncio.gather`, but when one fails the others are cancelled (and awaited)
     before its error propagates, so nothing is left running or unretrieved."""
     tasks = [asyncio.ensure_future(c) for c in coroutines]
@@ -637,43 +639,71 @@ async def _all_or_nothing(*coroutines) -> list:
 
 def _safe_id(session_id: str) -> str:
     text = str(session_id).strip()
-    if not re.fullmatch(r"[A-Za-z0-9-]+", text):
+    if not SESSION_ID_PATTERN.fullmatch(text):
         raise NotFound(f"session {session_id!r} not found (not a session id)")
     return text
 
 
 class SyncSkaha:
-    """The blocking face of :class:`SkahaClient` for the CLI: the same methods, run on a private loop."""
+    """The blocking face of :class:`SkahaClient` for the CLI: each method runs the client's call on a private loop."""
 
-    def __init__(self, *args, **kwargs):
-        self._client = SkahaClient(*args, **kwargs)
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        cert: str | Path | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: Backoff | None = None,
+        progress: Callable[[str], None] | None = None,
+    ):
+        self._client = SkahaClient(base_url, token, cert, timeout=timeout, retries=retries, progress=progress)
         self._loop = asyncio.new_event_loop()
 
     @property
     def base_url(self) -> str:
         return self._client.base_url
 
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        method = getattr(self._client, name)
-        if not inspect.iscoroutinefunction(method):
-            return method
+    def _run(self, call: Awaitable[T]) -> T:
+        return self._loop.run_until_complete(call)
 
-        def blocking(*args, **kwargs):
-            return self._loop.run_until_complete(method(*args, **kwargs))
+    def list_sessions(self, type: str | None = None, status: str | None = None) -> list[Session]:
+        return self._run(self._client.list_sessions(type, status))
 
-        blocking.__name__ = name
-        blocking.__doc__ = method.__doc__
-        return blocking
+    def get(self, session_id: str) -> Session:
+        return self._run(self._client.get(session_id))
+
+    def logs(self, session_id: str) -> str:
+        return self._run(self._client.logs(session_id))
+
+    def events(self, session_id: str) -> str:
+        return self._run(self._client.events(session_id))
+
+    def create(self, spec: LaunchSpec) -> list[str]:
+        return self._run(self._client.create(spec))
+
+    def delete_all(self, session_ids: Iterable[str]) -> dict[str, SrcnetError]:
+        return self._run(self._client.delete_all(session_ids))
+
+    def renew_all(self, session_ids: Iterable[str]) -> dict[str, SrcnetError]:
+        return self._run(self._client.renew_all(session_ids))
+
+    def stats(self) -> dict:
+        return self._run(self._client.stats())
+
+    def images(self, type: str | None = None) -> list[dict]:
+        return self._run(self._client.images(type))
+
+    def context(self) -> dict:
+        return self._run(self._client.context())
 
     def close(self) -> None:
         if not self._loop.is_closed():
-            self._loop.run_until_complete(self._client.aclose())
+            self._run(self._client.aclose())
             self._loop.close()
 
     def __enter__(self) -> SyncSkaha:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

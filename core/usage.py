@@ -6,19 +6,16 @@ one core summed over the process tree) over time: each sample is the average sin
 one, so the integral is a step sum over ``elapsed_time``. Allocated core-hours need the cores the
 run was given (recorder summary, run ledger or ``--cores``).
 
-Logs are read in batches of a few MB, each parsed by one pandas C-parser call on a worker thread
-and cut back into one block of rows per run, so thousands of logs cost little more than parsing
-their numbers. A file that cannot be read becomes a problem naming the file and line; the rest
-still aggregate.
+Each log is parsed by one ``pyarrow.csv`` call on a worker thread, converting only the columns
+asked for. A file that cannot be read becomes a problem naming the file and line; the rest still
+aggregate.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -26,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from rich import box
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from srcnet_tui.core.task.recorder import SUMMARY_SUFFIX, summary_path
@@ -35,10 +35,10 @@ PSRECORD_CSV_COLUMNS = ("elapsed_time", "nproc", "cpu", "mem_real", "mem_virtual
 PLAIN_COLUMNS = ("elapsed_time", "cpu", "mem_real", "mem_virtual")
 IO_COLUMNS = ("read_count", "write_count", "read_bytes", "write_bytes")
 AGGREGATE_COLUMNS = ("elapsed_time", "cpu", "mem_real")
-BATCH_BYTES = 4 << 20
 LOG_SUFFIXES = (".csv", ".txt", ".log")
-_CSV_HEADER = b"elapsed_time,"
 UTF8_BOM = b"\xef\xbb\xbf"  # spreadsheet programs start saved CSV with it
+_BLOCK_BYTES = 4 << 20  # one parser block holds a typical log whole (smaller blocks parse slower)
+_PARSE_OPTIONS = pa_csv.ParseOptions(ignore_empty_lines=False)  # a blank line is a bad sample row
 
 
 @dataclass
@@ -57,8 +57,8 @@ class RunProfile:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.data, columns=list(self.columns))
 
-    def column(self, name: str) -> np.ndarray | None:
-        return self.data[:, self.columns.index(name)] if name in self.columns else None
+    def column(self, name: str) -> np.ndarray:
+        return self.data[:, self.columns.index(name)]
 
 
 @dataclass
@@ -68,24 +68,15 @@ class LoadResult:
     skipped: list[Path] = field(default_factory=list)  # files in scanned folders that are not logs
 
 
-@dataclass
-class _Pending:
-    """A log read into a batch buffer at ``start:end``; its header line overwritten by a marker row."""
+class _Unusable(Exception):
+    """A log that cannot be aggregated; the message is the problem to report."""
 
-    path: Path
-    kind: str
-    columns: tuple[str, ...]
-    start: int
-    end: int
-    io_totals: dict[str, int] | None
+
+class _NotALog(Exception):
+    """A file met while scanning a folder that is not a profile log: skipped without a problem."""
 
 
 # --- finding and reading files ------------------------------------------------------------
-#
-# Files are read in batches of about BATCH_BYTES into one reusable buffer per thread, small
-# enough to stay in the CPU cache until parsed. Each file's header line is overwritten in place by
-# a marker row of the same length (elapsed_time = -1, impossible in a log), so a whole batch is
-# parsed by one pandas C-parser call and the markers show where each file's rows begin.
 
 
 def load(
@@ -100,32 +91,24 @@ def load(
     tasks are named after the task, not the log).
     """
     wanted = None if columns is None else set(columns) | set(AGGREGATE_COLUMNS)
-    problems: list[str] = []
-    batches = _batches(list(_candidates(paths, problems)))
-    result = LoadResult([], problems, [])
+    result = LoadResult([], [], [])
+    candidates = list(_candidates(paths, result.problems))
     with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
-        for runs, batch_problems, skipped in pool.map(partial(_load_batch, wanted=wanted), batches):
-            result.runs += runs
-            result.problems += batch_problems
-            result.skipped += skipped
-    result.runs = [run for run in result.runs if _time_runs_forward(run, result.problems)]
+        outcomes = list(pool.map(partial(_run_or_problem, wanted=wanted), candidates))
+    for (path, _explicit), outcome in zip(candidates, outcomes):
+        if isinstance(outcome, RunProfile):
+            result.runs.append(outcome)
+        elif outcome is None:
+            result.skipped.append(path)
+        else:
+            result.problems.append(outcome)
     _attach_summaries(result.runs, result.problems)
     _name_runs(result.runs, names or {})
     return result
 
 
-def _time_runs_forward(run: RunProfile, problems: list[str]) -> bool:
-    """False (and a problem naming the line) if elapsed time ever goes backwards: such a log would
-    give negative durations, so it is left out rather than guessed at."""
-    backwards = np.flatnonzero(np.diff(run.column("elapsed_time")) < 0)
-    if len(backwards) == 0:
-        return True
-    line = int(backwards[0]) + 3  # header is line 1, the first sample line 2; the later sample is the culprit
-    problems.append(f"{run.source} line {line}: elapsed time goes backwards; log left out")
-    return False
-
-
-def _candidates(paths: Iterable, problems: list[str]):
+def _candidates(paths: Iterable, problems: list[str]) -> Iterator[tuple[Path, bool]]:
+    """Each log file once, with whether it was named explicitly (rather than found in a folder)."""
     seen = set()
     for raw in paths:
         path = Path(raw)
@@ -145,89 +128,62 @@ def _candidates(paths: Iterable, problems: list[str]):
                 yield candidate, explicit
 
 
-def _batches(candidates: list[tuple[Path, bool]]) -> list[list[tuple[Path, bool]]]:
-    """Consecutive files grouped into batches of about BATCH_BYTES, each parsed by one thread."""
-    batches, current, size = [], [], 0
-    for candidate in candidates:
-        current.append(candidate)
-        try:
-            size += candidate[0].stat().st_size
-        except OSError:
-            pass
-        if size >= BATCH_BYTES:
-            batches.append(current)
-            current, size = [], 0
-    return batches + ([current] if current else [])
-
-
-_thread_buffers = threading.local()
-
-
-def _buffer(size: int) -> bytearray:
-    buffer = getattr(_thread_buffers, "buffer", None)
-    if buffer is None or len(buffer) < size:
-        buffer = _thread_buffers.buffer = bytearray(max(size, 2 * BATCH_BYTES))
-    return buffer
-
-
-def _load_batch(batch: list[tuple[Path, bool]], wanted: set[str] | None):
-    problems: list[str] = []
-    skipped: list[Path] = []
-    pending: list[_Pending] = []
-    buffer, offset = None, 0
-    for path, explicit in batch:
-        try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if buffer is None or offset + size + 1 > len(buffer):
-                    buffer = _grown(buffer, offset, offset + size + 1)
-                read = handle.readinto(memoryview(buffer)[offset : offset + size])
-        except OSError as exc:
-            problems.append(f"{path}: cannot read ({exc.strerror or exc})")
-            continue
-        item = _prepare(buffer, offset, offset + read, path, explicit, problems, skipped)
-        if item is not None:
-            pending.append(item)
-            offset = item.end
-    runs = _parse_groups(buffer, pending, wanted, problems) if pending else []
-    return runs, problems, skipped
-
-
-def _grown(buffer: bytearray | None, used: int, needed: int) -> bytearray:
-    bigger = _buffer(needed) if buffer is None else bytearray(max(needed, 2 * len(buffer)))
-    if buffer is not None:
-        bigger[:used] = buffer[:used]
-        _thread_buffers.buffer = bigger
-    return bigger
-
-
-def _prepare(
-    buffer: bytearray, start: int, stop: int, path: Path, explicit: bool, problems: list[str], skipped: list[Path]
-) -> _Pending | None:
-    """Check one file read into ``buffer[start:stop]`` and mark its header; None if unusable."""
-    if stop == start or (stop - start < 4096 and bytes(buffer[start:stop]).isspace()):
-        problems.append(f"{path}: empty file")
+def _run_or_problem(candidate: tuple[Path, bool], wanted: set[str] | None) -> RunProfile | str | None:
+    """The run in one log, the problem that keeps it out, or None for a file that is not a log."""
+    path, explicit = candidate
+    try:
+        return _read_run(path, explicit, wanted)
+    except _Unusable as problem:
+        return str(problem)
+    except _NotALog:
         return None
-    newline = buffer.find(b"\n", start, stop)
-    body = newline + 1 if newline >= 0 else stop
-    header = bytes(buffer[start:body])
-    layout = _layout(header)
-    if layout is None:
-        if explicit:
-            text = header[:60].strip().decode(errors="replace")
-            problems.append(f"{path} line 1: not a psrecord or recorder log (header {text!r})")
-        else:
-            skipped.append(path)
-        return None
-    kind, columns = layout
-    end = _rows_end(buffer, body, stop, len(columns), kind)
-    if end == body:
-        problems.append(f"{path}: no samples after the header{_recorded_error(path)}")
-        return None
-    first = bytes(buffer[body : buffer.find(b"\n", body, end)])
-    last = bytes(buffer[max(buffer.rfind(b"\n", body, end - 1) + 1, body) : end - 1])
-    buffer[start:body] = _marker(kind, len(columns), body - start)
-    return _Pending(path, kind, columns, start, end, _io_totals(first, last, columns, kind))
+
+
+def _read_run(path: Path, explicit: bool, wanted: set[str] | None) -> RunProfile:
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise _Unusable(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not text.strip():
+        raise _Unusable(f"{path}: empty file")
+    body = _line_end(text, 0)
+    kind, columns = _layout(text[:body], path, explicit)
+    text = _without_cut_last_row(text, len(columns), kind)
+    if not text[body:].strip():
+        raise _Unusable(f"{path}: no samples after the header{_recorded_error(path)}")
+    parsed = tuple(c for c in columns if wanted is None or c in wanted)
+    data = _parse_rows(text, kind, columns, parsed, path)
+    _check_time_runs_forward(data[:, parsed.index("elapsed_time")], path)
+    return RunProfile(path.stem, path, kind, parsed, data, io_totals=_io_totals(text, body, columns, kind))
+
+
+def _line_end(text: bytes, start: int) -> int:
+    """Where the line starting at ``start`` ends, past its newline if it has one."""
+    newline = text.find(b"\n", start)
+    return newline + 1 if newline >= 0 else len(text)
+
+
+def _layout(header: bytes, path: Path, explicit: bool) -> tuple[str, tuple[str, ...]]:
+    """The log's kind and columns, from its header line."""
+    text = header.removeprefix(UTF8_BOM).strip()
+    if text.startswith(b"elapsed_time,"):
+        columns = tuple(c.strip() for c in text.decode(errors="replace").split(","))
+        if columns in (PSRECORD_CSV_COLUMNS, PSRECORD_CSV_COLUMNS + IO_COLUMNS):
+            return "psrecord-csv", columns
+    elif text.startswith(b"#") and b"Elapsed time" in text:
+        return "psrecord-plain", PLAIN_COLUMNS + (IO_COLUMNS if b"Read count" in text else ())
+    if not explicit:
+        raise _NotALog
+    raise _Unusable(f"{path} line 1: not a psrecord or recorder log (header {text[:60].decode(errors='replace')!r})")
+
+
+def _without_cut_last_row(text: bytes, ncolumns: int, kind: str) -> bytes:
+    """An unterminated last row is kept when it has every field, and dropped as cut off by a
+    killed writer when it does not."""
+    if text.endswith(b"\n"):
+        return text
+    cut = text.rfind(b"\n") + 1
+    return text if len(_fields(text[cut:], kind)) == ncolumns else text[:cut]
 
 
 def _recorded_error(path: Path) -> str:
@@ -239,127 +195,38 @@ def _recorded_error(path: Path) -> str:
     return f" ({error})" if error else ""
 
 
-def _layout(header: bytes) -> tuple[str, tuple[str, ...]] | None:
-    text = header.removeprefix(UTF8_BOM).strip()
-    if text.startswith(_CSV_HEADER):
-        columns = tuple(c.strip() for c in text.decode(errors="replace").split(","))
-        if columns in (PSRECORD_CSV_COLUMNS, PSRECORD_CSV_COLUMNS + IO_COLUMNS):
-            return "psrecord-csv", columns
-        return None
-    if text.startswith(b"#") and b"Elapsed time" in text:
-        return "psrecord-plain", PLAIN_COLUMNS + (IO_COLUMNS if b"Read count" in text else ())
-    return None
-
-
-def _rows_end(buffer: bytearray, body: int, stop: int, ncolumns: int, kind: str) -> int:
-    """End of the complete rows. An unterminated last row is kept (given its newline) when it has
-    every field, and dropped as cut off by a killed writer when it does not."""
-    if stop == body or buffer[stop - 1] == ord("\n"):
-        return stop
-    cut = max(buffer.rfind(b"\n", body, stop) + 1, body)
-    if len(_fields(bytes(buffer[cut:stop]), kind)) != ncolumns:
-        return cut
-    buffer[stop] = ord("\n")
-    return stop + 1
-
-
-def _marker(kind: str, ncolumns: int, width: int) -> bytes:
-    separator = b"," if kind == "psrecord-csv" else b" "
-    row = separator.join([b"-1"] + [b"0"] * (ncolumns - 1))
-    return b" " * (width - 1 - len(row)) + row + b"\n"
-
-
 def _fields(line: bytes, kind: str) -> list[bytes]:
     return line.split(b",") if kind == "psrecord-csv" else line.split()
 
 
-def _io_totals(first: bytes, last: bytes, columns: tuple[str, ...], kind: str) -> dict[str, int] | None:
-    """Cumulative I/O counters: last row minus first row."""
-    if IO_COLUMNS[0] not in columns:
-        return None
-    first_fields, last_fields = _fields(first, kind), _fields(last, kind)
+def _parse_rows(text: bytes, kind: str, columns: tuple[str, ...], parsed: tuple[str, ...], path: Path) -> np.ndarray:
+    """The ``parsed`` columns of every sample row as float64; a row that is not numbers of the
+    right width is a problem naming its line."""
+    csv = text if kind == "psrecord-csv" else b"\n".join(b",".join(line.split()) for line in text.split(b"\n"))
     try:
-        return {
-            name: int(float(last_fields[columns.index(name)]) - float(first_fields[columns.index(name)])) for name in IO_COLUMNS
-        }
-    except (ValueError, IndexError):
-        return None
+        table = pa_csv.read_csv(
+            pa.py_buffer(csv),
+            read_options=pa_csv.ReadOptions(column_names=list(columns), skip_rows=1, use_threads=False, block_size=_BLOCK_BYTES),
+            parse_options=_PARSE_OPTIONS,
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=list(parsed), column_types=dict.fromkeys(columns, pa.float64()), null_values=[]
+            ),
+        )
+    except pa.ArrowInvalid:
+        raise _Unusable(_describe_bad_line(text, kind, len(columns), path)) from None
+    data = np.column_stack([table.column(name).to_numpy() for name in parsed])
+    if np.isnan(data).any():
+        raise _Unusable(_describe_bad_line(text, kind, len(columns), path))
+    return data
 
 
-# --- batch parsing ------------------------------------------------------------------------
-
-
-def _parse_groups(buffer: bytearray, pending: list[_Pending], wanted: set[str] | None, problems: list[str]) -> list[RunProfile]:
-    groups: dict[tuple, list[_Pending]] = {}
-    for item in pending:
-        groups.setdefault((item.kind, item.columns), []).append(item)
-    parsed: dict[Path, RunProfile] = {}
-    for group in groups.values():
-        if len(groups) == 1:
-            text = memoryview(buffer)[pending[0].start : pending[-1].end]
-        else:
-            text = b"".join(memoryview(buffer)[item.start : item.end] for item in group)
-        runs = _parse_text(text, group, wanted)
-        if runs is None:
-            runs = _parse_one_by_one(buffer, group, wanted, problems)
-        parsed.update((run.source, run) for run in runs)
-    return [parsed[item.path] for item in pending if item.path in parsed]
-
-
-def _parse_text(text, group: list[_Pending], wanted: set[str] | None) -> list[RunProfile] | None:
-    """The rows of every file in ``group`` from one parser call; None if any file is malformed."""
-    layout = group[0]
-    columns = tuple(c for c in layout.columns if wanted is None or c in wanted)
-    try:
-        block = _parse_rows(text, layout, columns)
-    except (ValueError, pd.errors.ParserError):
-        return None
-    markers = np.flatnonzero(block[:, 0] == -1.0)
-    if len(markers) != len(group) or (len(markers) and markers[0] != 0) or np.isnan(block).any():
-        return None
-    bounds = list(markers) + [len(block)]
-    return [
-        RunProfile(item.path.stem, item.path, item.kind, columns, block[bounds[i] + 1 : bounds[i + 1]], io_totals=item.io_totals)
-        for i, item in enumerate(group)
-    ]
-
-
-def _parse_one_by_one(buffer: bytearray, group: list[_Pending], wanted: set[str] | None, problems: list[str]) -> list[RunProfile]:
-    runs = []
-    for item in group:
-        text = bytes(buffer[item.start : item.end])
-        parsed = _parse_text(text, [item], wanted)
-        if parsed is None:
-            problems.append(_describe_bad_line(item, text))
-        else:
-            runs.extend(parsed)
-    return runs
-
-
-def _parse_rows(text, layout: _Pending, columns: tuple[str, ...]) -> np.ndarray:
-    """Rows as float64. Skipping unwanted CSV columns also skips their checks: a row's width is
-    then only checked as far as the wanted columns go."""
-    subset = layout.kind == "psrecord-csv" and columns != layout.columns
-    frame = pd.read_csv(
-        io.BytesIO(text),
-        sep="," if layout.kind == "psrecord-csv" else r"\s+",
-        header=None,
-        names=list(layout.columns),
-        usecols=list(columns) if subset else None,
-        dtype=np.float64,
-        engine="c",
-        skip_blank_lines=False,
-    )
-    return frame[list(columns)].to_numpy()
-
-
-def _describe_bad_line(item: _Pending, text: bytes) -> str:
-    """Name the first line of a file that is not a row of numbers of the expected width."""
-    for number, line in enumerate(text.split(b"\n")[1:-1], start=2):
-        fields = _fields(line, item.kind)
-        if len(fields) != len(item.columns) or not all(_is_number(f) for f in fields):
-            return f"{item.path} line {number}: not a sample row ({line[:60].decode(errors='replace')!r})"
-    return f"{item.path}: unreadable samples"
+def _describe_bad_line(text: bytes, kind: str, ncolumns: int, path: Path) -> str:
+    """Name the first line of a log that is not a row of numbers of the expected width."""
+    for number, line in enumerate(text.splitlines()[1:], start=2):
+        fields = _fields(line, kind)
+        if len(fields) != ncolumns or not all(_is_number(f) for f in fields):
+            return f"{path} line {number}: not a sample row ({line[:60].decode(errors='replace')!r})"
+    return f"{path}: unreadable samples"
 
 
 def _is_number(text: bytes) -> bool:
@@ -367,6 +234,27 @@ def _is_number(text: bytes) -> bool:
         return not np.isnan(float(text))
     except ValueError:
         return False
+
+
+def _check_time_runs_forward(elapsed: np.ndarray, path: Path) -> None:
+    """Elapsed time going backwards would give negative durations, so such a log is left out
+    rather than guessed at."""
+    backwards = np.flatnonzero(np.diff(elapsed) < 0)
+    if len(backwards):
+        line = int(backwards[0]) + 3  # header is line 1, the first sample line 2; the later sample is the culprit
+        raise _Unusable(f"{path} line {line}: elapsed time goes backwards; log left out")
+
+
+def _io_totals(text: bytes, body: int, columns: tuple[str, ...], kind: str) -> dict[str, int] | None:
+    """Cumulative I/O counters: last row minus first row, read from the text (they need not be parsed)."""
+    if IO_COLUMNS[0] not in columns:
+        return None
+    first = _fields(text[body : _line_end(text, body)], kind)
+    last = _fields(text[text.rfind(b"\n", 0, len(text) - 1) + 1 :], kind)
+    try:
+        return {name: int(float(last[columns.index(name)]) - float(first[columns.index(name)])) for name in IO_COLUMNS}
+    except (ValueError, IndexError):  # an unparsed counter that is not a number
+        return None
 
 
 def _attach_summaries(runs: list[RunProfile], problems: list[str]) -> None:
@@ -411,10 +299,7 @@ def aggregate(runs: list[RunProfile], cores: float | Mapping[str, float] | None 
 
 
 def _cores_for(run: RunProfile, cores) -> float | None:
-    if isinstance(cores, Mapping):
-        value = cores.get(run.name, cores.get(str(run.source)))
-    else:
-        value = cores
+    value = cores.get(run.name, cores.get(str(run.source))) if isinstance(cores, Mapping) else cores
     if value is None and run.summary:
         value = (run.summary.get("cores") or {}).get("given")
     return float(value) if value else None
@@ -540,7 +425,7 @@ def render_table(report: dict) -> Table:
         collapse_padding=True,
         caption=f"makespan {_duration(total['makespan_s'])}",
     )
-    columns = [
+    columns: list[tuple[str, JustifyMethod, str]] = [
         ("Run", "left", f"{total['runs']} runs"),
         ("Wall", "right", _duration(total["wall_s"])),
         ("CPU%", "right", ""),
@@ -576,7 +461,7 @@ def render_table(report: dict) -> Table:
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 

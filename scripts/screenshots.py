@@ -47,10 +47,11 @@ async def shoot(out: Path, work: Path) -> None:
     settings = Settings("local", None, None, None, work / "state", "screenshots")
     app = SrcnetApp(settings, poll_interval=0.5, keymap={}, start_pane="runs")
     async with app.run_test(size=SIZE) as pilot:
-        runs = app.query_one("#runs-pane")
-        runs.open_config(example(work).relative_to(work))
-        await wait_for(pilot, lambda: runs.plan is not None, what="the plan")
-        runs.launch()
+        pane = app.query_one("#runs-pane")
+        form, runs = pane.form, pane.ledger
+        form.open_config(example(work).relative_to(work))
+        await wait_for(pilot, lambda: form.plan is not None, what="the plan")
+        runs.launch(form.draft)
         table = app.query_one("#sessions-table")
 
         def running() -> list:

@@ -1,9 +1,11 @@
 """The srcnet-tui application: header, four panes in tabs, footer, help, palette and keymap.
 
 The app owns what the panes share: the :class:`srcnet_tui.tui.platform.Platform` connection, the clock (injected
-so snapshots can pin it), the header, and the routing of messages between panes (a poll of the
-Sessions pane feeds the live charts of Usage and the title of Logs). Each pane asks the core for its
-data in its own workers; nothing here blocks the event loop.
+so snapshots can pin it), the header, and the routing of the messages panes post
+(:mod:`srcnet_tui.tui.messages`) to the pane that acts on them: a poll of the Sessions pane feeds the
+live charts of Usage and the title of Logs, the Runs pane's ``s`` filters Sessions. Each pane asks
+the core for its data in its own workers (their failures all end in :mod:`srcnet_tui.tui.worker_errors`);
+nothing here blocks the event loop.
 """
 
 from __future__ import annotations
@@ -12,19 +14,21 @@ import getpass
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from srcnet_tui.core.errors import AuthError, SrcnetError, UsageError
 from srcnet_tui.core.keymap_file import Keymap, load_keymap
 from srcnet_tui.core.settings import Settings, resolve
+from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents, ShowPane, ShowRunSessions, ShowRunUsage
 from srcnet_tui.tui.panes.logs import LogsPane
 from srcnet_tui.tui.panes.runs import RunsPane
 from srcnet_tui.tui.panes.sessions import SessionsPane, events_table
@@ -33,6 +37,7 @@ from srcnet_tui.tui.platform import Platform, error_line
 from srcnet_tui.tui.screens.help import HelpScreen
 from srcnet_tui.tui.screens.modals import ProblemModal, TextModal, confirm
 from srcnet_tui.tui.widgets.status_header import StatusHeader, credential_label
+from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
 PANES = (
     ("runs", "1 Runs", RunsPane),
@@ -68,12 +73,12 @@ def site_of(settings: Settings) -> str:
     return f"{settings.backend} {host}"
 
 
-class SrcnetApp(App):
+class SrcnetApp(ReportsWorkerErrors, App[None]):
     """Runs, Sessions, Logs and Usage over one platform connection."""
 
     CSS_PATH = "app.tcss"
     TITLE = "srcnet-tui"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+p,colon", "command_palette", "Commands", show=False, id="app.commands", priority=True),
@@ -139,16 +144,16 @@ class SrcnetApp(App):
     async def on_unmount(self) -> None:
         try:
             await self.platform.aclose()
-        except Exception:  # closing a dead connection must not stop the app from exiting
+        except (SrcnetError, OSError, RuntimeError):  # closing a dead connection must not stop the app from exiting
             pass
 
     # ---- header -------------------------------------------------------------------------------
 
-    @work(exclusive=True, group="credential", exit_on_error=False)
+    @work(exclusive=True, group="credential", exit_on_error=False, description="check the credential")
     async def check_credential(self) -> None:
         try:
             status = await self.platform.credential()
-        except Exception as exc:
+        except (SrcnetError, OSError) as exc:
             self.status_header.credential = "unknown"
             self.log.warning(f"credential check failed: {error_line(exc)}")
             return
@@ -200,26 +205,43 @@ class SrcnetApp(App):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.focus_pane(event.pane.id)
+        if event.pane.id is not None:
+            self.focus_pane(event.pane.id)
 
-    @work(group="events", exit_on_error=False)
+    # ---- messages from the panes, routed to the pane that acts on them ---------------------------
+
+    @on(ShowPane)
+    def _show_pane(self, message: ShowPane) -> None:
+        self.show_pane(message.pane)
+
+    @on(ShowEvents)
+    def _show_events(self, message: ShowEvents) -> None:
+        self.show_events(message.session)
+
+    @work(group="events", exit_on_error=False, description="read the session's events")
     async def show_events(self, session: Any) -> None:
         """Fetch a session's events and show them in a modal."""
-        try:
-            client = await self.platform.client()
-            text = await client.events(session.id)
-        except Exception as exc:
-            self.notify(error_line(exc), title=f"Events of {session.name}", severity="error")
-            return
+        client = await self.platform.client()
+        text = await client.events(session.id)
         self.push_screen(TextModal(f"Events of {session.name} ({session.id})", events_table(text)))
 
-    @on(SessionsPane.OpenLogs)
-    def _open_logs(self, message: SessionsPane.OpenLogs) -> None:
+    @on(FollowLogs)
+    def _follow_logs(self, message: FollowLogs) -> None:
         self.query_one(LogsPane).show_session(message.session)
         self.show_pane("logs")
 
-    @on(SessionsPane.Polled)
-    def _sessions_polled(self, message: SessionsPane.Polled) -> None:
+    @on(ShowRunSessions)
+    def _show_run_sessions(self, message: ShowRunSessions) -> None:
+        self.query_one(SessionsPane).apply_filter(message.run_id)
+        self.show_pane("sessions")
+
+    @on(ShowRunUsage)
+    def _show_run_usage(self, message: ShowRunUsage) -> None:
+        self.query_one(UsagePane).open_run(message.run)
+        self.show_pane("usage")
+
+    @on(SessionsPolled)
+    def _sessions_polled(self, message: SessionsPolled) -> None:
         try:
             logs, usage, runs = self.query_one(LogsPane), self.query_one(UsagePane), self.query_one(RunsPane)
         except NoMatches:  # a poll that came back while the app closes: the panes are gone
@@ -245,8 +267,10 @@ class SrcnetApp(App):
     def help_sections(self) -> list[tuple[str, list[Binding]]]:
         """Every binding of the app, grouped by where it works (for help and the palette)."""
         sections = [("Everywhere", _own_bindings(type(self)))]
-        sections += [(label.split(" ", 1)[1], _own_bindings(cls)) for _, label, cls in PANES]
-        return sections + [("Tables and logs", MOTION_KEYS)]
+        sections += [
+            (label.split(" ", 1)[1], [b for part in pane_parts(cls) for b in _own_bindings(part)]) for _, label, cls in PANES
+        ]
+        return [*sections, ("Tables and logs", MOTION_KEYS)]
 
     def action_screenshot_now(self) -> None:
         path = self.save_screenshot()
@@ -257,17 +281,23 @@ class SrcnetApp(App):
         yield from super().get_system_commands(screen)
         for pane, label, cls in PANES:
             yield SystemCommand(f"go: {label.split(' ', 1)[1]}", f"Show the {pane} pane", lambda p=pane: self.show_pane(p))
-            for binding in _own_bindings(cls):
-                if binding.description and binding.action not in ("back",):
-                    yield SystemCommand(
-                        f"{pane}: {binding.description.lower()}",
-                        f"key {binding.key}",
-                        lambda p=pane, a=binding.action: self._run_in_pane(p, a),
-                    )
+            for part in pane_parts(cls):
+                for binding in _own_bindings(part):
+                    if binding.description and binding.action not in ("back",):
+                        yield SystemCommand(
+                            f"{pane}: {binding.description.lower()}",
+                            f"key {binding.key}",
+                            lambda p=pane, w=part, a=binding.action: self._run_in_pane(p, w, a),
+                        )
 
-    def _run_in_pane(self, pane: str, action: str) -> None:
+    def _run_in_pane(self, pane: str, part: type[Widget], action: str) -> None:
         self.show_pane(pane)
-        self.call_after_refresh(self.run_action, action, self.query_one(f"#{pane}-pane"))
+        self.call_after_refresh(self.run_action, action, self.query_one(part))
+
+
+def pane_parts(cls: type[Widget]) -> list[type[Widget]]:
+    """A pane and the parts it is composed of that declare keys of their own (the Runs pane's form and ledger)."""
+    return [cls, *getattr(cls, "PARTS", ())]
 
 
 def _own_bindings(cls: type) -> list[Binding]:
@@ -279,7 +309,7 @@ def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
     """The app as the console script builds it: settings from flags/env/config, keymap from its file."""
     import argparse
 
-    from srcnet_tui.core.cli import add_global_options
+    from srcnet_tui.core.settings import add_global_options
 
     parser = argparse.ArgumentParser(prog="srcnet-tui", description="Keyboard-driven terminal UI for SRCNet workloads.")
     add_global_options(parser)

@@ -7,16 +7,16 @@ is read by :func:`srcnet_tui.core.keymap_file.load_keymap` and handed to :meth:`
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
-def keys(scope: str, *rows: tuple) -> list[Binding]:
+def keys(scope: str, *rows: tuple) -> list[BindingType]:
     """The bindings of one pane, each with the stable id ``scope.name`` that keymap.toml remaps it by.
 
     A row is ``(keys, action, description[, show[, name]])``: ``show`` (default True) puts it in the
     footer; ``name`` defaults to the action's (``this_run`` -> ``this-run``, ``sort('age')`` -> ``sort-age``).
     """
-    bindings = []
+    bindings: list[BindingType] = []
     for key, action, description, *rest in rows:
         show = rest[0] if rest else True
         name = rest[1] if len(rest) > 1 else None

@@ -13,12 +13,12 @@ import asyncio
 from typing import Any
 
 from srcnet_tui.core import connect
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.credentials import credential_status
 from srcnet_tui.core.errors import SrcnetError
 from srcnet_tui.core.settings import Settings
-from srcnet_tui.core.skaha import RetryPolicy
 
-TUI_RETRIES = RetryPolicy(attempts=3, base_s=0.25, cap_s=2.0, total_s=8.0)
+TUI_RETRIES = Backoff(first_s=0.25, cap_s=2.0, attempts=3, total_s=8.0, jitter=True)
 """A poll that fails fast: the poll loop has its own backoff, and the header must turn stale soon."""
 
 
@@ -49,7 +49,7 @@ class Platform:
         if client is not None:
             try:
                 await client.aclose()
-            except Exception:  # the old connection is already broken; nothing to save
+            except (SrcnetError, OSError, RuntimeError):  # the old connection is already broken; nothing to save
                 pass
 
     async def credential(self) -> Any:

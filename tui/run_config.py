@@ -13,6 +13,7 @@ from pathlib import Path
 
 from srcnet_tui.core.errors import SrcnetError
 from srcnet_tui.core.runs.config import (
+    CONFIG_KEYS,
     SECTION_FOR_KIND,
     RunConfig,
     check_run_config,
@@ -20,13 +21,10 @@ from srcnet_tui.core.runs.config import (
     load_run_config,
     read_section,
     update_section,
-)  # fmt: skip
+)
 
-EDITABLE = (
-    "vos_dir", "image_file", "parameter_file", "parameter_file_dir", "logs_dir", "profile_log",
-    "image", "name", "cores", "ram", "gpus", "env", "interval", "finder", "split", "overlap",
-    "region_max_gb", "max_parallel",
-)  # fmt: skip
+EDITABLE = tuple(key.name for key in CONFIG_KEYS if key.editable)
+"""The form's fields, in the order of core's table of config keys."""
 
 
 def value_text(value: object) -> str:

@@ -2,26 +2,27 @@
 
 The ledger and folder reads block (SQLite, files), so the pane calls them through
 ``asyncio.to_thread``; each opens what it needs and closes it before returning. A launch or a
-resume runs the orchestrator on its own loop in a daemon thread (:func:`in_daemon_thread`) and
-reports through notifications.
+resume is an ordinary coroutine on the app's own loop (the pane runs it as a worker): the core does
+its blocking work in threads, and reports through notifications.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import weakref
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from srcnet_tui.core.errors import SrcnetError
+from srcnet_tui.core.runs.collecting import TaskProfile, task_profiles
 from srcnet_tui.core.runs.config import load_run_config
 from srcnet_tui.core.runs.ledger import LAUNCHED, Ledger, RunRecord
-from srcnet_tui.core.runs.orchestrate import Reporter, TaskProfile, resume_run, start_run, task_profiles
+from srcnet_tui.core.runs.orchestrate import RunResult, resume_run, start_run
+from srcnet_tui.core.runs.scope import Reporter
 from srcnet_tui.core.settings import Settings
 
 MAX_FILES_SHOWN = 40
@@ -64,7 +65,7 @@ def folder_listing(folder: Path) -> Text:
     return text or Text("  (empty)", style="dim")
 
 
-def describe_run(settings: Settings, run: Any) -> Group:
+def describe_run(settings: Settings, run: RunRecord) -> Group:
     """A run's tasks with their sessions and states, and its folder of results."""
     with Ledger(settings.state_dir) as ledger:
         tasks = ledger.tasks(run.id)
@@ -78,7 +79,7 @@ def describe_run(settings: Settings, run: Any) -> Group:
         (f"{run.kind} run, {run.phase}", "bold"), f"\nconfig: {run.config or '-'} [{run.section or '-'}]",
         f"\nremote folder: {run.remote_dir or '-'}\nlocal folder: {run.local_dir or '-'}\n",
     )  # fmt: skip
-    parts = [head, table]
+    parts: list[RenderableType] = [head, table]
     if run.local_dir:
         parts += [Text("\nresults:", style="bold"), folder_listing(Path(run.local_dir))]
     return Group(*parts)
@@ -90,13 +91,13 @@ async def platform_context(platform: Any) -> dict | None:
         try:
             client = await platform.client()
             _contexts[platform] = await client.context()
-        except Exception:  # the preview still works without the platform's options
+        except (SrcnetError, OSError):  # the preview still works without the platform's options
             return None
     return _contexts[platform]
 
 
 class NotifyingReporter(Reporter):
-    """Core's run reporter turned into app notifications (called from the run's own thread).
+    """Core's run reporter turned into app notifications (called on the app's loop).
 
     Phases are not announced: the ledger table shows them; only the start, failures and warnings
     are. ``run_id`` is the run being driven, once the ledger has it (a failed launch may not).
@@ -107,10 +108,7 @@ class NotifyingReporter(Reporter):
         self.run_id: str | None = None
 
     def _say(self, message: str, severity: str = "information", title: str = "Run") -> None:
-        try:
-            self.app.call_from_thread(self.app.notify, message, title=title, severity=severity)
-        except RuntimeError:  # the app has quit; the run goes on and the ledger keeps its story
-            pass
+        self.app.notify(message, title=title, severity=severity)
 
     def run_started(self, run: Any) -> None:
         self.run_id = run.id
@@ -125,34 +123,7 @@ class NotifyingReporter(Reporter):
             self._say(message, "warning")
 
 
-async def in_daemon_thread(coroutine_factory: Callable[[], Coroutine]) -> Any:
-    """Run a core coroutine on its own event loop in a daemon thread and await its result.
-
-    The orchestrator mixes async calls with blocking ones (storage, SQLite), so it must not share
-    the UI's loop; a daemon thread lets the app quit mid-run (the ledger makes the run resumable).
-    """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if not done.done():
-            done.set_exception(error) if error else done.set_result(result)
-
-    def body() -> None:
-        try:
-            result, error = asyncio.run(coroutine_factory()), None
-        except BaseException as exc:  # handed to the awaiting side, never lost in the thread
-            result, error = None, exc
-        try:
-            loop.call_soon_threadsafe(settle, result, error)
-        except RuntimeError:  # the app quit (its loop is closed) while the run went on
-            pass
-
-    threading.Thread(target=body, name="srcnet-run", daemon=True).start()
-    return await done
-
-
-def result_line(result: Any) -> str:
+def result_line(result: RunResult) -> str:
     """One line about a finished (or launched) run for a notification."""
     states: dict[str, int] = {}
     for task in result.tasks:
@@ -164,12 +135,10 @@ def result_line(result: Any) -> str:
 
 async def launch_run(settings: Settings, path: Path, section: str, kind: str, reporter: Reporter) -> str:
     """Plan, record, stage, launch, watch and collect a run from a saved config (orchestrate.start_run)."""
-    config = load_run_config(path, section=section, kind=kind)
-    result = await in_daemon_thread(lambda: start_run(settings, config, reporter=reporter))
-    return result_line(result)
+    config = await asyncio.to_thread(load_run_config, path, section=section, kind=kind)
+    return result_line(await start_run(settings, config, reporter=reporter))
 
 
 async def resume_existing_run(settings: Settings, run_id: str, reporter: Reporter) -> str:
     """Finish an interrupted run from the ledger (orchestrate.resume_run)."""
-    result = await in_daemon_thread(lambda: resume_run(settings, run_id, reporter=reporter))
-    return result_line(result)
+    return result_line(await resume_run(settings, run_id, reporter=reporter))

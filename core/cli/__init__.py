@@ -13,6 +13,7 @@ import sys
 
 from srcnet_tui.core import __version__
 from srcnet_tui.core.errors import SrcnetError, UsageError
+from srcnet_tui.core.settings import add_global_options
 
 COMMAND_MODULES = (
     "srcnet_tui.core.cli.sessions",
@@ -27,16 +28,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}")
-
-
-def add_global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend", choices=("local", "canfar"), help="platform to use (default: canfar when a credential is found, else local)"
-    )
-    parser.add_argument("--url", help="Skaha v1 base URL, e.g. https://ws-uv.canfar.net/skaha/v1")
-    parser.add_argument("--token", help="bearer token (prefer SRCNET_TOKEN / CANFAR_TOKEN in the environment)")
-    parser.add_argument("--cert", help="CADC proxy certificate (default ~/.ssl/cadcproxy.pem)")
-    parser.add_argument("--state-dir", help="folder for the run ledger and the local server's state")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from srcnet_tui.core.local import daemon
 from srcnet_tui.core.local.faults import FaultConfig
 from srcnet_tui.core.local.service import ServeOptions, quiet_logging, serve
 from srcnet_tui.core.settings import resolve
+from srcnet_tui.core.skaha_rules import FINISHED_LISTED_S, HEADLESS_DEADLINE_S
 
 
 def _rate(text: str) -> float:
@@ -49,11 +50,16 @@ def register(subparsers) -> None:
         dest="serve_token",
         help="bearer token clients must send (default: generated once and kept 0600 in <state>/local/token; a token given here is visible in ps)",
     )
-    p.add_argument("--ttl", type=float, default=3600.0, help="seconds a finished session stays listed (default 3600)")
+    p.add_argument(
+        "--ttl",
+        type=float,
+        default=FINISHED_LISTED_S,
+        help=f"seconds a finished session stays listed (default {FINISHED_LISTED_S:g})",
+    )
     p.add_argument(
         "--max-runtime",
         type=_positive(float),
-        default=1209600.0,
+        default=HEADLESS_DEADLINE_S,
         help="seconds before a running session is ended as Failed (default 14 days)",
     )
     p.add_argument("--cores", type=_positive(int), help="cores sessions may hold at once (default: this machine's)")

@@ -22,19 +22,14 @@ from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
 from srcnet_tui.core.cli.sessions import settings_from_args
 from srcnet_tui.core.errors import SrcnetError, UsageError
 from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs import quickstart
+from srcnet_tui.core.runs.launching import LAUNCH_CONCURRENCY
 from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
-from srcnet_tui.core.runs.orchestrate import (
-    LAUNCH_CONCURRENCY,
-    Reporter,
-    RunResult,
-    dry_run_plan,
-    load_config,
-    merge_run,
-    refresh_runs,
-    resume_run,
-    start_run,
-)
-from srcnet_tui.core.runs.plan import task_label
+from srcnet_tui.core.runs.orchestrate import RunResult, merge_run, refresh_runs, resume_run, start_run
+from srcnet_tui.core.runs.plan import Plan, task_label
+from srcnet_tui.core.runs.preflight import dry_run_plan, load_config
+from srcnet_tui.core.runs.scope import Reporter
+from srcnet_tui.core.usage import render_table
 
 STATE_STYLE = {
     L.COMPLETED: "green",
@@ -91,7 +86,7 @@ class CliReporter(Reporter):
         notice(message)
 
 
-def plan_table(plan) -> Table:
+def plan_table(plan: Plan) -> Table:
     table = Table(title=f"{plan.run_kind} run: {len(plan.tasks)} task(s)", title_justify="left")
     for column in ("#", "session name", "region", "parameter file", "cores", "RAM GiB"):
         table.add_column(column, justify="right" if column in ("#", "cores", "RAM GiB") else "left")
@@ -100,7 +95,7 @@ def plan_table(plan) -> Table:
     return table
 
 
-def print_plan(plan) -> None:
+def print_plan(plan: Plan) -> None:
     settings = Table(title=f"{plan.config.path.name} [{plan.config.section}]", title_justify="left")
     for column in ("key", "value", "note"):
         settings.add_column(column)
@@ -116,12 +111,6 @@ def print_plan(plan) -> None:
         stdout.print(f"task command: {first.cmd} {' '.join(first.args)}", markup=False, highlight=False)
     for warning in plan.warnings:
         notice(f"warning: {warning}")
-
-
-def usage_table(report: dict) -> Table:
-    from srcnet_tui.core.usage import render_table
-
-    return render_table(report)
 
 
 def print_result(result: RunResult, as_json: bool) -> None:
@@ -147,7 +136,7 @@ def print_result(result: RunResult, as_json: bool) -> None:
 
 def _print_finished(result: RunResult) -> None:
     if result.usage:
-        stdout.print(usage_table(result.usage))
+        stdout.print(render_table(result.usage))
     for problem in result.usage_problems:
         notice(f"usage: {problem}")
     if result.merged:
@@ -288,8 +277,6 @@ def cmd_runs(args) -> int:
 
 
 def cmd_quickstart(args) -> int:
-    from srcnet_tui.core.runs import quickstart
-
     quickstart.check_installed()
     if args.backend == "canfar":
         raise UsageError("quickstart: runs on the local server only (PyBDSF is not in the CANFAR task image)")

@@ -3,6 +3,7 @@
 Each command resolves the settings, refuses an unusable credential (exit 3, one line: no backend
 notice claiming a credential was found), names the backend on stderr, and then talks through
 :class:`srcnet_tui.core.skaha.SyncSkaha`, which reports slow answers and retries on stderr as they happen.
+Polls (``logs --follow``, ``wait``) pace themselves with :class:`srcnet_tui.core.backoff.Backoff`.
 Tables are for people; ``--json`` output is for scripts and uses Skaha's field names.
 """
 
@@ -17,23 +18,21 @@ from contextlib import contextmanager
 from rich.table import Table
 
 from srcnet_tui.core import settings as settings_module
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
 from srcnet_tui.core.connect import open_sync
 from srcnet_tui.core.credentials import require_credential
 from srcnet_tui.core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
 from srcnet_tui.core.logtail import new_text
-from srcnet_tui.core.models import (
-    COMPLETED,
-    FAILED,
-    PENDING,
-    RUNNING,
-    TERMINATING,
-    Session,
-    parse_events,
-)
+from srcnet_tui.core.models import Session, parse_events
 from srcnet_tui.core.skaha import LaunchSpec, SyncSkaha, validate_spec
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING, TERMINATING
 
 STATUS_STYLE = {PENDING: "yellow", RUNNING: "cyan", COMPLETED: "green", FAILED: "red", TERMINATING: "magenta"}
+FOLLOW_POLL = Backoff(first_s=0.5, factor=1.5, cap_s=5.0)
+"""``logs --follow``: every 0.5 s while the log grows, slowing to every 5 s while it is quiet."""
+WAIT_POLL = Backoff(first_s=1.0, factor=1.5, cap_s=10.0)
+"""``wait``: polls from every second, slowing to every 10 s (sessions take minutes)."""
 
 
 # --- shared plumbing ----------------------------------------------------------------------------
@@ -74,13 +73,14 @@ def _when(session: Session) -> str:
     return session.start_time.strftime("%m-%d %H:%M:%S") if session.start_time else "-"
 
 
-def _fail_on_errors(results: dict, done_verb: str) -> int:
+def _report(ids: list[str], failures: dict[str, SrcnetError], done_verb: str) -> int:
     """Print ``done_verb ID`` for each success and one error line per failure; exit code of the first."""
     code = 0
-    for session_id, result in results.items():
-        if isinstance(result, SrcnetError):
-            stderr.print(f"error: {result}", highlight=False, markup=False)
-            code = code or result.exit_code
+    for session_id in ids:
+        error = failures.get(session_id)
+        if error is not None:
+            stderr.print(f"error: {error}", highlight=False, markup=False)
+            code = code or error.exit_code
         else:
             stdout.print(f"{done_verb} {session_id}", highlight=False)
     return code
@@ -209,12 +209,10 @@ def _logs_so_far(client: SyncSkaha, session_id: str) -> str:
         return ""
 
 
-def follow_logs(
-    client: SyncSkaha, session_id: str, poll_s: float = 0.5, max_poll_s: float = 5.0, give_up_s: float = 600.0
-) -> Session:
+def follow_logs(client: SyncSkaha, session_id: str, give_up_s: float = 600.0) -> Session:
     """Print new log lines until the session ends; survives transient trouble for ``give_up_s``."""
     printer = _LogPrinter()
-    pause, trouble_since = poll_s, None
+    quiet_rounds, trouble_since = 0, None
     while True:
         try:
             session = client.get(session_id)
@@ -224,14 +222,14 @@ def follow_logs(
             if time.monotonic() - trouble_since > give_up_s:
                 raise
             notice(f"lost contact ({exc}); still following {session_id}")
-            time.sleep(max_poll_s)
+            time.sleep(FOLLOW_POLL.cap_s)
             continue
         trouble_since = None
         if session.is_terminal:
             printer.feed(text, final=True)
             return session
-        pause = poll_s if printer.feed(text) else min(pause * 1.5, max_poll_s)
-        time.sleep(pause)
+        quiet_rounds = 0 if printer.feed(text) else quiet_rounds + 1
+        time.sleep(FOLLOW_POLL.pause(quiet_rounds))
 
 
 def cmd_logs(args) -> int:
@@ -278,9 +276,7 @@ def cmd_events(args) -> int:
 # --- wait ---------------------------------------------------------------------------------------
 
 
-def wait_for(
-    client: SyncSkaha, ids: list[str], timeout_s: float | None, poll_s: float = 1.0, max_poll_s: float = 10.0
-) -> dict[str, str]:
+def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None) -> dict[str, str]:
     """Poll until every session is Completed or Failed; maps id -> final status (``unknown`` if it vanished).
 
     An id never seen raises :class:`NotFound`; a timeout raises :class:`TaskFailed` naming the rest.
@@ -288,7 +284,7 @@ def wait_for(
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     final: dict[str, str] = {}
     seen: set[str] = set()
-    pause = poll_s
+    rounds = 0
     while True:
         listed = {s.id: s for s in client.list_sessions()}
         for session_id in ids:
@@ -307,14 +303,14 @@ def wait_for(
             seen.add(session_id)
         if len(final) == len(ids):
             return final
-        if pause == poll_s:
+        if rounds == 0:
             notice(f"waiting for {len(ids) - len(final)} session(s): {', '.join(i for i in ids if i not in final)}")
         left = math.inf if deadline is None else deadline - time.monotonic()
         if left <= 0:
             rest = ", ".join(i for i in ids if i not in final)
             raise TaskFailed(f"wait: timed out after {timeout_s:g} s; not finished: {rest}")
-        time.sleep(min(pause, left))  # the last poll happens at the deadline itself
-        pause = min(pause * 1.5, max_poll_s)
+        time.sleep(min(WAIT_POLL.pause(rounds), left))  # the last poll happens at the deadline itself
+        rounds += 1
 
 
 def _get_or_none(client: SyncSkaha, session_id: str) -> Session | None:
@@ -360,13 +356,13 @@ def cmd_delete(args) -> int:
         return 0
     with client_from_args(args, resolved) as client:
         _require_known(client, ids)
-        return _fail_on_errors(client.each("delete", ids), "deleted")
+        return _report(ids, client.delete_all(ids), "deleted")
 
 
 def cmd_renew(args) -> int:
     ids = list(dict.fromkeys(args.ids))
     with client_from_args(args) as client:
-        return _fail_on_errors(client.each("renew", ids), "renewed")
+        return _report(ids, client.renew_all(ids), "renewed")
 
 
 # --- stats / images / context -------------------------------------------------------------------

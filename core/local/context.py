@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
-REGISTRY = "images.canfar.net"
-GIB = 2**30
-# sp:helm/skaha-config/k8s-resources.json memory options (GiB).
-CHART_RAM_GB = (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 26, 28, 30, 32, 36, 40, 44, 48, 56, 64, 80, 92, 112, 128, 140, 170, 192)
-CHART_DEFAULT_LIMIT = {"cores": 8, "ram": 32}
-FLEX_REQUEST = {"cores": 1.0, "ram": 4.0}  # Skaha headless flexible-mode request
-SESSION_TYPES = ("notebook", "desktop", "carta", "headless", "firefly", "contributed", "desktop-app")
-NAME_PATTERN = re.compile(r"[A-Za-z0-9-]+")
-MAX_NAME = 63
-IMAGES = (
+from srcnet_tui.core.skaha_rules import (
+    CHART_DEFAULT_LIMIT,
+    CHART_RAM_GIB,
+    DEFAULT_REGISTRIES,
+    FLEX_REQUEST,
+    NAME_PATTERN,
+    SESSION_TYPES,
+    bytes_to_gib,
+    from_registry,
+    split_args,
+    split_env,
+    stored_name,
+)
+
+IMAGES: tuple[dict[str, Any], ...] = (
     {"id": "images.canfar.net/srcnet/sofia-task:2.6.0", "types": ["headless"]},
     {"id": "images.canfar.net/skaha/terminal:1.1.2", "types": ["headless"]},
     {"id": "images.canfar.net/skaha/astroml:24.10", "types": ["headless"]},
@@ -43,7 +48,7 @@ class Capacity:
 
     @classmethod
     def of_this_machine(cls, cores: int | None = None, ram_gb: float | None = None) -> Capacity:
-        return cls(int(cores or _usable_cpus()), float(ram_gb or psutil.virtual_memory().total / GIB))
+        return cls(int(cores or _usable_cpus()), float(ram_gb or bytes_to_gib(psutil.virtual_memory().total)))
 
     @property
     def core_options(self) -> list[int]:
@@ -51,7 +56,7 @@ class Capacity:
 
     @property
     def ram_options(self) -> list[int]:
-        return [gb for gb in CHART_RAM_GB if gb <= self.ram_gb] or [1]
+        return [gib for gib in CHART_RAM_GIB if gib <= self.ram_gb] or [1]
 
     def flexible(self, kind: str) -> float:
         """What an omitted ``cores``/``ram`` holds while running (clamped to what exists here)."""
@@ -113,20 +118,12 @@ def images_document(kind: str | None) -> list[dict]:
 
 
 def repository_document() -> list[str]:
-    return [REGISTRY]
+    return list(DEFAULT_REGISTRIES)
 
 
 def _first(params: dict[str, list[str]], key: str) -> str | None:
     values = params.get(key)
     return values[0] if values else None
-
-
-def _java_split(text: str, sep: str) -> list[str]:
-    """``String.split`` as Java does it: trailing empty strings are dropped."""
-    parts = text.split(sep)
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
 
 
 def _option(params, key: str, options: list[int], *, integer: bool = False) -> float | None:
@@ -157,8 +154,8 @@ def validate_create(params: dict[str, list[str]], capacity: Capacity) -> LaunchR
         raise BadRequest(f"Invalid session type: {_first(params, 'type')}")
     if kind != "headless":
         raise BadRequest(f"session type '{kind}' is not offered by the local server: only headless sessions run here")
-    if not image.startswith(REGISTRY):
-        raise BadRequest(f"session image '{image}' must come from one of [{REGISTRY}]")
+    if not from_registry(image):
+        raise BadRequest(f"session image '{image}' must come from one of [{', '.join(DEFAULT_REGISTRIES)}]")
     cores = _option(params, "cores", capacity.core_options)
     ram = _option(params, "ram", capacity.ram_options)
     gpus = _option(params, "gpus", [], integer=True) if _first(params, "gpus") not in (None, "", "0") else None
@@ -167,8 +164,16 @@ def validate_create(params: dict[str, list[str]], capacity: Capacity) -> LaunchR
         raise BadRequest(
             "Missing parameter 'cmd': the local server runs commands, not containers, so a headless session must name its command"
         )
-    args = _java_split(_first(params, "args") or "", " ")
-    env = [tuple(parts) for parts in (_java_split(item, "=") for item in params.get("env", [])) if len(parts) == 2]
+    args = split_args(_first(params, "args") or "")
+    env = [pair for pair in map(split_env, params.get("env", [])) if pair is not None]
     return LaunchRequest(
-        name=name.lower()[:MAX_NAME], image=image, type=kind, cmd=cmd, args=args, env=env, cores=cores, ram=ram, gpus=gpus
+        name=stored_name(name),
+        image=image,
+        type=kind,
+        cmd=cmd,
+        args=args,
+        env=env,
+        cores=cores,
+        ram=ram,
+        gpus=None if gpus is None else int(gpus),
     )

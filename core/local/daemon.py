@@ -16,13 +16,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 
+from srcnet_tui.core.backoff import Backoff, wait_until
 from srcnet_tui.core.errors import Unreachable, UsageError
 from srcnet_tui.core.local import procs
 from srcnet_tui.core.local.service import read_server_file, software_version
@@ -31,6 +31,8 @@ from srcnet_tui.core.local.store import Store
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 LOG_NAME = "server.log"
+LOCAL_POLL = Backoff(first_s=0.05, factor=1.0)
+"""Waits on this machine (a lock, a process starting or ending) look again every 50 ms until their deadline."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def answers(url: str, timeout_s: float = 2.0) -> bool:
 def _live_endpoint(store: Store, *, any_version: bool = False) -> Endpoint | None:
     """The endpoint of the live server of this state folder, if it runs this code (or ``any_version``)."""
     info = read_server_file(store.state_dir)
-    if _server_process(info) is None:
+    if info is None or _server_process(info) is None:
         return None
     if not any_version and info.get("version") != software_version():
         return None
@@ -83,19 +85,20 @@ def _live_endpoint(store: Store, *, any_version: bool = False) -> Endpoint | Non
 @contextlib.contextmanager
 def _daemon_lock(store: Store, timeout_s: float):
     fd = os.open(store.root / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + timeout_s
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Unreachable(f"{store.root}: timed out waiting for another process starting the local server") from None
-                time.sleep(0.05)
+        if not wait_until(lambda: _try_lock(fd), LOCAL_POLL.within(timeout_s)):
+            raise Unreachable(f"{store.root}: timed out waiting for another process starting the local server")
         yield
     finally:
         os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _start_daemon(store: Store) -> subprocess.Popen:
@@ -131,21 +134,24 @@ def _last_log_line(store: Store) -> str:
 
 
 def _wait_until_answering(store: Store, proc: subprocess.Popen, timeout_s: float) -> Endpoint:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
-            why = _last_log_line(store) or f"exit status {code}"
-            if code == UsageError.exit_code:
-                raise UsageError(why)
-            raise Unreachable(f"local server did not start: {why} (log: {store.root / LOG_NAME})")
-        info = read_server_file(store.state_dir)
-        if info and info.get("pid") == proc.pid:
-            endpoint = _live_endpoint(store, any_version=True)
-            if endpoint is not None:
-                return endpoint
-        time.sleep(0.05)
-    raise Unreachable(f"local server did not answer within {timeout_s:.0f} s (log: {store.root / LOG_NAME})")
+    endpoint = wait_until(lambda: _started_endpoint(store, proc), LOCAL_POLL.within(timeout_s))
+    if endpoint is None:
+        raise Unreachable(f"local server did not answer within {timeout_s:.0f} s (log: {store.root / LOG_NAME})")
+    return endpoint
+
+
+def _started_endpoint(store: Store, proc: subprocess.Popen) -> Endpoint | None:
+    """The endpoint once the daemon ``proc`` answers; None while it is starting; an error once it has exited."""
+    code = proc.poll()
+    if code is not None:
+        why = _last_log_line(store) or f"exit status {code}"
+        if code == UsageError.exit_code:
+            raise UsageError(why)
+        raise Unreachable(f"local server did not start: {why} (log: {store.root / LOG_NAME})")
+    info = read_server_file(store.state_dir)
+    if info and info.get("pid") == proc.pid:
+        return _live_endpoint(store, any_version=True)
+    return None
 
 
 def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpoint:
@@ -166,7 +172,7 @@ def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpo
 def _stop_outdated(store: Store) -> None:
     """Stop a live daemon that announced another software version (an upgrade left it running)."""
     info = read_server_file(store.state_dir)
-    if _server_process(info) is not None and info.get("version") != software_version():
+    if info is not None and _server_process(info) is not None and info.get("version") != software_version():
         stop(store.state_dir)
 
 
@@ -184,12 +190,11 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
 
 def _wait_gone(proc: psutil.Process, timeout_s: float) -> bool:
     """Wait until the process has exited (a zombie counts: its reaping is its parent's business)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_until(lambda: _is_gone(proc), LOCAL_POLL.within(timeout_s))
+
+
+def _is_gone(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

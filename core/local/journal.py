@@ -86,7 +86,7 @@ class Journal:
 
     def load(self, records: dict[str, dict] | None = None) -> dict[str, dict]:
         """Every live record on disk, merged over ``records`` (read from elsewhere, e.g. older layouts)."""
-        records, gone = dict(records or {}), set()
+        records, gone = dict(records or {}), set[str]()
         parse_lines(self.snapshot_path, records, gone)
         parse_lines(self.journal_path, records, gone)
         return records
@@ -142,13 +142,15 @@ class Journal:
     def _write(self, batch: Batch) -> None:
         if not batch.changes:
             return
+        fd = self._fd
+        assert fd is not None, "restart() opens the journal before anything is written"
         data = b"".join(line if line is not None else forget_line(sid) for sid, line in batch.changes)
         try:
-            _write_all(self._fd, data)
-            os.fdatasync(self._fd)
+            _write_all(fd, data)
+            os.fdatasync(fd)
         except OSError as exc:  # e.g. a full disk: cut the partial append off, tell every waiter
             batch.error = exc
-            _truncate_quietly(self._fd, self._size)
+            _truncate_quietly(fd, self._size)
             return
         self._size += len(data)
         for session_id, line in batch.changes:

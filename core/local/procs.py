@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -26,7 +27,7 @@ SHIM_PATH = str(Path(__file__).with_name("shim.py"))
 CREDENTIAL_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CERTIFICATE")
 
 
-def without_credentials(environ: dict[str, str]) -> dict[str, str]:
+def without_credentials(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment minus anything that looks like a credential.
 
     The daemon is started by whichever client came first, and sessions inherit the daemon's
@@ -146,7 +147,7 @@ def _signal_all(procs: list[psutil.Process], pgid: int | None, sig: int) -> None
             pass
 
 
-def end_tree(root: psutil.Process | None, extra: list[psutil.Process] = (), grace_s: float = 2.0) -> None:
+def end_tree(root: psutil.Process | None, extra: Sequence[psutil.Process] = (), grace_s: float = 2.0) -> None:
     """SIGTERM a session's whole tree, then SIGKILL what is left after ``grace_s``; wait until all are gone."""
     procs = {p.pid: p for p in ([*tree(root)] if root else []) + list(extra)}
     pgid = None

@@ -19,25 +19,37 @@ import logging
 import os
 import secrets
 import string
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 
+from srcnet_tui.core.backoff import Backoff, wait_until
 from srcnet_tui.core.local import procs
 from srcnet_tui.core.local.context import Capacity, LaunchRequest
 from srcnet_tui.core.local.journal import Batch, Journal
 from srcnet_tui.core.local.store import Store
 from srcnet_tui.core.local.views import local_user, new_event
+from srcnet_tui.core.skaha_rules import (
+    COMPLETED,
+    CREATE_ID_ENV,
+    FAILED,
+    FINISHED_LISTED_S,
+    HEADLESS_DEADLINE_S,
+    PENDING,
+    RUNNING,
+    TERMINAL_STATUSES,
+    TERMINATING,
+)
 
 log = logging.getLogger("srcnet.local")
 
-PENDING, RUNNING, COMPLETED, FAILED, TERMINATING = "Pending", "Running", "Completed", "Failed", "Terminating"
-FINISHED = (COMPLETED, FAILED)
 ID_ALPHABET = string.ascii_lowercase + string.digits
 TICK_S = 0.1
 USAGE_EVERY_S = 1.0
-CREATE_ID = "SRCNET_CREATE_ID"  # set by srcnet_tui.core.skaha on every create; a resent create returns the first one's session
+SHIM_POLL = Backoff(first_s=0.02, factor=1.0)
+"""A shim that holds its lock writes its info within moments: look every 20 ms."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,8 @@ class Limits:
     """Lifetimes and capacity of the local platform."""
 
     capacity: Capacity
-    ttl_s: float = 3600.0
-    max_runtime_s: float = 1209600.0
+    ttl_s: float = FINISHED_LISTED_S
+    max_runtime_s: float = HEADLESS_DEADLINE_S
     kill_grace_s: float = 2.0
 
 
@@ -65,7 +77,7 @@ class Scheduler:
         self._records: dict[str, dict] = {}
         self._queue: dict[str, dict] = {}  # Pending records in arrival order (the admission queue)
         self._holding: dict[str, dict] = {}  # Running/Terminating records: what occupies the machine
-        self._children: dict[str, object] = {}  # id -> Popen of shims we started (to reap them)
+        self._children: dict[str, subprocess.Popen] = {}  # id -> Popen of shims we started (to reap them)
         self._usage: dict[str, tuple[float, int]] = {}
         self._samplers: dict[str, procs.UsageSampler] = {}
         self._seq = 0
@@ -105,8 +117,8 @@ class Scheduler:
         for session_id, record in records.items():
             self._records[session_id] = record
             self._seq = max(self._seq, record.get("seq", 0))
-            if _create_id(record):
-                self._by_create_id[_create_id(record)] = (session_id, None)
+            if create_id := _create_id(record):
+                self._by_create_id[create_id] = (session_id, None)
 
     @staticmethod
     def _in_background(target, *args) -> None:
@@ -162,7 +174,7 @@ class Scheduler:
     def create(self, request: LaunchRequest) -> str:
         """Record a new Pending session durably, then queue it; a resent create (same create id)
         gets the session of the first one instead of a second session."""
-        create_id = dict(request.env).get(CREATE_ID)
+        create_id = dict(request.env).get(CREATE_ID_ENV)
         with self._lock:
             known = self._by_create_id.get(create_id) if create_id else None
             if known is None:
@@ -175,8 +187,9 @@ class Scheduler:
         try:
             self.journal.sync(batch)  # durable before anyone can see it
         except OSError:
-            with self._lock:
-                self._by_create_id.pop(create_id, None)
+            if create_id:
+                with self._lock:
+                    self._by_create_id.pop(create_id, None)
             raise
         with self._lock:
             if create_id:
@@ -371,7 +384,9 @@ class Scheduler:
         if stray:
             self._in_background(procs.end_tree, None, stray, self.limits.kill_grace_s)
 
-    def _finish(self, record: dict, state: str, exit_code: int | None, event: tuple, when: float | None = None) -> None:
+    def _finish(
+        self, record: dict, state: str, exit_code: int | None, event: tuple[str, str, str], when: float | None = None
+    ) -> None:
         when = time.time() if when is None else when
         record.update(state=state, finished=when, exit_code=exit_code)
         self._holding.pop(record["id"], None)
@@ -386,7 +401,7 @@ class Scheduler:
             expired = [
                 r["id"]
                 for r in self._records.values()
-                if r["state"] in FINISHED and now - r.get("finished", now) >= self.limits.ttl_s
+                if r["state"] in TERMINAL_STATUSES and now - r.get("finished", now) >= self.limits.ttl_s
             ]
             for session_id in expired:
                 self._forget(session_id)
@@ -419,7 +434,8 @@ class Scheduler:
         record = self._records.pop(session_id, None)
         if record is None:
             return
-        self._by_create_id.pop(_create_id(record), None)
+        if create_id := _create_id(record):
+            self._by_create_id.pop(create_id, None)
         self._queue.pop(session_id, None)
         self._holding.pop(session_id, None)
         self._usage.pop(session_id, None)
@@ -488,14 +504,8 @@ class Scheduler:
             self._lost(record, "the session's process was gone when the local server restarted, without an exit status")
 
     def _wait_for_shim_info(self, session_id: str, timeout_s: float = 5.0) -> dict | None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            info = self.store.shim_info(session_id)
-            if info:
-                return info
-            time.sleep(0.02)
-        return None
+        return wait_until(lambda: self.store.shim_info(session_id), SHIM_POLL.within(timeout_s))
 
 
 def _create_id(record: dict) -> str | None:
-    return dict(record.get("env") or []).get(CREATE_ID)
+    return dict(record.get("env") or []).get(CREATE_ID_ENV)

@@ -89,8 +89,13 @@ class LocalSkahaServer(ThreadingHTTPServer):
         super().__init__(address, SkahaHandler)
 
     @property
+    def host(self) -> str:
+        """The address bound to (text for IPv4 and IPv6, which socketserver's types do not say)."""
+        return str(self.server_address[0])
+
+    @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.host, self.server_address[1]
         return f"http://{f'[{host}]' if ':' in host else host}:{port}{ROOT}"
 
 
@@ -226,13 +231,9 @@ class SkahaHandler(BaseHTTPRequestHandler):
         scheduler = self.server.scheduler
         if len(rest) > 1:
             raise BadRequest("desktop-app sessions are not offered by the local server")
-        session_id = rest[0] if rest else None
-        if method == "GET" and session_id is None:
-            return self._list(params)
-        if method == "POST" and session_id is None:
-            return 200, scheduler.create(validate_create(params, self.server.capacity)) + "\n", "text/plain"
-        if method == "DELETE" and session_id is None:
-            raise BadRequest("Cannot kill all sessions.")
+        if not rest:
+            return self._on_collection(method, params)
+        session_id = rest[0]
         if method == "DELETE":
             scheduler.delete(session_id)
             return 200, "", "text/plain"
@@ -240,6 +241,16 @@ class SkahaHandler(BaseHTTPRequestHandler):
             return self._action(session_id, params)
         if method == "GET":
             return self._one(session_id, _one(params, "view"))
+        raise HttpError(405, f"{method} not supported on session")
+
+    def _on_collection(self, method: str, params: dict) -> tuple[int, object, str]:
+        """``/session`` itself: list (GET) or create (POST)."""
+        if method == "GET":
+            return self._list(params)
+        if method == "POST":
+            return 200, self.server.scheduler.create(validate_create(params, self.server.capacity)) + "\n", "text/plain"
+        if method == "DELETE":
+            raise BadRequest("Cannot kill all sessions.")
         raise HttpError(405, f"{method} not supported on session")
 
     def _list(self, params: dict) -> tuple[int, object, str]:

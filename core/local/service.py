@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 
 import srcnet_tui.core
+from srcnet_tui.core import skaha_rules
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.local.context import Capacity
 from srcnet_tui.core.local.faults import FaultConfig, Faults
@@ -42,8 +43,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 0
     token: str | None = None
-    ttl_s: float = 3600.0
-    max_runtime_s: float = 1209600.0
+    ttl_s: float = skaha_rules.FINISHED_LISTED_S
+    max_runtime_s: float = skaha_rules.HEADLESS_DEADLINE_S
     cores: int | None = None
     ram_gb: float | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
@@ -54,7 +55,7 @@ def software_version() -> str:
     """``srcnet_tui.core.__version__`` plus a hash of the local server's sources: tells a daemon started from
     other code (an older checkout, an edited file) apart from one this code would start."""
     digest = hashlib.sha256()
-    for source in sorted(Path(__file__).parent.glob("*.py")):
+    for source in sorted([*Path(__file__).parent.glob("*.py"), Path(skaha_rules.__file__)]):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return f"{srcnet_tui.core.__version__}+{digest.hexdigest()[:12]}"
 
@@ -99,7 +100,7 @@ def serve(options: ServeOptions, announce=lambda message: print(message, file=sy
         raise UsageError(f"serve-local: cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
     scheduler.start()
     info = _announce_file(store, httpd)
-    if not ipaddress.ip_address(httpd.server_address[0]).is_loopback:
+    if not ipaddress.ip_address(httpd.host).is_loopback:
         announce(
             f"serve-local: warning: listening on {options.host}, reachable beyond this machine (bearer token still required)"
         )

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import BinaryIO
 
 PR_SET_CHILD_SUBREAPER = 36
 EXIT_NOT_FOUND = 127
@@ -128,27 +129,31 @@ def _forward_signals_to(child: subprocess.Popen) -> None:
 def run(meta_dir: str, command: list[str]) -> int:
     _write_json_atomic(os.path.join(meta_dir, "shim.json"), {"pid": os.getpid(), "started": time.time()})
     _become_subreaper()
-    log = open(os.path.join(meta_dir, "output.log"), "ab", buffering=0)
-    try:
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    except FileNotFoundError:
-        log.write(f"exec: {command[0]!r}: no such file or directory\n".encode())
-        code = EXIT_NOT_FOUND
-    except (PermissionError, OSError) as exc:
-        log.write(f"exec: {command[0]!r}: {exc.strerror or exc}\n".encode())
-        code = EXIT_NOT_EXECUTABLE
-    else:
-        _forward_signals_to(child)
-        code = _wait_for(child)
-        _end_leftovers()
+    with open(os.path.join(meta_dir, "output.log"), "ab", buffering=0) as log:
+        code = _run_logged(command, log)
     exit_code = code if code >= 0 else 128 - code
     signal_number = -code if code < 0 else None
     _write_json_atomic(
         os.path.join(meta_dir, "exit.json"),
         {"exit_code": exit_code, "signal": signal_number, "finished": time.time()},
     )
-    log.close()
     return 0
+
+
+def _run_logged(command: list[str], log: BinaryIO) -> int:
+    """Run ``command`` with its output in ``log``; its exit status (negative: killed by that signal)."""
+    try:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    except FileNotFoundError:
+        log.write(f"exec: {command[0]!r}: no such file or directory\n".encode())
+        return EXIT_NOT_FOUND
+    except OSError as exc:
+        log.write(f"exec: {command[0]!r}: {exc.strerror or exc}\n".encode())
+        return EXIT_NOT_EXECUTABLE
+    _forward_signals_to(child)
+    code = _wait_for(child)
+    _end_leftovers()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ import os
 import pwd
 import time
 
-from srcnet_tui.core.local.context import GIB, Capacity
+from srcnet_tui.core.local.context import Capacity
+from srcnet_tui.core.skaha_rules import GIB, gib_to_gb
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 EVENT_COLUMNS = ("TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME")
@@ -113,7 +114,7 @@ def events_table(events: list[list]) -> str:
     """kubectl custom-columns output: a header row and space-padded columns, ``<none>`` when empty."""
     if not events:
         return "<none>\n"
-    rows = [EVENT_COLUMNS] + [(k, r, m, iso(first), iso(last)) for k, r, m, first, last in events]
+    rows = [EVENT_COLUMNS, *((k, r, m, iso(first) or "", iso(last) or "") for k, r, m, first, last in events)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(EVENT_COLUMNS) - 1)]
     lines = ["   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "   " + row[-1] for row in rows]
     return "\n".join(lines) + "\n"
@@ -134,8 +135,8 @@ def stats_json(capacity: Capacity, requested_cores: float, requested_ram_gib: fl
             "maxCPUCores": {"cpuCores": max_cores, "withRam": max_ram},
         },
         "ram": {
-            "requestedRAM": _gb_text(requested_ram_gib * GIB / 1e9),
-            "ramAvailable": _gb_text(capacity.ram_gb * GIB / 1e9),
+            "requestedRAM": _gb_text(gib_to_gb(requested_ram_gib)),
+            "ramAvailable": _gb_text(gib_to_gb(capacity.ram_gb)),
             "maxRAM": {"ram": max_ram, "withCPUCores": max_cores},
         },
     }

@@ -3,11 +3,15 @@
 The seed scripts hard-coded the image, cores, RAM and concurrency, and failed late (or not at
 all) on bad values. Here the seed's sections work unchanged, every new key has a default the user
 can see (``describe()`` feeds ``--dry-run``), every value is checked once, and every error is one
-line naming the file, the section and the key.
+line naming the file, the section and the key (and carries the key, ``UsageError.key``, for forms).
+
+One table, :data:`CONFIG_KEYS`, says what each key means, how its text is read and what it
+defaults to; the parser, ``describe()``, the README's key table (:func:`markdown_key_table`) and
+the TUI's form all follow it.
 
 Configparser is the one reader of these files. An editor (the TUI's Runs pane) saves through
-:func:`update_section`, which rewrites only the lines of the keys that changed, so the user's
-comments, continuation lines and key order survive a save.
+:func:`update_section`, which uses configupdater to find each key's lines and rewrites only the
+lines of the keys that changed, so the user's comments, continuation lines and key order survive.
 
 Paths: a path written as ``/arc/...`` names the same file on both backends and stays as written;
 any other path is a local input (or, for ``logs_dir``, a local destination) and resolves against
@@ -17,13 +21,15 @@ the folder that holds the config file.
 from __future__ import annotations
 
 import configparser
-import io
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from configupdater import ConfigUpdater, Option, Section
 
 from srcnet_tui.core.errors import NotFound, UsageError
 
@@ -56,12 +62,6 @@ _ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GRID_RE = re.compile(r"(\d+),(\d+),(\d+)")
 _SIZE_RE = re.compile(r"(\d+)x(\d+)x(\d+)")
 
-KNOWN_KEYS = {
-    "vos_dir", "parameter_file", "image_file", "profile_log", "cmd_file", "parameter_file_dir",
-    "logs_dir", "image", "name", "cores", "ram", "gpus", "env", "interval", "finder", "split",
-    "overlap", "region_max_gb", "max_parallel",
-}  # fmt: skip
-
 
 def is_arc_path(path: str) -> bool:
     """True for paths on the shared ``/arc`` filesystem, which mean the same file on both backends."""
@@ -76,11 +76,9 @@ class SplitSpec:
     values: tuple[int, int, int] | None = None
 
     def __str__(self) -> str:
-        if self.mode == "grid":
-            return ",".join(map(str, self.values))
-        if self.mode == "size":
-            return "x".join(map(str, self.values))
-        return "auto"
+        if self.values is None:
+            return "auto"
+        return ("," if self.mode == "grid" else "x").join(map(str, self.values))
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,11 @@ class RunConfig:
 
     def where(self, key: str) -> str:
         """The prefix every message about ``key`` starts with: ``config.ini [section] key``."""
-        return f"{self.path.name} [{self.section}] {key}"
+        return _where(self.path, self.section, key)
+
+    def error(self, key: str, message: str) -> UsageError:
+        """The error to raise about ``key``: ``config.ini [section] key: message``, carrying ``key``."""
+        return _key_error(self.path, self.section, key, message)
 
     def to_dict(self) -> dict:
         """Every effective setting, JSON-ready (for ``run.json`` and ``--dry-run --json``)."""
@@ -126,86 +128,69 @@ class RunConfig:
         }
 
     def describe(self) -> list[tuple[str, object, str]]:
-        """(key, value, note) rows for ``--dry-run``; the note says when a value is a default."""
-        values = {
-            "vos_dir": self.vos_dir,
-            "image_file": self.image_file,
-            "parameter_file": self.parameter_file,
-            "parameter_file_dir": self.parameter_file_dir,
-            "logs_dir": self.logs_dir,
-            "profile_log": self.profile_log,
-            "image": self.image,
-            "name": self.name,
-            "cores": self.cores,
-            "ram": self.ram_gb,
-            "gpus": self.gpus,
-            "env": dict(self.env),
-            "interval": self.interval,
-            "finder": self.finder,
-            "split": str(self.split) if self.split else None,
-            "overlap": list(self.overlap),
-            "region_max_gb": self.region_max_gb,
-            "max_parallel": self.max_parallel,
-        }
-        notes = {
-            "ram": "default: computed from the region size" if self.split else "default",
-            "max_parallel": "default: no cap, the platform schedules",
-            "logs_dir": "default: the run folder",
-            "split": "default: no split",
-        }
-        rows = []
-        for key, value in values.items():
-            note = notes.get(key, "default") if key in self.defaulted else ""
-            rows.append((key, value, note))
-        if self.cmd_file:
-            rows.append(("cmd_file", self.cmd_file, "ignored: tasks run without a shell script"))
+        """(key, value, note) rows for ``--dry-run``, in table order; the note says when a value is a default."""
+        rows: list[tuple[str, object, str]] = []
+        for key in CONFIG_KEYS:
+            value = getattr(self, key.attribute)
+            if key.ignored:
+                if value:
+                    rows.append((key.name, value, key.ignored))
+            else:
+                rows.append((key.name, _shown(value), key.note(self) if key.name in self.defaulted else ""))
         return rows
 
 
-class _Section:
-    """Typed access to one configparser section; every error names file, section and key."""
+def _where(path: Path, section: str, key: str) -> str:
+    return f"{path.name} [{section}] {key}"
 
-    def __init__(self, path: Path, section: str, values: dict[str, str]):
+
+def _key_error(path: Path, section: str, key: str, message: str) -> UsageError:
+    """``config.ini [section] key: message``, carrying ``key`` so that a form can mark the field."""
+    return UsageError(f"{_where(path, section, key)}: {message}", key=key)
+
+
+def _shown(value: object) -> object:
+    """A setting as ``--dry-run`` and ``run.json`` show it (JSON-ready)."""
+    if isinstance(value, SplitSpec):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+class _Reader:
+    """Reads one section's keys through the table, each once; every error names file, section and key."""
+
+    def __init__(self, path: Path, section: str, kind: str, values: dict[str, str]):
         self.path = path
         self.section = section
+        self.kind = kind
         self.values = values
+        self.read: dict[str, Any] = {}
         self.defaulted: set[str] = set()
 
     def error(self, key: str, message: str) -> UsageError:
-        return UsageError(f"{self.path.name} [{self.section}] {key}: {message}")
+        return _key_error(self.path, self.section, key, message)
 
-    def raw(self, key: str) -> str | None:
-        value = self.values.get(key)
-        if value is None or not value.strip():
-            self.defaulted.add(key)
+    def get(self, name: str) -> Any:
+        """The checked value of key ``name`` (its default when unset); read on first use."""
+        if name not in self.read:
+            self.read[name] = self._value(KEYS_BY_NAME[name])
+        return self.read[name]
+
+    def _value(self, key: ConfigKey) -> Any:
+        if not key.applies(self):
             return None
-        return value.strip()
-
-    def required(self, key: str) -> str:
-        value = self.raw(key)
-        if value is None:
-            raise self.error(key, "is required")
-        self.defaulted.discard(key)
-        return value
-
-    def integer(self, key: str, default: int | None, minimum: int = 1) -> int | None:
-        text = self.raw(key)
-        if text is None:
-            return default
-        number = _parsed(text, int)
-        if number is None or number < minimum:
-            kind = "a positive integer" if minimum >= 1 else "an integer ≥ 0"
-            raise self.error(key, f"must be {kind}, not {text!r}")
-        return number
-
-    def number(self, key: str, default: float) -> float:
-        text = self.raw(key)
-        if text is None:
-            return default
-        number = _parsed(text, float)
-        if number is None or not 0 < number < float("inf"):
-            raise self.error(key, f"must be a positive number, not {text!r}")
-        return number
+        text = (self.values.get(key.name) or "").strip()
+        value = key.parse(self, key.name, text) if text else None
+        if value is not None:
+            return value
+        if key.required and not text:
+            raise self.error(key.name, key.required(self))
+        self.defaulted.add(key.name)
+        return key.default(self)
 
     def local_path(self, key: str, text: str, *, must_exist: str | None = None) -> str:
         """Resolve a local path against the config's folder; ``must_exist`` is "file" or "dir"."""
@@ -227,6 +212,220 @@ def _parsed(text: str, kind: type):
         return None
 
 
+def _integer(minimum: int) -> Callable[[_Reader, str, str], int]:
+    def parse(r: _Reader, key: str, text: str) -> int:
+        number = _parsed(text, int)
+        if number is None or number < minimum:
+            kind = "a positive integer" if minimum >= 1 else "an integer ≥ 0"
+            raise r.error(key, f"must be {kind}, not {text!r}")
+        return number
+
+    return parse
+
+
+def _positive_number(r: _Reader, key: str, text: str) -> float:
+    number = _parsed(text, float)
+    if number is None or not 0 < number < float("inf"):
+        raise r.error(key, f"must be a positive number, not {text!r}")
+    return number
+
+
+def _text(r: _Reader, key: str, text: str) -> str:
+    return text
+
+
+def _local_path(must_exist: str | None) -> Callable[[_Reader, str, str], str]:
+    return lambda r, key, text: r.local_path(key, text, must_exist=must_exist)
+
+
+def _vos_dir(r: _Reader, key: str, text: str) -> str:
+    if text.startswith("arc:"):
+        text = "/arc/" + text[len("arc:") :].lstrip("/")
+    if not is_arc_path(text):
+        raise r.error(key, f"must be a folder under /arc/ (the sessions see it there), not {text!r}")
+    return text.rstrip("/")
+
+
+def _file_name(r: _Reader, key: str, text: str) -> str:
+    if "/" in text or text in (".", ".."):
+        raise r.error(key, f"must be a file name without folders, not {text!r}")
+    return text
+
+
+def _image(r: _Reader, key: str, text: str) -> str:
+    if any(ch.isspace() for ch in text) or "/" not in text:
+        raise r.error(key, f"must be a registry image like {DEFAULT_IMAGE}, not {text!r}")
+    return text
+
+
+def _name(r: _Reader, key: str, text: str) -> str:
+    name = text.lower()
+    if not _NAME_RE.fullmatch(name) or len(name) > 40:
+        raise r.error(key, f"must be 1-40 letters, digits or '-' (a Skaha session name prefix), not {text!r}")
+    return name
+
+
+def _name_from_section(r: _Reader) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", r.section.lower()).strip("-") or "srcnet"
+
+
+def _env(r: _Reader, key: str, text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in re.split(r"[,\n]", text):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not _ENV_KEY_RE.fullmatch(name):
+            raise r.error(key, f"entries must be KEY=VALUE, not {item!r}")
+        if "=" in value:
+            raise r.error(key, f"{name}: a value may not contain '=' (Skaha drops such entries)")
+        env[name] = value
+    return env
+
+
+def _finder(r: _Reader, key: str, text: str) -> str:
+    finder = text.lower()
+    if finder not in FINDERS:
+        raise r.error(key, f"must be one of {', '.join(FINDERS)}, not {finder!r}")
+    return finder
+
+
+def _split(r: _Reader, key: str, text: str) -> SplitSpec | None:
+    """None (no split, as if unset) for ``no``/``none``/``off``/``false``."""
+    if text.lower() in ("no", "none", "off", "false"):
+        return None
+    spec = _split_spec(r, key, text)
+    if r.kind != "parallel":
+        raise r.error(key, "splitting a cube needs the parallel command")
+    return spec
+
+
+def _split_spec(r: _Reader, key: str, text: str) -> SplitSpec:
+    compact = text.lower().replace(" ", "")
+    if compact == "auto":
+        return SplitSpec("auto")
+    for mode, pattern in (("grid", _GRID_RE), ("size", _SIZE_RE)):
+        match = pattern.fullmatch(compact)
+        if match:
+            a, b, c = (int(v) for v in match.groups())
+            if min(a, b, c) < 1:
+                raise r.error(key, f"every number must be at least 1, not {text!r}")
+            return SplitSpec(mode, (a, b, c))
+    raise r.error(key, f"must be auto, NX,NY,NZ (regions per axis) or SXxSYxSZ (region size in pixels), not {text!r}")
+
+
+def _overlap(r: _Reader, key: str, text: str) -> tuple[int, int]:
+    numbers = [_parsed(part.strip(), int) for part in text.split(",")]
+    if len(numbers) not in (1, 2) or any(n is None or n < 0 for n in numbers):
+        raise r.error(key, f"must be PIXELS or SPATIAL,SPECTRAL (integers ≥ 0), not {text!r}")
+    return (numbers[0], numbers[-1])
+
+
+def _uses_one_parameter_file(r: _Reader) -> bool:
+    """The task runs one parameter file, a split run one template; parallel runs a folder of them."""
+    return r.kind == "task" or r.get("split") is not None
+
+
+def _parameter_file_missing(r: _Reader) -> str:
+    return "is required" if r.kind == "task" else "is required with split (the template every region runs)"
+
+
+def _constant(value: object) -> Callable[[Any], Any]:
+    """A default (or note) that depends on nothing."""
+    return lambda _: value
+
+
+_NO_VALUE = _constant(None)
+_ALWAYS = _constant(True)
+_DEFAULT_NOTE = _constant("default")
+
+
+def _ram_note(config: RunConfig) -> str:
+    return "default: computed from the region size" if config.split else "default"
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One key of a run section: what it means, how its text is read, and its default.
+
+    ``parse(reader, key, text)`` checks a non-empty value (returning None means "as if unset");
+    ``default(reader)`` gives the value when unset; ``required(reader)``, when given, is the error
+    for an unset key instead; a key that does not ``apply`` to the run is None and never read.
+    """
+
+    name: str
+    default_text: str  # the default, as the README's key table says it
+    meaning: str
+    parse: Callable[[_Reader, str, str], Any]
+    default: Callable[[_Reader], Any] = _NO_VALUE
+    required: Callable[[_Reader], str] | None = None
+    applies: Callable[[_Reader], bool] = _ALWAYS
+    note: Callable[[RunConfig], str] = _DEFAULT_NOTE  # what --dry-run says next to the default
+    ignored: str = ""  # why the key is read but not used (listed only when set; not in the form)
+    field_name: str = ""  # the RunConfig field, when it is not the key's name
+
+    @property
+    def attribute(self) -> str:
+        return self.field_name or self.name
+
+    @property
+    def editable(self) -> bool:
+        """Shown in the TUI's form."""
+        return not self.ignored
+
+
+CONFIG_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("vos_dir", "required", "folder under `/arc/` the run writes to (`arc:...` also accepted)", _vos_dir,
+              required=_constant("is required")),
+    ConfigKey("image_file", "required", "the cube to search: `/arc/...`, or a local file (uploaded)", _local_path("file"),
+              required=_constant("is required")),
+    ConfigKey("parameter_file", "required (task; parallel with `split`)",
+              "finder parameter file; with `split`, the template every region runs", _local_path("file"),
+              required=_parameter_file_missing, applies=_uses_one_parameter_file),
+    ConfigKey("parameter_file_dir", "required (parallel without `split`)", "folder of `*.par` files, one task each",
+              _local_path("dir"), required=_constant("is required"), applies=lambda r: not _uses_one_parameter_file(r)),
+    ConfigKey("logs_dir", "`<state_dir>/runs`", "local folder each run's results come back to, in `RUN_ID/`", _local_path(None),
+              note=_constant("default: the run folder")),
+    ConfigKey("profile_log", f"`{DEFAULT_PROFILE_LOG}`", "recorder log file name", _file_name,
+              default=_constant(DEFAULT_PROFILE_LOG)),
+    ConfigKey("image", f"`{DEFAULT_IMAGE}`", "task container (see `image/`)", _image, default=_constant(DEFAULT_IMAGE)),
+    ConfigKey("name", "from the section", "session name prefix", _name, default=_name_from_section),
+    ConfigKey("cores", f"{DEFAULT_CORES['task']} (task), {DEFAULT_CORES['parallel']} (parallel)",
+              "cores per task; also `pipeline.threads`", _integer(1), default=lambda r: DEFAULT_CORES[r.kind]),
+    ConfigKey("ram", f"{DEFAULT_RAM_GB['task']} (task), {DEFAULT_RAM_GB['parallel']} (parallel); split runs: computed", "GB per task",
+              _integer(1), default=lambda r: None if r.get("split") else DEFAULT_RAM_GB[r.kind], note=_ram_note,
+              field_name="ram_gb"),
+    ConfigKey("gpus", "0", "GPUs per task", _integer(0), default=_constant(0)),
+    ConfigKey("env", "none", "`env = KEY=VALUE, ...` (or one a line), set in every task", _env, default=lambda r: {}),
+    ConfigKey("interval", f"{DEFAULT_INTERVAL_S}", "recorder sampling interval, seconds", _positive_number,
+              default=_constant(DEFAULT_INTERVAL_S)),
+    ConfigKey("finder", f"`{FINDERS[0]}`", " or ".join(f"`{f}`" for f in FINDERS), _finder, default=_constant(FINDERS[0])),
+    ConfigKey("split", "none",
+              "`auto`, `NX,NY,NZ` (grid), or a region size `SXxSYxSZ`: split the cube from its FITS header",
+              _split, note=_constant("default: no split")),
+    ConfigKey("overlap", f"{DEFAULT_OVERLAP}", "pixels (`spatial,spectral` also accepted), as in SDC2 practice", _overlap,
+              default=_constant((DEFAULT_OVERLAP, DEFAULT_OVERLAP))),
+    ConfigKey("region_max_gb", f"{DEFAULT_REGION_MAX_GB}", "largest region `split = auto` cuts", _positive_number,
+              default=_constant(DEFAULT_REGION_MAX_GB)),
+    ConfigKey("max_parallel", "no cap", "tasks running at once; the platform schedules the rest", _integer(1),
+              note=_constant("default: no cap, the platform schedules")),
+    ConfigKey("cmd_file", "none", "the seed's shell script: ignored, tasks run without a shell", _text,
+              ignored="ignored: tasks run without a shell script"),
+)  # fmt: skip
+"""Every key a run section may hold, in the order ``--dry-run``, the README and the TUI's form list them."""
+
+KEYS_BY_NAME = {key.name: key for key in CONFIG_KEYS}
+
+
+def markdown_key_table() -> str:
+    """The README's table of config keys, rendered from :data:`CONFIG_KEYS`."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{key.name}` | {key.default_text} | {key.meaning} |" for key in CONFIG_KEYS]
+    return "\n".join(rows) + "\n"
+
+
 def load_run_config(path: str | Path, section: str | None = None, kind: str = "task") -> RunConfig:
     """Read ``section`` (default ``[sofia-task]`` or ``[sofia-parallel]`` by ``kind``) of ``path``."""
     _check_kind(kind)
@@ -244,11 +443,13 @@ def check_run_config(path: str | Path, section: str, kind: str, values: dict[str
     _check_kind(kind)
     path = Path(path).expanduser().resolve()
     values = {key.strip().lower(): value for key, value in values.items()}
-    reader = _Section(path, section, values)
-    unknown = sorted(set(values) - KNOWN_KEYS)
+    reader = _Reader(path, section, kind, values)
+    unknown = sorted(set(values) - set(KEYS_BY_NAME))
     if unknown:
-        raise reader.error(unknown[0], f"unknown key (known keys: {', '.join(sorted(KNOWN_KEYS))})")
-    return _build(reader, kind)
+        raise reader.error(unknown[0], f"unknown key (known keys: {', '.join(sorted(KEYS_BY_NAME))})")
+    settings = {key.attribute: reader.get(key.name) for key in CONFIG_KEYS}
+    ignored = {key.name for key in CONFIG_KEYS if key.ignored}
+    return RunConfig(path, section, kind, **settings, defaulted=frozenset(reader.defaulted - ignored))
 
 
 def _check_kind(kind: str) -> None:
@@ -288,45 +489,48 @@ def update_section(path: str | Path, section: str, values: Mapping[str, str]) ->
     """Make ``[section]`` of ``path`` hold ``values``, touching only the lines of keys that change.
 
     A changed key's line (and its continuation lines) is rewritten where it stands, keeping the
-    key's spelling; a key missing from ``values`` (or empty there) loses its lines; a new key goes
-    after the section's last key. Comments, blank lines, unchanged keys and other sections stay
-    exactly as written. A missing section is appended. The file is replaced atomically.
+    key's spelling and separator; a key missing from ``values`` (or empty there) loses its lines; a
+    new key goes after the section's last key. Comments, blank lines, unchanged keys, other
+    sections and the file's line endings stay exactly as written. A missing section is appended.
+    The file is replaced atomically.
     """
     path = Path(path).expanduser()
     wanted = {key.strip().lower(): value.strip() for key, value in values.items() if value.strip()}
     text = _read_verbatim(path) if path.exists() else ""
-    current = _section_values_or_none(path, section) if path.exists() else None
-    _replace_file(path, _rewritten(text, section, current, wanted))
+    parser = _parsed_file(path) if path.exists() else None
+    current = dict(parser.items(section)) if parser and parser.has_section(section) else {}
+    document = ConfigUpdater()
+    document.read_string(text if text.endswith("\n") or not text else text + "\n")  # a key may follow the last line
+    if not document.has_section(section):
+        document.add_section(section)
+        if text:
+            document[section].add_before.space()
+    _edit_section(document[section], current, wanted)
+    _replace_file(path, _in_the_files_style(str(document), text))
 
 
-def _rewritten(text: str, section: str, current: dict[str, str] | None, wanted: dict[str, str]) -> str:
-    lines = list(io.StringIO(text, newline=""))  # split where configparser's reading splits lines
-    unterminated = bool(lines) and not lines[-1].endswith("\n")
-    if unterminated:
-        lines[-1] += "\n"
-    last_line = lines[-1] if lines else None
-    if current is None:
-        lines += _new_section_lines(section, wanted, after_text=bool(lines))
-    else:
-        lines = _updated_lines(lines, section, current, wanted)
-    if unterminated and lines[-1] == last_line:
-        lines[-1] = last_line.removesuffix("\n")  # the file's last line stays as it was written
-    if "\r\n" in text:  # written lines take the file's line ending
-        lines = [line if line.endswith("\r\n") else line.replace("\n", "\r\n") for line in lines]
-    return "".join(lines)
+def _edit_section(section: Section, current: dict[str, str], wanted: dict[str, str]) -> None:
+    """Rewrite the options of ``section`` whose value changes; add new keys after its last option.
 
-
-def _section_values_or_none(path: Path, section: str) -> dict[str, str] | None:
-    parser = _parsed_file(path)
-    return dict(parser.items(section)) if parser.has_section(section) else None
-
-
-def _new_section_lines(section: str, values: dict[str, str], after_text: bool) -> list[str]:
-    lines = ["\n"] if after_text else []
-    lines.append(f"[{section}]\n")
-    for key, value in values.items():
-        lines += _key_lines(f"{key} = ", value)
-    return lines
+    ``current`` is the section as configparser reads it (with inherited defaults, which a key that
+    ``wanted`` merely repeats is not written for).
+    """
+    options = {option.key.lower(): option for option in section.iter_options()}
+    new_keys = [key for key, value in wanted.items() if key not in options and value != current.get(key)]
+    after = list(options.values())[-1].container_idx + 1 if options else 0
+    for offset, key in enumerate(new_keys):
+        section.structure.insert(
+            after + offset, Option(key, container=section, line="".join(_key_lines(f"{key} = ", wanted[key])))
+        )
+    for key, option in options.items():
+        if wanted.get(key) == current.get(key):
+            continue
+        kept_comments = [line for line in option.lines[1:] if line.strip().startswith(("#", ";"))]
+        lines = (_key_lines(_key_prefix(option), wanted[key]) if key in wanted else []) + kept_comments
+        if lines:
+            option.lines[:] = lines  # its own lines: configupdater would respace "key: value" as "key : value"
+        else:
+            option.detach()
 
 
 def _key_lines(prefix: str, value: str) -> list[str]:
@@ -335,79 +539,21 @@ def _key_lines(prefix: str, value: str) -> list[str]:
     return [f"{prefix}{first}\n", *(f"    {line.strip()}\n" for line in rest if line.strip())]
 
 
-def _updated_lines(lines: list[str], section: str, current: dict[str, str], wanted: dict[str, str]) -> list[str]:
-    spans, last_key_end = _key_spans(lines, section)
-    replacements: dict[int, tuple[int, list[str]]] = {}
-    for key, (start, end) in spans.items():
-        if key in wanted and wanted[key] == current.get(key):
-            continue
-        kept_comments = [line for line in lines[start + 1 : end] if _is_comment(line)]
-        new = _key_lines(_key_prefix(lines[start]), wanted[key]) if key in wanted else []
-        replacements[start] = (end, new + kept_comments)
-    new_keys = {key: value for key, value in wanted.items() if key not in spans and value != current.get(key)}
-    added = [line for key, value in new_keys.items() for line in _key_lines(f"{key} = ", value)]
-    result: list[str] = []
-    index = 0
-    while index < len(lines):
-        if index in replacements:
-            end, new = replacements[index]
-            result += new
-        else:
-            end = index + 1
-            result.append(lines[index])
-        if end == last_key_end:
-            result += added
-        index = end
-    return result
+def _key_prefix(option: Option) -> str:
+    """The option's first line up to where its value starts (indentation, key as spelled, separator and spacing)."""
+    line = option.lines[0].rstrip()
+    first_value = (option.value or "").split("\n")[0]
+    return line[: len(line) - len(first_value)] if first_value else f"{line} "
 
 
-def _key_spans(lines: list[str], section: str) -> tuple[dict[str, tuple[int, int]], int]:
-    """Where each key of ``[section]`` is written: key -> (first line, end) with its continuation lines.
-
-    Follows configparser's reading rules (comment lines are skipped, a line indented deeper than
-    its key continues the value). Also gives where a new key goes: after the section's last key,
-    or after its header when it has none.
-    """
-    spans: dict[str, tuple[int, int]] = {}
-    in_section = False
-    insert_at = 0
-    key: str | None = None
-    key_indent = 0
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or _is_comment(line):
-            continue
-        indent = len(line) - len(line.lstrip())
-        if key is not None and indent > key_indent:
-            if in_section:
-                spans[key] = (spans[key][0], index + 1)
-                insert_at = index + 1
-            continue
-        key_indent, key = indent, None
-        header = configparser.ConfigParser.SECTCRE.match(stripped)
-        if header:
-            in_section = header.group("header") == section
-            insert_at = index + 1 if in_section else insert_at
-            continue
-        option = configparser.ConfigParser.OPTCRE.match(stripped)
-        if option:
-            key = option.group("option").rstrip().lower()
-            if in_section:
-                spans[key] = (index, index + 1)
-                insert_at = index + 1
-    return spans, insert_at
-
-
-def _is_comment(line: str) -> bool:
-    return line.strip().startswith(("#", ";"))
-
-
-def _key_prefix(line: str) -> str:
-    """``line`` up to where its value starts (indentation, key as spelled, separator and spacing)."""
-    indent = line[: len(line) - len(line.lstrip())]
-    stripped = line.strip()
-    option = configparser.ConfigParser.OPTCRE.match(stripped)
-    return indent + stripped[: option.start("value")] if option.group("value") else f"{indent}{stripped} "
+def _in_the_files_style(rendered: str, text: str) -> str:
+    """``rendered`` with ``text``'s line endings, and without a final newline when ``text``'s unchanged last line had none."""
+    last_line = text.rsplit("\n", 1)[-1]
+    if last_line and f"\n{rendered}".endswith(f"\n{last_line}\n"):
+        rendered = rendered[:-1]
+    if "\r\n" in text:
+        rendered = re.sub(r"(?<!\r)\n", "\r\n", rendered)
+    return rendered
 
 
 def _read_verbatim(path: Path) -> str:
@@ -422,142 +568,3 @@ def _replace_file(path: Path, text: str) -> None:
     if path.exists():
         shutil.copymode(path, temporary)
     os.replace(temporary, path)
-
-
-def _build(s: _Section, kind: str) -> RunConfig:
-    vos_dir = _vos_dir(s)
-    finder = (s.raw("finder") or "sofia").lower()
-    if finder not in FINDERS:
-        raise s.error("finder", f"must be one of {', '.join(FINDERS)}, not {finder!r}")
-    split = _split(s, kind)
-    image_file = s.required("image_file")
-    image_file = s.local_path("image_file", image_file, must_exist="file")
-    parameter_file, parameter_file_dir = _parameter_sources(s, kind, split)
-    logs_dir = s.raw("logs_dir")
-    cmd_file = s.raw("cmd_file")
-    return RunConfig(
-        path=s.path,
-        section=s.section,
-        kind=kind,
-        vos_dir=vos_dir,
-        image_file=image_file,
-        parameter_file=parameter_file,
-        parameter_file_dir=parameter_file_dir,
-        logs_dir=s.local_path("logs_dir", logs_dir) if logs_dir else None,
-        profile_log=_file_name(s, "profile_log", s.raw("profile_log") or DEFAULT_PROFILE_LOG),
-        cmd_file=cmd_file,
-        image=_image(s),
-        name=_name(s),
-        cores=s.integer("cores", DEFAULT_CORES[kind]),
-        ram_gb=s.integer("ram", None if split else DEFAULT_RAM_GB[kind]),
-        gpus=s.integer("gpus", 0, minimum=0),
-        env=_env(s),
-        interval=s.number("interval", DEFAULT_INTERVAL_S),
-        finder=finder,
-        split=split,
-        overlap=_overlap(s),
-        region_max_gb=s.number("region_max_gb", DEFAULT_REGION_MAX_GB),
-        max_parallel=s.integer("max_parallel", None),
-        defaulted=frozenset(s.defaulted - {"cmd_file"}),
-    )
-
-
-def _vos_dir(s: _Section) -> str:
-    text = s.required("vos_dir")
-    if text.startswith("arc:"):
-        text = "/arc/" + text[len("arc:") :].lstrip("/")
-    if not is_arc_path(text):
-        raise s.error("vos_dir", f"must be a folder under /arc/ (the sessions see it there), not {text!r}")
-    return text.rstrip("/")
-
-
-def _parameter_sources(s: _Section, kind: str, split: SplitSpec | None) -> tuple[str | None, str | None]:
-    """The task runs one parameter file; parallel runs a folder of them, or one template when split."""
-    if kind == "task" or split:
-        text = s.required("parameter_file") if kind == "task" else s.raw("parameter_file")
-        if text is None:
-            raise s.error("parameter_file", "is required with split (the template every region runs)")
-        return s.local_path("parameter_file", text, must_exist="file"), None
-    text = s.required("parameter_file_dir")
-    return None, s.local_path("parameter_file_dir", text, must_exist="dir")
-
-
-def _file_name(s: _Section, key: str, text: str) -> str:
-    if "/" in text or text in (".", ".."):
-        raise s.error(key, f"must be a file name without folders, not {text!r}")
-    return text
-
-
-def _image(s: _Section) -> str:
-    image = s.raw("image") or DEFAULT_IMAGE
-    if any(ch.isspace() for ch in image) or "/" not in image:
-        raise s.error("image", f"must be a registry image like {DEFAULT_IMAGE}, not {image!r}")
-    return image
-
-
-def _name(s: _Section) -> str:
-    text = s.raw("name")
-    if text is None:
-        return re.sub(r"[^a-z0-9]+", "-", s.section.lower()).strip("-") or "srcnet"
-    name = text.lower()
-    if not _NAME_RE.fullmatch(name) or len(name) > 40:
-        raise s.error("name", f"must be 1-40 letters, digits or '-' (a Skaha session name prefix), not {text!r}")
-    return name
-
-
-def _env(s: _Section) -> dict[str, str]:
-    text = s.raw("env")
-    env: dict[str, str] = {}
-    if text is None:
-        return env
-    for item in re.split(r"[,\n]", text):
-        item = item.strip()
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not _ENV_KEY_RE.fullmatch(key):
-            raise s.error("env", f"entries must be KEY=VALUE, not {item!r}")
-        if "=" in value:
-            raise s.error("env", f"{key}: a value may not contain '=' (Skaha drops such entries)")
-        env[key] = value
-    return env
-
-
-def _split(s: _Section, kind: str) -> SplitSpec | None:
-    text = s.raw("split")
-    if text is None or text.lower() in ("no", "none", "off", "false"):
-        s.defaulted.add("split")
-        return None
-    spec = _split_spec(s, text)
-    if kind != "parallel":
-        raise s.error("split", "splitting a cube needs the parallel command")
-    return spec
-
-
-def _split_spec(s: _Section, text: str) -> SplitSpec:
-    compact = text.lower().replace(" ", "")
-    if compact == "auto":
-        return SplitSpec("auto")
-    for mode, pattern in (("grid", _GRID_RE), ("size", _SIZE_RE)):
-        match = pattern.fullmatch(compact)
-        if match:
-            values = tuple(int(v) for v in match.groups())
-            if min(values) < 1:
-                raise s.error("split", f"every number must be at least 1, not {text!r}")
-            return SplitSpec(mode, values)
-    raise s.error("split", f"must be auto, NX,NY,NZ (regions per axis) or SXxSYxSZ (region size in pixels), not {text!r}")
-
-
-def _overlap(s: _Section) -> tuple[int, int]:
-    text = s.raw("overlap")
-    if text is None:
-        return (DEFAULT_OVERLAP, DEFAULT_OVERLAP)
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        numbers = [int(p) for p in parts]
-    except ValueError:
-        numbers = []
-    if len(numbers) not in (1, 2) or min(numbers) < 0:
-        raise s.error("overlap", f"must be PIXELS or SPATIAL,SPECTRAL (integers ≥ 0), not {text!r}")
-    return (numbers[0], numbers[-1])

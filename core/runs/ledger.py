@@ -8,7 +8,10 @@ adopted if its session exists, so nothing is launched twice and nothing is lost.
 
 Task states: planned -> launching -> launched -> completed | no-sources | failed | lost.
 Every change is its own committed transaction (WAL, synchronous=NORMAL: a committed change survives
-the process being killed at any moment; only a power cut can lose the last few).
+the process being killed at any moment; only a power cut can lose the last few). A run keeps its
+plan and every task its spec as typed records (:mod:`srcnet_tui.core.runs.spec`), stored as JSON.
+One ledger may be called from several threads (async code calls it through ``asyncio.to_thread``);
+its calls take turns.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.runs.spec import RunPlan, TaskSpec
+from srcnet_tui.core.skaha import LaunchSpec
 
 PLANNED, LAUNCHING, LAUNCHED = "planned", "launching", "launched"
 COMPLETED, NO_SOURCES, FAILED, LOST = "completed", "no-sources", "failed", "lost"
@@ -103,6 +112,8 @@ def _make_private_file(path: Path) -> None:
 
 @dataclass(frozen=True)
 class TaskRecord:
+    """A task as the ledger has it now: its state, session and outcome, and the spec it was planned with."""
+
     run_id: str
     index: int
     name: str
@@ -114,15 +125,21 @@ class TaskRecord:
     launching_at: float | None
     launched_at: float | None
     finished_at: float | None
-    spec: dict = field(default_factory=dict)
+    spec: TaskSpec
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED_STATES
 
+    def launch_spec(self) -> LaunchSpec:
+        """The create request for this task's current attempt (its session name)."""
+        return self.spec.launch_spec(self.name)
+
 
 @dataclass(frozen=True)
 class RunRecord:
+    """A run as the ledger has it: where it is, its plan (None when listed without it) and task counts."""
+
     id: str
     created: float
     kind: str
@@ -133,8 +150,8 @@ class RunRecord:
     finished: float | None
     remote_dir: str | None
     local_dir: str | None
-    details: dict
-    counts: dict
+    plan: RunPlan | None
+    counts: dict[str, int]
 
     @property
     def tasks(self) -> int:
@@ -168,15 +185,35 @@ def _iso(stamp: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _in_turn(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate[Ledger, P], R]:
+    """One call at a time on the ledger's connection, whichever thread makes it; SQLite's own errors
+    (a ledger locked past the timeout, a disk that fails) become one line naming the file."""
+
+    @wraps(method)
+    def in_turn(self: Ledger, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._turn:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise UsageError(f"{self.path}: the run ledger failed ({exc})") from None
+
+    return in_turn
+
+
 class Ledger:
     """One SQLite file shared by the CLI and the TUI (several processes may open it)."""
 
     def __init__(self, state_dir: Path):
         self.path = ledger_path(state_dir)
+        self._turn = threading.RLock()
         make_state_dir(self.path.parent)
         _make_private_file(self.path)
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -184,17 +221,18 @@ class Ledger:
         except sqlite3.Error as exc:
             raise UsageError(f"{self.path}: not a usable run ledger ({exc}); move it aside to start a new one") from None
 
+    @_in_turn
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
-    def _transaction(self):
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -204,44 +242,49 @@ class Ledger:
         self._db.execute("COMMIT")
 
     # -- runs ----------------------------------------------------------------------------------
+    @_in_turn
     def create_run(
         self,
         run_id: str,
         kind: str,
-        tasks: list[tuple[int, str, dict]],
+        tasks: Sequence[TaskSpec],
         *,
         config: str | None = None,
         section: str | None = None,
         backend: str | None = None,
         remote_dir: str | None = None,
         local_dir: str | None = None,
-        details: dict | None = None,
+        plan: RunPlan | None = None,
     ) -> None:
-        """Record a run and all its planned tasks ``(index, session name, spec)`` in one transaction."""
+        """Record a run and all its planned tasks (named as planned) in one transaction."""
         now = time.time()
+        details = json.dumps({"plan": plan.to_dict()} if plan else {})
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, created, kind, config, section, backend, phase, remote_dir, local_dir, details)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?)",
-                (run_id, now, kind, config, section, backend, remote_dir, local_dir, json.dumps(details or {})),
+                (run_id, now, kind, config, section, backend, remote_dir, local_dir, details),
             )
             db.executemany(
                 "INSERT INTO tasks (run_id, idx, name, state, spec) VALUES (?, ?, ?, 'planned', ?)",
-                [(run_id, index, name, json.dumps(spec)) for index, name, spec in tasks],
+                [(run_id, spec.index, spec.name, json.dumps(spec.to_dict())) for spec in tasks],
             )
 
+    @_in_turn
     def set_phase(self, run_id: str, phase: str, *, finished: bool = False) -> None:
         stamp = time.time() if finished else None
         self._db.execute("UPDATE runs SET phase = ?, finished = ? WHERE id = ?", (phase, stamp, run_id))
 
+    @_in_turn
     def run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFound(f"run {run_id}: not in the ledger {self.path}")
         return self._run_record(row)
 
+    @_in_turn
     def runs(self, limit: int | None = None) -> list[RunRecord]:
-        """All runs, newest first; without their (large) ``details``: ask :meth:`run` for those."""
+        """All runs, newest first; without their (large) plans: ask :meth:`run` for those."""
         sql = "SELECT * FROM runs ORDER BY created DESC, id DESC"
         rows = self._db.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()).fetchall()
         return [self._run_record(row, with_details=False) for row in rows]
@@ -250,7 +293,7 @@ class Ledger:
         counts = dict(
             self._db.execute("SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)).fetchall()
         )
-        details = json.loads(row["details"]) if with_details else {}
+        recorded = json.loads(row["details"]).get("plan") if with_details else None
         return RunRecord(
             row["id"],
             row["created"],
@@ -262,12 +305,12 @@ class Ledger:
             row["finished"],
             row["remote_dir"],
             row["local_dir"],
-            details,
+            RunPlan.from_dict(recorded) if recorded else None,
             counts,
         )
 
     @contextmanager
-    def driving(self, run_id: str):
+    def driving(self, run_id: str) -> Iterator[None]:
         """Hold the run for this process while it drives it; a second driver is refused (exit 2).
 
         An advisory lock on ``<state_dir>/locks/RUN_ID.lock``: the kernel drops it when the process
@@ -275,8 +318,7 @@ class Ledger:
         """
         folder = self.path.parent / "locks"
         folder.mkdir(exist_ok=True)
-        handle = open(folder / f"{run_id}.lock", "a+")
-        try:
+        with open(folder / f"{run_id}.lock", "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -288,29 +330,32 @@ class Ledger:
             handle.write(f"process {os.getpid()}")
             handle.flush()
             yield
-        finally:
-            handle.close()
 
     # -- tasks ---------------------------------------------------------------------------------
+    @_in_turn
     def tasks(self, run_id: str, states: tuple[str, ...] | None = None) -> list[TaskRecord]:
         rows = self._db.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
         records = [_task_record(row) for row in rows]
         return [t for t in records if states is None or t.state in states]
 
+    @_in_turn
     def task(self, run_id: str, index: int) -> TaskRecord:
         row = self._db.execute("SELECT * FROM tasks WHERE run_id = ? AND idx = ?", (run_id, index)).fetchone()
         if row is None:
             raise NotFound(f"run {run_id}: no task {index}")
         return _task_record(row)
 
+    @_in_turn
     def mark_launching(self, run_id: str, index: int) -> TaskRecord:
         """Record the intent to create this task's session (call before sending the create)."""
         self._update(run_id, index, "state = 'launching', launching_at = ?", (time.time(),))
         return self.task(run_id, index)
 
+    @_in_turn
     def mark_launched(self, run_id: str, index: int, session_id: str) -> None:
         self._update(run_id, index, "state = 'launched', session_id = ?, launched_at = ?", (session_id, time.time()))
 
+    @_in_turn
     def mark_finished(
         self, run_id: str, index: int, state: str, exit_code: int | None = None, message: str | None = None
     ) -> None:
@@ -320,6 +365,7 @@ class Ledger:
             run_id, index, "state = ?, exit_code = ?, message = ?, finished_at = ?", (state, exit_code, message, time.time())
         )
 
+    @_in_turn
     def mark_planned(self, run_id: str, index: int, *, next_attempt: bool = False) -> None:
         """Back to ``planned`` (nothing was created); with ``next_attempt`` the task gets a fresh name."""
         task = self.task(run_id, index)
@@ -334,7 +380,7 @@ class Ledger:
             (name, attempt),
         )
 
-    def _update(self, run_id: str, index: int, assignments: str, values: tuple) -> None:
+    def _update(self, run_id: str, index: int, assignments: str, values: tuple[Any, ...]) -> None:
         cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE run_id = ? AND idx = ?", (*values, run_id, index))
         if cursor.rowcount != 1:
             raise NotFound(f"run {run_id}: no task {index}")
@@ -358,5 +404,5 @@ def _task_record(row: sqlite3.Row) -> TaskRecord:
         row["launching_at"],
         row["launched_at"],
         row["finished_at"],
-        json.loads(row["spec"]),
+        TaskSpec.from_dict(json.loads(row["spec"])),
     )

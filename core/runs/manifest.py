@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from srcnet_tui.core.runs.ledger import RunRecord, TaskRecord
+from srcnet_tui.core.runs.spec import RunPlan
 from srcnet_tui.core.runs.storage import Storage, file_md5
 
 FORMAT = "srcnet-run/1"
@@ -36,17 +37,16 @@ def _iso(stamp: float | None) -> str | None:
     return None if stamp is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
-def input_checksums(plan: dict, storage: Storage) -> list[dict]:
+def input_checksums(plan: RunPlan, storage: Storage) -> list[dict]:
     """MD5 and size of every uploaded file (from the local copy) and of the input data on storage."""
-    entries = []
-    for upload in plan["uploads"]:
-        local = Path(upload["local"])
+    entries: list[dict] = []
+    for upload in plan.uploads:
+        local = upload.local
         if local.is_file():
-            entries.append({"path": upload["remote"], "source": str(local), "size": local.stat().st_size, "md5": file_md5(local)})
-    uploaded = {u["remote"] for u in plan["uploads"]}
-    if plan["input_data"] not in uploaded:
-        found = storage.stat(plan["input_data"])
-        entries.append({"path": plan["input_data"], "size": found.size if found else None, "md5": found.md5 if found else None})
+            entries.append({"path": upload.remote, "source": str(local), "size": local.stat().st_size, "md5": file_md5(local)})
+    if plan.input_data not in {u.remote for u in plan.uploads}:
+        found = storage.stat(plan.input_data)
+        entries.append({"path": plan.input_data, "size": found.size if found else None, "md5": found.md5 if found else None})
     return entries
 
 
@@ -63,13 +63,13 @@ def task_entry(task: TaskRecord) -> dict:
         "launching": _iso(task.launching_at),
         "launched": _iso(task.launched_at),
         "finished": _iso(task.finished_at),
-        "region": spec.get("region"),
-        "par_file": spec.get("par_file"),
-        "cores": spec.get("cores"),
-        "ram_gb": spec.get("ram_gb"),
-        "cmd": spec.get("cmd"),
-        "args": spec.get("args"),
-        "outputs": spec.get("outputs"),
+        "region": str(spec.region) if spec.region else None,
+        "par_file": spec.par_file,
+        "cores": spec.cores,
+        "ram_gb": spec.ram_gb,
+        "cmd": spec.cmd,
+        "args": list(spec.args),
+        "outputs": spec.outputs.to_dict(),
     }
 
 
@@ -94,7 +94,9 @@ def redacted_command(argv: list[str]) -> list[str]:
 def build_manifest(
     run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None, merged: dict | None = None
 ) -> dict:
-    plan = run.details["plan"]
+    plan = run.plan
+    if plan is None:
+        raise ValueError(f"run {run.id}: listed without its plan; read it with Ledger.run")
     return {
         "format": FORMAT,
         "run_id": run.id,
@@ -104,12 +106,12 @@ def build_manifest(
         "written": _iso(time.time()),
         "command": redacted_command(sys.argv),
         "software": software_versions(),
-        "image": plan.get("image"),
-        "config": plan.get("config"),
+        "image": plan.image,
+        "config": plan.config,
         "output_dir": run.remote_dir,
-        "input_data": plan.get("input_data"),
-        "cube": plan.get("cube"),
-        "grid": plan.get("grid"),
+        "input_data": plan.input_data,
+        "cube": plan.cube.to_dict() if plan.cube else None,
+        "grid": list(plan.grid) if plan.grid else None,
         "checksums": input_checksums(plan, storage),
         "counts": run.to_json()["counts"],
         "tasks": [task_entry(t) for t in tasks],

@@ -25,10 +25,12 @@ import csv
 import math
 import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.spec import RunPlan, TaskSpec
 from srcnet_tui.core.runs.split import Region
 
 SPATIAL_EDGE, SPECTRAL_EDGE = 1, 2  # SoFiA-2 flag bits
@@ -92,7 +94,7 @@ def _read_votable(path: Path, text: str) -> tuple[list[str], list[dict]]:
     table = next((el for el in root.iter() if _local(el.tag) == "TABLE"), None)
     if table is None:
         raise UsageError(f"{path}: no TABLE in the VOTable")
-    fields = [(f.get("name"), f.get("datatype", "char")) for f in table.iter() if _local(f.tag) == "FIELD"]
+    fields = [(f.get("name", ""), f.get("datatype", "char")) for f in table.iter() if _local(f.tag) == "FIELD"]
     rows = []
     for tr in (el for el in table.iter() if _local(el.tag) == "TR"):
         cells = [td.text or "" for td in tr if _local(td.tag) == "TD"]
@@ -260,7 +262,8 @@ def _resolve_duplicates(copies: list[_Copy], tolerance: tuple[float, float]) -> 
     cell_size = (max(tolerance[0], 1e-9), max(tolerance[0], 1e-9), max(tolerance[1], 1e-9))
     cells: dict[tuple[int, int, int], list[int]] = {}
     for i, copy in enumerate(copies):
-        cell = tuple(math.floor(p / s) for p, s in zip(copy.position, cell_size))
+        cx, cy, cz = (math.floor(p / s) for p, s in zip(copy.position, cell_size, strict=True))
+        cell = (cx, cy, cz)
         for neighbour in _neighbour_cells(cell):
             for j in cells.get(neighbour, ()):
                 if copies[j].task != copy.task and _within(copy.position, copies[j].position, tolerance):
@@ -316,26 +319,30 @@ def _write_votable(result: MergeResult, path: Path) -> None:
 
 
 def merge_split_run(
-    plan: dict, folder_of, output: str | Path, *, tolerance: tuple[float, float] = DEFAULT_TOLERANCE
+    plan: RunPlan,
+    tasks: list[TaskSpec],
+    folder_of: Callable[[TaskSpec], Path],
+    output: str | Path,
+    *,
+    tolerance: tuple[float, float] = DEFAULT_TOLERANCE,
 ) -> MergeResult:
-    """Merge what the tasks of a split run brought back and write it to ``output``.
+    """Merge what the ``tasks`` of a split run brought back and write it to ``output``.
 
-    ``plan`` is ``Plan.to_dict()`` as ``run.json`` and the ledger keep it, so a resumed run can
-    merge too; ``folder_of(task)`` gets one entry of ``plan["tasks"]`` and returns the local folder
-    holding that task's collected outputs. A task's VOTable is preferred over its ASCII catalogue;
-    a task without a catalogue (SoFiA's "no sources") is listed in ``missing``.
+    ``plan`` and ``tasks`` are as the ledger keeps them, so a resumed run can merge too;
+    ``folder_of(task)`` returns the local folder holding that task's collected outputs. A task's
+    VOTable is preferred over its ASCII catalogue; a task without a catalogue (SoFiA's "no
+    sources") is listed in ``missing``.
     """
-    if plan.get("kind") != "split":
-        raise UsageError(f"run {plan.get('run_id')} is not a split run: its catalogues are not merged")
+    if plan.kind != "split" or plan.cube is None:
+        raise UsageError(f"run {plan.run_id} is not a split run: its catalogues are not merged")
     catalogues, missing = [], []
-    for task in plan["tasks"]:
+    for task in tasks:
         folder = Path(folder_of(task))
-        found = [folder / name for name in task["outputs"]["catalogues"] if (folder / name).is_file()]
-        if found:
-            catalogues.append(TaskCatalogue(task["index"], Region.parse(task["region"]), found[0]))
+        found = [folder / name for name in task.outputs.catalogues if (folder / name).is_file()]
+        if found and task.region is not None:
+            catalogues.append(TaskCatalogue(task.index, task.region, found[0]))
         else:
-            missing.append(task["index"])
-    cube = plan["cube"]
-    result = merge_catalogues(catalogues, (cube["nx"], cube["ny"], cube["nz"]), tolerance=tolerance, missing=missing)
+            missing.append(task.index)
+    result = merge_catalogues(catalogues, plan.cube.shape, tolerance=tolerance, missing=missing)
     write_merged(result, output)
     return result

@@ -18,12 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from srcnet_tui.core.errors import UsageError
-from srcnet_tui.core.runs.config import RunConfig, is_arc_path
+from srcnet_tui.core.runs.config import RunConfig, SplitSpec, is_arc_path
 from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape
+from srcnet_tui.core.runs.spec import RunPlan, TaskOutputs, TaskSpec, Upload
 from srcnet_tui.core.runs.split import (
-    GIB,
     Region,
     counts_for_max_bytes,
     counts_for_region_size,
@@ -33,84 +34,10 @@ from srcnet_tui.core.runs.split import (
     ram_request_gb,
     region_bytes,
 )
-from srcnet_tui.core.task.recorder import summary_path
+from srcnet_tui.core.skaha_rules import GIB, MAX_NAME, SAFE_ARG, SAFE_CHARACTERS
 
-TASK_COMMAND = "srcnet-task"
-MAX_NAME = 63  # Skaha stores the session name as a Kubernetes label
-SAFE_ARG = re.compile(r"[A-Za-z0-9._+,:@/-]+")
-SAFE_CHARACTERS = "letters, digits and . _ + , : @ / -"
 _RUN_ID = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 CATALOGUE_SUFFIXES = {"sofia": ("_cat.xml", "_cat.txt"), "bdsf": ("_cat.csv",)}
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A local file the run needs on storage before any task starts."""
-
-    local: Path
-    remote: str
-
-
-@dataclass(frozen=True)
-class TaskOutputs:
-    """What one task writes, all inside ``directory`` (an /arc folder of its own)."""
-
-    directory: str
-    filename: str  # SoFiA's output.filename: every product starts with it
-    profile_log: str
-    finder_log: str
-    catalogues: tuple[str, ...]
-
-    @property
-    def summary(self) -> str:
-        """The recorder's summary JSON, written beside the profile log."""
-        return summary_path(self.profile_log).name
-
-    @property
-    def files(self) -> tuple[str, ...]:
-        """Every file name worth bringing back, logs first (catalogues exist only if sources were found)."""
-        return (self.profile_log, self.summary, self.finder_log, *self.catalogues)
-
-    def path(self, name: str) -> str:
-        return f"{self.directory}/{name}"
-
-    def to_dict(self) -> dict:
-        return {
-            "directory": self.directory,
-            "filename": self.filename,
-            "profile_log": self.profile_log,
-            "summary": self.summary,
-            "finder_log": self.finder_log,
-            "catalogues": list(self.catalogues),
-        }
-
-
-@dataclass(frozen=True)
-class PlannedTask:
-    """One session of a run, numbered from 1 (its files carry the same number: ``<run>_001``)."""
-
-    index: int
-    name: str
-    region: Region | None
-    par_file: str  # the parameter file as the session sees it (/arc/...)
-    cores: int
-    ram_gb: int
-    args: list[str]
-    outputs: TaskOutputs
-    cmd: str = TASK_COMMAND
-
-    def to_dict(self) -> dict:
-        return {
-            "index": self.index,
-            "name": self.name,
-            "region": str(self.region) if self.region else None,
-            "par_file": self.par_file,
-            "cores": self.cores,
-            "ram_gb": self.ram_gb,
-            "cmd": self.cmd,
-            "args": list(self.args),
-            "outputs": self.outputs.to_dict(),
-        }
 
 
 @dataclass(frozen=True)
@@ -118,7 +45,7 @@ class Plan:
     """Everything a run will do, decided before it does any of it."""
 
     run_kind: str  # "task" | "parallel" | "split"
-    tasks: list[PlannedTask]
+    tasks: list[TaskSpec]
     run_id: str
     config: RunConfig
     output_dir: str  # the run's folder on /arc; each task has a sub-folder
@@ -140,19 +67,6 @@ class Plan:
     def env(self) -> dict[str, str]:
         return dict(self.config.env)
 
-    def launch_fields(self, task: PlannedTask) -> dict:
-        """Keyword arguments of ``srcnet_tui.core.skaha.LaunchSpec`` for one task (no GPUs: the field is left out)."""
-        return {
-            "name": task.name,
-            "image": self.image,
-            "cmd": task.cmd,
-            "args": list(task.args),
-            "env": self.env,
-            "cores": task.cores,
-            "ram": task.ram_gb,
-            "gpus": self.gpus or None,
-        }
-
     def describe(self) -> list[str]:
         """Human-readable lines for ``--dry-run``: settings (defaults marked), then one line per task."""
         lines = [f"run {self.run_id}: {self.run_kind}, {len(self.tasks)} task(s), outputs in {self.output_dir}"]
@@ -167,20 +81,28 @@ class Plan:
         lines += [f"  warning: {w}" for w in self.warnings]
         return lines
 
+    def recorded(self) -> RunPlan:
+        """The run-wide part the ledger keeps (its tasks are kept as rows of their own)."""
+        return RunPlan(
+            run_id=self.run_id,
+            kind=self.run_kind,
+            config=self.config.to_dict(),
+            image=self.image,
+            gpus=self.gpus,
+            env=self.env,
+            output_dir=self.output_dir,
+            input_data=self.input_data,
+            uploads=tuple(self.uploads),
+            cube=self.cube,
+            grid=self.grid,
+            overlap=self.config.overlap if self.run_kind == "split" else None,
+            max_parallel=self.config.max_parallel,
+        )
+
     def to_dict(self) -> dict:
+        """The plan as ``--dry-run --json`` prints it."""
         return {
-            "run_id": self.run_id,
-            "kind": self.run_kind,
-            "config": self.config.to_dict(),
-            "image": self.image,
-            "gpus": self.gpus,
-            "env": self.env,
-            "output_dir": self.output_dir,
-            "input_data": self.input_data,
-            "cube": self.cube.to_dict() if self.cube else None,
-            "grid": list(self.grid) if self.grid else None,
-            "overlap": list(self.config.overlap) if self.run_kind == "split" else None,
-            "uploads": [{"local": str(u.local), "remote": u.remote} for u in self.uploads],
+            **self.recorded().to_dict(),
             "tasks": [task.to_dict() for task in self.tasks],
             "warnings": list(self.warnings),
         }
@@ -204,19 +126,29 @@ def plan_run(
         raise ValueError(f"run id must be 1-40 lowercase letters, digits or '-', not {run_id!r}")
     builder = _Builder(config, run_id, _Options.from_context(context))
     if config.split:
-        return builder.split_plan(read_header(config.image_file))
+        return builder.split_plan(read_header(config.image_file), config.split)
     if config.kind == "task":
-        return builder.files_plan("task", [config.parameter_file], "parameter_file")
+        return builder.files_plan("task", [_given(config, "parameter_file", config.parameter_file)], "parameter_file")
     return builder.files_plan("parallel", _parameter_files(config), "parameter_file_dir")
 
 
+T = TypeVar("T")
+
+
+def _given(config: RunConfig, key: str, value: T | None) -> T:
+    """A setting the config loader requires for this kind of run (a missing one is still a config error)."""
+    if value is None:
+        raise config.error(key, "is required for this run")
+    return value
+
+
 def _parameter_files(config: RunConfig) -> list[str]:
-    folder = config.parameter_file_dir
+    folder = _given(config, "parameter_file_dir", config.parameter_file_dir)
     if is_arc_path(folder):
-        raise UsageError(f"{config.where('parameter_file_dir')}: must be a local folder, not {folder!r}")
+        raise config.error("parameter_file_dir", f"must be a local folder, not {folder!r}")
     files = sorted(str(p) for p in Path(folder).iterdir() if p.suffix == ".par" and p.is_file())
     if not files:
-        raise UsageError(f"{config.where('parameter_file_dir')}: no *.par files in {folder}")
+        raise config.error("parameter_file_dir", f"no *.par files in {folder}")
     return files
 
 
@@ -271,23 +203,25 @@ class _Builder:
         self.input_data = self._staged(config.image_file, "image_file", config.vos_dir)
 
     def files_plan(self, kind: str, par_files: list[str], key: str) -> Plan:
+        ram_gb = _given(self.config, "ram", self.config.ram_gb)
         tasks = [
-            self._task(number, self._staged(par, key, f"{self.output_dir}/params"), None, self.config.ram_gb, len(par_files))
+            self._task(number, self._staged(par, key, f"{self.output_dir}/params"), None, ram_gb, len(par_files))
             for number, par in enumerate(par_files, start=1)
         ]
         return self._plan(kind, tasks)
 
-    def split_plan(self, cube: CubeShape) -> Plan:
-        grid = self._grid(cube)
+    def split_plan(self, cube: CubeShape, split: SplitSpec) -> Plan:
+        grid = self._grid(cube, split)
         regions = grid_regions(cube.shape, grid, self.config.overlap)
-        par_file = self._staged(self.config.parameter_file, "parameter_file", f"{self.output_dir}/params")
+        parameter_file = _given(self.config, "parameter_file", self.config.parameter_file)
+        par_file = self._staged(parameter_file, "parameter_file", f"{self.output_dir}/params")
         tasks = [
             self._task(number, par_file, region, self._split_ram(region, cube), len(regions))
             for number, region in enumerate(regions, start=1)
         ]
         return self._plan("split", tasks, cube=cube, grid=grid)
 
-    def _plan(self, kind: str, tasks: list[PlannedTask], **extra) -> Plan:
+    def _plan(self, kind: str, tasks: list[TaskSpec], **extra) -> Plan:
         return Plan(
             run_kind=kind,
             tasks=tasks,
@@ -300,12 +234,11 @@ class _Builder:
             **extra,
         )
 
-    def _grid(self, cube: CubeShape) -> tuple[int, int, int]:
-        spec = self.config.split
-        if spec.mode == "grid":
-            return spec.values
-        if spec.mode == "size":
-            return counts_for_region_size(cube.shape, spec.values)
+    def _grid(self, cube: CubeShape, split: SplitSpec) -> tuple[int, int, int]:
+        if split.mode == "grid" and split.values:
+            return split.values
+        if split.mode == "size" and split.values:
+            return counts_for_region_size(cube.shape, split.values)
         max_bytes = self.config.region_max_gb * GIB
         ram_ceiling = self.config.ram_gb or (max(self.options.ram) if self.options.ram else None)
         if ram_ceiling:
@@ -313,7 +246,7 @@ class _Builder:
         try:
             return counts_for_max_bytes(cube.shape, cube.bytes_per_voxel, self.config.overlap, max_bytes)
         except UsageError as exc:
-            raise UsageError(f"{self.config.where('split')}: {exc}") from None
+            raise self.config.error("split", str(exc)) from None
 
     def _split_ram(self, region: Region, cube: CubeShape) -> int:
         nbytes = region_bytes(region, cube.bytes_per_voxel)
@@ -327,9 +260,9 @@ class _Builder:
         try:
             return ram_request_gb(nbytes, list(self.options.ram))
         except UsageError as exc:
-            raise UsageError(f"{self.config.where('split')}: {exc}") from None
+            raise self.config.error("split", str(exc)) from None
 
-    def _task(self, number: int, par_file: str, region: Region | None, ram_gb: int, count: int) -> PlannedTask:
+    def _task(self, number: int, par_file: str, region: Region | None, ram_gb: int, count: int) -> TaskSpec:
         config = self.config
         tag = f"{number:03d}"
         filename = f"{self.run_id}_{tag}"
@@ -353,7 +286,7 @@ class _Builder:
         ]  # fmt: skip
         if region:
             args += ["--region", str(region)]
-        return PlannedTask(
+        return TaskSpec(
             index=number,
             name=self._session_name(tag),
             region=region,
@@ -362,6 +295,9 @@ class _Builder:
             ram_gb=ram_gb,
             args=args,
             outputs=outputs,
+            image=config.image,
+            env=dict(config.env),
+            gpus=config.gpus,
         )
 
     def _session_name(self, tag: str) -> str:
@@ -387,7 +323,7 @@ class _Builder:
     def _check_storage_path(self, path: str, key: str) -> None:
         """Storage refuses '..' when staging; refuse it here, before the run is recorded."""
         if ".." in path.split("/"):
-            raise UsageError(f"{self.config.where(key)}: '..' is not allowed in storage paths ({path})")
+            raise self.config.error(key, f"'..' is not allowed in storage paths ({path})")
 
     def _check_readable(self, local: Path, key: str) -> None:
         """A local input is read when staged; refuse it now rather than after the run is recorded."""
@@ -395,20 +331,21 @@ class _Builder:
             with open(local, "rb") as handle:
                 handle.read(1)
         except OSError as exc:
-            raise UsageError(f"{self.config.where(key)}: cannot read {local} ({exc.strerror})") from None
+            raise self.config.error(key, f"cannot read {local} ({exc.strerror})") from None
 
     def _check_arg(self, value: str, key: str, shown: str | None = None) -> None:
         if not SAFE_ARG.fullmatch(value):
-            raise UsageError(
-                f"{self.config.where(key)}: {shown or value!r} cannot be passed to a session "
-                f"(Skaha splits arguments at spaces and cannot quote); rename it using only {SAFE_CHARACTERS}"
+            raise self.config.error(
+                key,
+                f"{shown or value!r} cannot be passed to a session "
+                f"(Skaha splits arguments at spaces and cannot quote); rename it using only {SAFE_CHARACTERS}",
             )
 
     def _check_offered(self, key: str, value: int, offered: tuple[int, ...] | None) -> None:
         """``offered`` None: not known, so anything goes."""
         if offered is not None and value not in offered:
             shown = ", ".join(map(str, offered)) or "none"
-            raise UsageError(f"{self.config.where(key)}: {value} is not offered by the platform (options: {shown})")
+            raise self.config.error(key, f"{value} is not offered by the platform (options: {shown})")
 
 
 def task_label(number: int) -> str:

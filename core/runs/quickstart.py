@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
+
+from srcnet_tui.core.errors import UsageError
 
 IMAGE_NAME = "synthetic_field.fits"
 PAR_NAME = "bdsf.par"
@@ -107,10 +110,6 @@ def make_example(folder: Path, grid: tuple[int, int] = (2, 2), size: int = 512, 
 
 def check_installed() -> None:
     """Refuse (exit 2) with the install command when PyBDSF or astropy is missing."""
-    from importlib.util import find_spec
-
-    from srcnet_tui.core.errors import UsageError
-
     missing = [name for name in ("bdsf", "astropy") if find_spec(name) is None]
     if missing:
         raise UsageError(f"the quickstart needs {' and '.join(missing)}: pip install 'srcnet-tui[examples]'")

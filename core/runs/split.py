@@ -13,14 +13,13 @@ import math
 from dataclasses import dataclass
 
 from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.skaha_rules import GIB
 
 RAM_FACTOR = 2.3
 """SoFiA-2 needs about 2.3 × the bytes of the region it loads (SoFiA-2 README; SDC2: 27 GB for 11.8 GB)."""
 
 RAM_MARGIN_GB = 1.0
 """Room above SoFiA's own arrays for the recorder, the interpreter, libraries and catalogue output."""
-
-GIB = 2**30
 
 
 @dataclass(frozen=True, order=True)
@@ -48,7 +47,8 @@ class Region:
 
     def axis(self, number: int) -> tuple[int, int]:
         """(min, max) along axis 0 (x), 1 (y) or 2 (z)."""
-        return self.bounds[2 * number : 2 * number + 2]
+        bounds = self.bounds
+        return bounds[2 * number], bounds[2 * number + 1]
 
     def voxels(self) -> int:
         return math.prod(self.shape)
@@ -102,7 +102,8 @@ def grid_regions(shape: tuple[int, int, int], counts: tuple[int, int, int], over
 
 def counts_for_region_size(shape: tuple[int, int, int], size: tuple[int, int, int]) -> tuple[int, int, int]:
     """Regions per axis so that no region's core is larger than ``size`` pixels (s2p's subcube_shape)."""
-    return tuple(max(1, math.ceil(length / edge)) for length, edge in zip(shape, size))
+    nx, ny, nz = (max(1, math.ceil(length / edge)) for length, edge in zip(shape, size, strict=True))
+    return nx, ny, nz
 
 
 def counts_for_max_bytes(
@@ -121,7 +122,7 @@ def counts_for_max_bytes(
     while True:
         extents = [_largest_extent(length, c, o) for length, c, o in zip(shape, counts, overlaps)]
         if math.prod(extents) * bytes_per_voxel <= max_bytes:
-            return tuple(counts)
+            return counts[0], counts[1], counts[2]
         cuttable = [axis for axis in range(3) if counts[axis] < limits[axis]]
         if not cuttable:
             raise UsageError(

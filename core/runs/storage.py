@@ -18,16 +18,18 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, NotFound, SrcnetError, Unreachable, UsageError
 
 T = TypeVar("T")
 
 REMOTE_PREFIXES = ("arc:", "vos:", "vault:")
-DEFAULT_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+STORAGE_RETRIES = Backoff(first_s=1.0, factor=2.0, cap_s=16.0, attempts=6)
+"""Transient storage failures are tried six times, 1 s to 16 s apart (about half a minute in all)."""
 
 
 def is_remote(path: str) -> bool:
@@ -107,8 +109,8 @@ class Storage:
 
     name = "storage"
 
-    def __init__(self, delays: tuple[float, ...] = DEFAULT_DELAYS, sleep: Callable[[float], None] = time.sleep):
-        self._delays = tuple(delays)
+    def __init__(self, retry: Backoff = STORAGE_RETRIES, sleep: Callable[[float], None] = time.sleep):
+        self._retry = retry
         self._sleep = sleep
 
     # -- primitives a backend implements -------------------------------------------------------
@@ -184,7 +186,7 @@ class Storage:
                 break
             current = parent
         for folder in reversed(missing):
-            self._retrying(f"create {self.describe(folder)}", lambda f=folder: self._make_dir_tolerant(f))
+            self._retrying(f"create {self.describe(folder)}", partial(self._make_dir_tolerant, folder))
 
     def _make_dir_tolerant(self, path: str) -> None:
         try:
@@ -253,7 +255,8 @@ class Storage:
 
     def _retrying(self, what: str, action: Callable[[], T]) -> T:
         """Run ``action``; retry transient failures with back-off; one clear error when giving up."""
-        for attempt in range(len(self._delays) + 1):
+        schedule = self._retry.start()
+        while True:
             try:
                 return action()
             except SrcnetError:
@@ -264,10 +267,10 @@ class Storage:
                     raise
                 if not isinstance(mapped, TransientError):
                     raise mapped from None
-                if attempt == len(self._delays):
-                    raise Unreachable(f"{what}: still failing after {attempt + 1} attempts: {exc}") from None
-                self._sleep(self._delays[attempt])
-        raise AssertionError("unreachable")
+                pause = schedule.next_pause()
+                if pause is None:
+                    raise Unreachable(f"{what}: still failing after {schedule.tries} attempts: {exc}") from None
+                self._sleep(pause)
 
 
 class VOSpace(Storage):

@@ -20,6 +20,7 @@ import argparse
 import ctypes
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -27,9 +28,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
 
 import psutil
 
@@ -60,6 +64,10 @@ def summary_path(log_path) -> Path:
     return log_path.with_name(log_path.name + SUMMARY_SUFFIX)
 
 
+IoCounters = tuple[int, int, int, int]  # read_count, write_count, read_bytes, write_bytes
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
+
 @dataclass(frozen=True)
 class TreeSample:
     """One look at the process tree: live process count, cumulative CPU seconds, memory, I/O."""
@@ -68,7 +76,7 @@ class TreeSample:
     cpu_s: float
     rss: int
     vms: int
-    io: tuple[int, int, int, int]
+    io: IoCounters
 
 
 class ProcTree:
@@ -87,8 +95,8 @@ class ProcTree:
         self.ancestor = ancestor
         self.members: dict[int, int] = {}
         self.outsiders: set[int] = {ancestor}
-        self.io_last: dict[int, tuple[int, int, int, int]] = {}
-        self.io_retired = (0, 0, 0, 0)
+        self.io_last: dict[int, IoCounters] = {}
+        self.io_retired: IoCounters = (0, 0, 0, 0)
 
     @staticmethod
     def available() -> bool:
@@ -149,11 +157,16 @@ class ProcTree:
             self.io_last[pid] = _proc_io(pid)
         return TreeSample(nproc, ticks / self._TICKS, rss_pages * self._PAGE, vms, self._io_total())
 
-    def _io_total(self) -> tuple[int, int, int, int]:
+    def _io_total(self) -> IoCounters:
         """Cumulative I/O of the tree: live members plus the last counters of those gone."""
         for pid in [pid for pid in self.io_last if pid not in self.members]:
-            self.io_retired = tuple(map(sum, zip(self.io_retired, self.io_last.pop(pid))))
-        return tuple(map(sum, zip(self.io_retired, *self.io_last.values())))
+            self.io_retired = _io_sum([self.io_retired, self.io_last.pop(pid)])
+        return _io_sum([self.io_retired, *self.io_last.values()])
+
+
+def _io_sum(counters: Iterable[IoCounters]) -> IoCounters:
+    read_count, write_count, read_bytes, write_bytes = (sum(column) for column in zip((0, 0, 0, 0), *counters))
+    return read_count, write_count, read_bytes, write_bytes
 
 
 class PsutilTree:
@@ -174,7 +187,7 @@ class PsutilTree:
             self.members = []
         nproc = rss = vms = 0
         cpu_s = 0.0
-        io = [0, 0, 0, 0]
+        io: list[IoCounters] = []
         for proc in self.members:
             try:
                 with proc.oneshot():
@@ -189,9 +202,8 @@ class PsutilTree:
             nproc += 1
             rss += memory.rss
             vms += memory.vms
-            for i, value in enumerate(counters):
-                io[i] += value
-        return TreeSample(nproc, cpu_s, rss, vms, tuple(io))
+            io.append(counters)
+        return TreeSample(nproc, cpu_s, rss, vms, _io_sum(io))
 
 
 def _descend(children: dict[int, list[int]], roots) -> list[int]:
@@ -214,7 +226,7 @@ def _stat_fields(pid: int) -> list[bytes] | None:
     return data[data.rindex(b")") + 2 :].split()
 
 
-def _proc_io(pid: int) -> tuple[int, int, int, int]:
+def _proc_io(pid: int) -> IoCounters:
     """(syscr, syscw, read_bytes, write_bytes) of one process: psutil's io_counters fields."""
     try:
         with open(f"/proc/{pid}/io", "rb") as handle:
@@ -224,7 +236,7 @@ def _proc_io(pid: int) -> tuple[int, int, int, int]:
         return 0, 0, 0, 0
 
 
-def _psutil_io(proc: psutil.Process) -> tuple[int, int, int, int]:
+def _psutil_io(proc: psutil.Process) -> IoCounters:
     try:
         c = proc.io_counters()
     except (psutil.Error, AttributeError, NotImplementedError):
@@ -232,7 +244,7 @@ def _psutil_io(proc: psutil.Process) -> tuple[int, int, int, int]:
     return c.read_count, c.write_count, c.read_bytes, c.write_bytes
 
 
-def open_tree(ancestor: int):
+def open_tree(ancestor: int) -> ProcTree | PsutilTree:
     """The cheapest tree sampler this system supports."""
     return ProcTree(ancestor) if ProcTree.available() else PsutilTree(ancestor)
 
@@ -283,8 +295,8 @@ def _cgroup_quota(proc_cgroup: Path, root: Path) -> float | None:
         elif "cpu" in controllers.split(","):
             for mount in (root / controllers, root / "cpu", root / "cpu,cpuacct"):
                 quotas += [_v1_quota(d) for d in _ancestors(mount, path)]
-    quotas = [q for q in quotas if q]
-    return min(quotas) if quotas else None
+    limits = [q for q in quotas if q]
+    return min(limits) if limits else None
 
 
 def _ancestors(mount: Path, path: str) -> list[Path]:
@@ -315,15 +327,15 @@ def _v1_quota(directory: Path) -> float | None:
 class Recording:
     """One command under observation: its process, its tree, the log, and the bookkeeping."""
 
-    def __init__(self, command: list[str], log, interval: float, grace_s: float):
+    def __init__(self, command: list[str], log: TextIO, interval: float, grace_s: float):
         self.command = command
         self.log = log
         self.interval = interval
         self.grace_s = grace_s
         self.child: subprocess.Popen | None = None
-        self.tree = None
+        self.tree = open_tree(os.getpid())
         self.root_status: int | None = None
-        self.root_rusage = None
+        self.root_rusage: resource.struct_rusage | None = None
         self.orphan_rusage = {"user_s": 0.0, "system_s": 0.0, "max_rss_kib": 0}
         self.reaped_cpu_s = 0.0
         self.samples = 0
@@ -332,13 +344,12 @@ class Recording:
         self.kill_at: float | None = None
         self.stragglers = 0
         self.t0 = time.monotonic()
-        self.ended = None
+        self.ended: float | None = None
         self._last = (0.0, 0.0)  # (elapsed, cumulative CPU seconds) at the previous row
 
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.child = subprocess.Popen(self.command, start_new_session=True)
-        self.tree = open_tree(os.getpid())
         if self.signalled is not None:
             self._send(self.signalled)
 
@@ -348,7 +359,7 @@ class Recording:
         The last row is sampled while the command is still a zombie, so its CPU comes from the
         same kernel counters as the rows before it; only then is it reaped.
         """
-        watch = _ExitWatch(self.child.pid)
+        watch = _ExitWatch(self._started.pid)
         try:
             next_tick = time.monotonic()
             while True:
@@ -363,7 +374,14 @@ class Recording:
             watch.close()
         self._reap()
         self._stop_stragglers()
+        assert self.root_status is not None, "the command is reaped before run() returns"
         return _shell_status(self.root_status)
+
+    @property
+    def _started(self) -> subprocess.Popen:
+        """The command's process; asked for only after :meth:`start` succeeded."""
+        assert self.child is not None, "the recording has not started"
+        return self.child
 
     @property
     def wall_s(self) -> float:
@@ -409,7 +427,7 @@ class Recording:
                 return True
             if info is None:
                 return False
-            if info.si_pid == self.child.pid:
+            if info.si_pid == self._started.pid:
                 return True
             self._account(*os.wait4(info.si_pid, 0))
 
@@ -424,12 +442,12 @@ class Recording:
                 return
             self._account(*reaped)
 
-    def _account(self, pid: int, status: int, usage) -> None:
+    def _account(self, pid: int, status: int, usage: resource.struct_rusage) -> None:
         self.reaped_cpu_s += usage.ru_utime + usage.ru_stime
-        if pid == self.child.pid:
+        if pid == self._started.pid:
             self.ended = time.monotonic()
             self.root_status, self.root_rusage = status, usage
-            self.child.returncode = os.waitstatus_to_exitcode(status)
+            self._started.returncode = os.waitstatus_to_exitcode(status)
         else:
             self.orphan_rusage["user_s"] += usage.ru_utime
             self.orphan_rusage["system_s"] += usage.ru_stime
@@ -452,7 +470,7 @@ class Recording:
     def _send(self, signum: int) -> None:
         if self.child is not None and self.root_status is None:
             _quietly(os.killpg, self.child.pid, signum)
-        for pid in self.tree.pids() if self.tree is not None else ():
+        for pid in self.tree.pids():
             _quietly(os.kill, pid, signum)
 
     def _stop_stragglers(self) -> None:
@@ -509,7 +527,7 @@ class _ExitWatch:
     def __init__(self, pid: int):
         self.pid = pid
         try:
-            self.fd = os.pidfd_open(pid)
+            self.fd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
             self.fd = None
 
@@ -553,7 +571,7 @@ def _maxrss_mib(ru_maxrss: int) -> float:
     return ru_maxrss / MIB if sys.platform == "darwin" else ru_maxrss / 1024.0
 
 
-def _rusage_dict(usage) -> dict | None:
+def _rusage_dict(usage: resource.struct_rusage | None) -> dict | None:
     if usage is None:
         return None
     return {
@@ -563,7 +581,7 @@ def _rusage_dict(usage) -> dict | None:
     }
 
 
-def _tree_rusage(root, orphans: dict) -> dict | None:
+def _tree_rusage(root: resource.struct_rusage | None, orphans: dict) -> dict | None:
     if root is None:
         return None
     return {
@@ -583,7 +601,7 @@ class _SignalsForwardedTo:
 
     def __init__(self, recording: Recording):
         self.recording = recording
-        self.previous = {}
+        self.previous: dict[int, SignalHandler] = {}
 
     def __enter__(self):
         if _in_main_thread():

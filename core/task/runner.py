@@ -95,9 +95,11 @@ def run_teed(command: list[str], log_path: Path) -> int:
     """Run ``command``, copying its output to our stdout and to ``log_path``; forward SIGTERM/SIGINT."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert process.stdout is not None  # stdout=PIPE
+        output = process.stdout.fileno()
         previous = {sig: signal.signal(sig, lambda s, _f: process.send_signal(s)) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            for chunk in iter(lambda: process.stdout.read1(65536), b""):
+            for chunk in iter(lambda: os.read(output, 65536), b""):
                 log.write(chunk)
                 log.flush()
                 sys.stdout.buffer.write(chunk)

@@ -12,6 +12,7 @@ from runs_workspace import make_unreadable, seed_workspace
 from test_skaha_client_wire import scripted  # noqa: F401  (fixture)
 
 from srcnet_tui.core.runs.ledger import Ledger
+from srcnet_tui.core.runs.spec import TaskOutputs, TaskSpec
 
 
 def _set(config, section: str, key: str, value: str) -> None:
@@ -49,7 +50,8 @@ def test_a_state_folder_that_is_a_file_is_refused_not_empty(cli, tmp_path):
 def test_the_ledger_and_a_state_folder_it_creates_are_private(tmp_path):
     state = tmp_path / "new-state"
     with Ledger(state) as ledger:
-        ledger.create_run("r1", "task", [(1, "n-1", {"env": {"TOKEN": "secret"}})])
+        outputs = TaskOutputs("/arc/r1/task-001", "r1_001", "p.txt", "f.log", ())
+        ledger.create_run("r1", "task", [TaskSpec(1, "n-1", None, "/arc/a.par", 1, 1, [], outputs, "img:1", {"TOKEN": "secret"})])
         files = [p for p in state.iterdir() if p.name.startswith("runs.sqlite")]
         assert {p.name for p in files} >= {"runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm"}
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)

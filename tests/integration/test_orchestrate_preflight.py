@@ -7,16 +7,8 @@ from pathlib import Path
 
 from test_skaha_client_wire import _write_cert as _proxy_cert
 
-from srcnet_tui.core.runs.orchestrate import Reporter, warn_if_credential_expires
+from srcnet_tui.core.runs.preflight import credential_warning
 from srcnet_tui.core.settings import Settings
-
-
-class Notes(Reporter):
-    def __init__(self):
-        self.lines = []
-
-    def notice(self, message):
-        self.lines.append(message)
 
 
 def _settings(cert: Path, tmp_path: Path) -> Settings:
@@ -24,12 +16,9 @@ def _settings(cert: Path, tmp_path: Path) -> Settings:
 
 
 def test_certificate_expiring_during_the_run_is_reported(tmp_path):
-    notes = Notes()
-    warn_if_credential_expires(_settings(_proxy_cert(tmp_path / "p.pem", dt.timedelta(hours=2)), tmp_path), notes)
-    assert len(notes.lines) == 1 and "expires in 2.0 h" in notes.lines[0] and "cadc-get-cert" in notes.lines[0]
+    warning = credential_warning(_settings(_proxy_cert(tmp_path / "p.pem", dt.timedelta(hours=2)), tmp_path))
+    assert warning is not None and "expires in 2.0 h" in warning and "cadc-get-cert" in warning
 
 
 def test_certificate_valid_for_days_is_not_reported(tmp_path):
-    notes = Notes()
-    warn_if_credential_expires(_settings(_proxy_cert(tmp_path / "p.pem", dt.timedelta(days=9)), tmp_path), notes)
-    assert notes.lines == []
+    assert credential_warning(_settings(_proxy_cert(tmp_path / "p.pem", dt.timedelta(days=9)), tmp_path)) is None

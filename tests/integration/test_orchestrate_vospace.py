@@ -16,6 +16,7 @@ import pytest
 from cadcutils import exceptions as cadc
 from runs_workspace import start_workspace
 
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.runs.config import load_run_config
 from srcnet_tui.core.runs.orchestrate import start_run
 from srcnet_tui.core.runs.storage import VOSpace
@@ -89,7 +90,7 @@ def workspace(tmp_path, state_dir, test_env, local_server_factory):
 async def test_parallel_run_stages_and_collects_through_vospace(workspace, state_dir):
     config_path, _ = workspace
     fake = FolderVosClient(state_dir / "arc")
-    storage = VOSpace(fake, delays=(0, 0, 0))
+    storage = VOSpace(fake, retry=Backoff(first_s=0.0, attempts=4))
     settings = Settings("local", None, None, None, state_dir, "test")
     config = load_run_config(config_path, kind="parallel")
 
@@ -108,13 +109,13 @@ async def test_parallel_run_stages_and_collects_through_vospace(workspace, state
 def test_a_split_plan_reads_the_cube_header_through_vospace(tmp_path, state_dir):
     from runs_workspace import seed_workspace
 
-    from srcnet_tui.core.runs.orchestrate import make_plan
+    from srcnet_tui.core.runs.preflight import make_plan
 
     config_path = seed_workspace(tmp_path / "work", state_dir)
     text = config_path.read_text().replace(
         "[sofia-parallel]\n", "[sofia-parallel]\nsplit = 2,2,1\noverlap = 4\nparameter_file = sofia.par\n"
     )
     config_path.write_text(text)
-    storage = VOSpace(FolderVosClient(state_dir / "arc"), delays=())
+    storage = VOSpace(FolderVosClient(state_dir / "arc"), retry=Backoff(attempts=1))
     plan = make_plan(load_run_config(config_path, kind="parallel"), "r1", storage)
     assert plan.cube.shape == (24, 24, 8) and len(plan.tasks) == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,9 @@ from conftest import wait_for
 from runs_workspace import start_workspace
 
 from srcnet_tui.core.runs.ledger import Ledger, ledger_path
+from srcnet_tui.core.runs.scope import RunScope
+from srcnet_tui.core.runs.staging import stage
+from srcnet_tui.core.runs.storage import LocalArc
 
 TASKS = 4
 
@@ -95,11 +99,14 @@ def test_sigkill_then_resume_launches_nothing_twice_and_loses_nothing(slow_works
     assert len({t.session_id for t in tasks}) == TASKS
 
 
+async def stage_recorded_run(ledger: Ledger, storage: LocalArc, run_id: str) -> None:
+    """What a run's driver does before its first create."""
+    await stage(await RunScope.open(ledger, storage, run_id))
+
+
 def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, state_dir, test_env, cli, tmp_path):
     """Task 1 was created on the platform but the CLI died before recording its id; task 2's create never
     arrived. Resume adopts the first by name and launches only the second."""
-    from srcnet_tui.core.runs.orchestrate import Runner, launch_spec
-    from srcnet_tui.core.runs.storage import LocalArc
     from srcnet_tui.core.skaha import SyncSkaha
 
     config, server = slow_workspace
@@ -117,11 +124,11 @@ def test_resume_adopts_a_session_created_just_before_the_crash(slow_workspace, s
         proc.wait(timeout=10)
     run, _ = _run_state(state_dir)
     with Ledger(state_dir) as ledger:
-        Runner(ledger, LocalArc(state_dir / "arc"), None, run.id).stage()  # as before any create
+        asyncio.run(stage_recorded_run(ledger, LocalArc(state_dir / "arc"), run.id))
         first = ledger.mark_launching(run.id, 1)
         ledger.mark_launching(run.id, 2)
     with SyncSkaha(server.url, token=server.token) as client:
-        created = client.create(launch_spec(first))[0]
+        created = client.create(first.launch_spec())[0]
 
     resumed = cli("resume", run.id, "--json", timeout=120)
     assert resumed.returncode == 0, resumed.stderr
@@ -173,8 +180,9 @@ async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path
 
     from srcnet_tui.core.runs.config import load_run_config
     from srcnet_tui.core.runs.ledger import new_run_id
-    from srcnet_tui.core.runs.orchestrate import Reporter, Runner, make_plan, record_plan, resume_run
-    from srcnet_tui.core.runs.storage import LocalArc
+    from srcnet_tui.core.runs.orchestrate import record_plan, resume_run
+    from srcnet_tui.core.runs.preflight import make_plan
+    from srcnet_tui.core.runs.scope import Reporter
     from srcnet_tui.core.settings import Settings
 
     config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, thresholds=("3.5",))
@@ -183,7 +191,7 @@ async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path
     plan = make_plan(load_run_config(config, kind="parallel"), new_run_id(), storage)
     with Ledger(state_dir) as ledger:
         record_plan(ledger, plan, settings, tmp_path / "results")
-        Runner(ledger, storage, None, plan.run_id).stage()
+        await stage_recorded_run(ledger, storage, plan.run_id)
     shutil.rmtree(config.parent / "parameter_files")
 
     notes = []
@@ -212,7 +220,7 @@ def test_a_task_whose_session_vanished_without_a_result_is_lost_then_relaunched(
         )
     with Ledger(state_dir) as ledger:
         gone = ledger.task(run_id, 2)
-    summary = state_dir / "arc" / gone.spec["outputs"]["directory"].removeprefix("/arc/") / "sofia_profile_002.txt.summary.json"
+    summary = state_dir / "arc" / gone.spec.outputs.directory.removeprefix("/arc/") / "sofia_profile_002.txt.summary.json"
     summary.unlink()  # as if the session had been evicted before writing anything
 
     first = cli("resume", run_id, "--json", timeout=60)
@@ -225,3 +233,33 @@ def test_a_task_whose_session_vanished_without_a_result_is_lost_then_relaunched(
     assert second.returncode == 0, second.stderr
     detail = {t["index"]: t for t in json.loads(second.stdout)["tasks_detail"]}
     assert detail[2]["state"] == "completed" and detail[2]["name"].endswith("-002-a2") and detail[2]["attempt"] == 2
+
+
+async def test_a_driver_cancelled_mid_watch_releases_the_run_and_resume_finishes_it(
+    tmp_path, state_dir, test_env, local_server_factory
+):
+    """What quitting the TUI does to a run it drives on its own loop: the worker is cancelled."""
+    from srcnet_tui.core.runs.config import load_run_config
+    from srcnet_tui.core.runs.orchestrate import resume_run, start_run
+    from srcnet_tui.core.runs.scope import Reporter
+    from srcnet_tui.core.settings import Settings
+
+    config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, thresholds=("3.5", "3.5"), sleep_s=1)
+    settings = Settings("local", None, None, None, state_dir, "test")
+    watching = asyncio.Event()
+
+    class Watching(Reporter):
+        def phase(self, run_id: str, phase: str) -> None:
+            if phase == "watching":
+                watching.set()
+
+    driver = asyncio.ensure_future(start_run(settings, load_run_config(config, kind="parallel"), reporter=Watching()))
+    await asyncio.wait_for(watching.wait(), timeout=60)
+    driver.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await driver
+    run, _ = _run_state(state_dir)
+    with Ledger(state_dir) as ledger, ledger.driving(run.id):
+        assert ledger.run(run.id).phase == "watching"
+    result = await resume_run(settings, run.id)
+    assert result.exit_code == 0 and [t.state for t in result.tasks] == ["completed", "completed"]

@@ -35,6 +35,5 @@ async def test_replicas_under_faults_and_every_read_endpoint(local_server_factor
         assert any(image["id"] == IMAGE for image in await client.images())
         assert "cores" in await client.context()
         assert await client.repository()
-        deleted = await client.each("delete", ids)
-        assert all(result is None for result in deleted.values())
+        assert await client.delete_all(ids) == {}
         assert await client.list_sessions() == []

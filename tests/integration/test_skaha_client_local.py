@@ -3,8 +3,8 @@
 import pytest
 
 from srcnet_tui.core.errors import AuthError, NotFound, Rejected
-from srcnet_tui.core.models import COMPLETED, FAILED
 from srcnet_tui.core.skaha import LaunchSpec, SkahaClient
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
 

@@ -16,11 +16,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, NotFound, Rejected, Unreachable, UsageError
-from srcnet_tui.core.skaha import LaunchSpec, RetryPolicy, SkahaClient, SyncSkaha, ssl_context_for, validate_spec
+from srcnet_tui.core.skaha import LaunchSpec, SkahaClient, SyncSkaha, ssl_context_for, validate_spec
 
 IMAGE = "images.canfar.net/skaha/terminal:1.1.2"
-FAST = RetryPolicy(attempts=5, base_s=0.01, cap_s=0.5, total_s=10)
+FAST = Backoff(first_s=0.01, cap_s=0.5, attempts=5, total_s=10, jitter=True)
 DROP = object()
 
 
@@ -242,8 +243,8 @@ async def test_concurrency_is_bounded(scripted):
 
     server = scripted(slow)
     async with SkahaClient(server.url, token="t", concurrency=4) as client:
-        results = await client.each("delete", [f"s{i:07d}" for i in range(20)])
-    assert all(r is None for r in results.values())
+        failures = await client.delete_all([f"s{i:07d}" for i in range(20)])
+    assert failures == {}
     assert server.max_in_flight <= 4
 
 

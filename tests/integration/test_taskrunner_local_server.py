@@ -8,6 +8,7 @@ the session's final status — SoFiA-2's "no sources" must end Completed, a real
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from conftest import wait_for
 
 from srcnet_tui.core.runs.config import load_run_config
 from srcnet_tui.core.runs.plan import plan_run
-from srcnet_tui.core.skaha import LaunchSpec, SyncSkaha
+from srcnet_tui.core.skaha import SyncSkaha
 
 FAKE_SOFIA = """#!{python}
 import os, sys
@@ -72,9 +73,8 @@ def test_planned_tasks_run_on_the_local_server(local_server, project):
         path = f"{project / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
         ids = {}
         for task in plan.tasks:
-            fields = plan.launch_fields(task)
-            spec = LaunchSpec(**{**fields, "env": {**fields["env"], "PATH": path}})
-            [ids[task.index]] = client.create(spec)
+            request = task.launch_spec()
+            [ids[task.index]] = client.create(replace(request, env={**request.env, "PATH": path}))
         finished = {index: wait_until_finished(client, sid) for index, sid in ids.items()}
         logs = {index: client.logs(sid) for index, sid in ids.items()}
     assert {i: s.status for i, s in finished.items()} == {1: "Completed", 2: "Completed", 3: "Failed"}

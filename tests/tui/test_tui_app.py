@@ -11,15 +11,17 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import wait_for_async
 from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandPalette
-from tui_snapshot_data import NOW, PinnedPlatform
-from tui_support import app_for, notifications, screen_text, wait_until
+from tui_snapshot_data import NOW, PinnedClient, PinnedPlatform
+from tui_support import app_for, launch, notifications, screen_text, wait_until
 
 from srcnet_tui.core.credentials import CredentialStatus, credential_status
 from srcnet_tui.core.settings import Settings
-from srcnet_tui.tui.app import PANES, SrcnetApp, make_app
+from srcnet_tui.core.skaha import SkahaClient
+from srcnet_tui.tui.app import PANES, SrcnetApp, make_app, pane_parts
 from srcnet_tui.tui.screens.help import HelpScreen, bindings_table
 from srcnet_tui.tui.screens.modals import ProblemModal
 from srcnet_tui.tui.widgets.status_header import credential_label
@@ -27,7 +29,7 @@ from srcnet_tui.tui.widgets.status_header import credential_label
 
 def every_binding() -> list[Binding]:
     app_bindings = [b for b in SrcnetApp.BINDINGS if isinstance(b, Binding)]
-    return app_bindings + [b for _, _, cls in PANES for b in cls.BINDINGS]
+    return app_bindings + [b for _, _, cls in PANES for part in pane_parts(cls) for b in part.__dict__["BINDINGS"]]
 
 
 def test_every_binding_has_a_unique_id():
@@ -204,3 +206,52 @@ async def test_polls_and_timers_keep_working_while_a_modal_is_open(local_server)
         await wait_until(pilot, lambda: app.status_header.updated_at != first, message="a poll under the modal")
         assert app.query_one("#usage-pane").is_visible_pane() is False
         assert app.is_running
+
+
+async def test_a_failed_worker_is_one_plain_notification_and_the_app_goes_on(local_server):
+    """A core error from a worker (the events of a session deleted meanwhile) is its own plain line."""
+    sid = await launch(local_server, "short-lived", "sleep", "60")
+    app = app_for(local_server)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.query_one("#sessions-table").row_count == 1)
+        await pilot.press("f")  # frozen: the row stays while the session goes
+        async with SkahaClient(local_server.url, token=local_server.token) as client:
+            await client.delete(sid)
+            await wait_for_gone(client, sid)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: notifications(app), message="the events worker's failure")
+        (message,) = notifications(app)
+        assert sid in message and "Unexpected" not in message
+        assert [n.title for n in app._notifications] == ["Could not read the session's events"]
+        await wait_until(pilot, lambda: "Could not read the session's events" in screen_text(app))
+        assert app.is_running
+
+
+async def wait_for_gone(client, sid: str) -> None:
+    listed = {sid}
+
+    async def relist() -> None:
+        listed.clear()
+        listed.update(s.id for s in await client.list_sessions())
+
+    await wait_for_async(lambda: sid not in listed, relist, 15.0, "the session to be gone")
+
+
+class BrokenEventsClient(PinnedClient):
+    """A client whose events call has a bug (not a core error)."""
+
+    async def events(self, session_id: str) -> str:
+        raise KeyError("type")
+
+
+async def test_an_unexpected_worker_error_is_named_once_and_the_app_goes_on(tmp_path):
+    platform = PinnedPlatform()
+    platform._client = BrokenEventsClient()
+    app = SrcnetApp(Settings("local", None, None, None, tmp_path, "test"), platform=platform, keymap={}, poll_interval=60.0)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.query_one("#sessions-table").row_count == 8)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: notifications(app), message="the events worker's failure")
+        assert notifications(app) == ["Unexpected error (a bug; the app goes on): KeyError: 'type'"]
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.query_one("#logs-pane").view.line_count == 60, message="the app still answers")

@@ -23,8 +23,8 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
         await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
         app.screen.query_one("Input").value = str(example.config)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: runs.plan is not None, timeout_s=20, message="the plan of [quickstart]")
-        assert len(runs.plan.tasks) == 4 and "4 tasks" in screen_text(app)
+        await wait_until(pilot, lambda: runs.form.plan is not None, timeout_s=20, message="the plan of [quickstart]")
+        assert len(runs.form.plan.tasks) == 4 and "4 tasks" in screen_text(app)
         await pilot.press("escape", "L")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert "Launch 4 sessions (1 core" in app.screen._body and "saved" not in app.screen._body
@@ -34,15 +34,15 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
 
         def truthful() -> bool:
             """The ledger row counts Pending sessions as waiting and started ones as running."""
-            run = next(iter(runs.runs.values()), None)
+            run = next(iter(runs.ledger.runs.values()), None)
             statuses = [s.status for s in sessions.sessions.values()]
             if run is None or "Pending" not in statuses:
                 return False
-            progress = runs.progress(run)
+            progress = runs.ledger.progress(run)
             return progress.running == statuses.count("Running") and progress.waiting >= statuses.count("Pending")
 
         await wait_until(pilot, truthful, timeout_s=30, message="a run with running and pending sessions")
-        run_id = next(iter(runs.runs))
+        run_id = next(iter(runs.ledger.runs))
         await pilot.press("s")  # its sessions, in the Sessions pane
         await wait_until(pilot, lambda: app.query_one("#panes").active == "sessions" and sessions.filter_text == run_id)
         assert sessions.row_count == 4
@@ -50,8 +50,8 @@ async def test_quickstart_run_from_the_runs_pane_survives_a_daemon_crash(local_s
         await wait_until(pilot, lambda: "stale since" in screen_text(app), timeout_s=20, message="the stale marker")
         await pilot.press("1")
         await wait_until(pilot, lambda: runs.ledger.has_focus, message="the Runs pane")
-        await wait_until(pilot, lambda: runs.runs[run_id].phase == "done", timeout_s=60, message="the run to end")
-        assert runs.progress(runs.runs[run_id]).done == 4
+        await wait_until(pilot, lambda: runs.ledger.runs[run_id].phase == "done", timeout_s=60, message="the run to end")
+        assert runs.ledger.progress(runs.ledger.runs[run_id]).done == 4
         said = notifications(app)
         assert any(f"Run {run_id} lost the platform" in n for n in said) and f"Resuming {run_id}…" in said
 

@@ -48,17 +48,21 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         await wait_until(pilot, lambda: isinstance(app.screen, PromptModal))
         app.screen.query_one("Input").value = str(folder / "config.ini")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: runs.draft is not None and "sofia-parallel" in screen_text(app))
+        await wait_until(pilot, lambda: runs.form.draft is not None and "sofia-parallel" in screen_text(app))
         await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)  # opening enters the form
         await type_into(pilot, app, "#field-cores", "x")
-        await wait_until(pilot, lambda: runs.problem == "config.ini [sofia-parallel] cores: must be a positive integer, not 'x'")
+        await wait_until(
+            pilot, lambda: runs.form.problem == "config.ini [sofia-parallel] cores: must be a positive integer, not 'x'"
+        )
         assert "cores: must be a" in screen_text(app)
-        assert app.query_one("#field-cores").has_class("error") and runs.plan is None
+        assert app.query_one("#field-cores").has_class("error") and runs.form.plan is None
         await type_into(pilot, app, "#field-cores", "1")
         await type_into(pilot, app, "#field-ram", "1")
-        await wait_until(pilot, lambda: runs.plan is not None and runs.plan.tasks[0].cores == 1, message="the plan preview")
+        await wait_until(
+            pilot, lambda: runs.form.plan is not None and runs.form.plan.tasks[0].cores == 1, message="the plan preview"
+        )
         await wait_until(pilot, lambda: "2 tasks" in screen_text(app) and "sofia_1.par" in screen_text(app))
-        assert [t.name for t in runs.plan.tasks] == ["sofia-parallel-preview-001", "sofia-parallel-preview-002"]
+        assert [t.name for t in runs.form.plan.tasks] == ["sofia-parallel-preview-001", "sofia-parallel-preview-002"]
         app.query_one("#runs-ledger").focus()
         await pilot.press("o")  # opening another file would drop the edits: asked first
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal) and "not saved" in app.screen._body)
@@ -74,11 +78,11 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         assert "[sofia-task]" in (folder / "config.ini").read_text()  # the other section is kept
         sessions = app.query_one("#sessions-table")
         await wait_until(pilot, lambda: len(sessions.sessions) == 2, timeout_s=30, message="the run's sessions")
-        run = next(iter(runs.runs.values()))
+        run = next(iter(runs.ledger.runs.values()))
         await pilot.press("enter")
         await wait_until(pilot, lambda: f"Run {run.id}" in screen_text(app))
         await pilot.press("escape")
-        await wait_until(pilot, lambda: runs.runs[run.id].phase == "done", timeout_s=30, message="the run to end")
+        await wait_until(pilot, lambda: runs.ledger.runs[run.id].phase == "done", timeout_s=30, message="the run to end")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal) and run.id in app.screen._body)
         await pilot.press("y")
@@ -90,7 +94,7 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
 async def test_a_bad_config_is_a_modal_naming_the_problem(local_server, tmp_path):
     app = app_for(local_server, start_pane="runs")
     async with app.run_test(size=(100, 30)) as pilot:
-        app.query_one("#runs-pane").open_config(tmp_path / "missing.ini")
+        app.query_one("#runs-pane").form.open_config(tmp_path / "missing.ini")
         await wait_until(pilot, lambda: isinstance(app.screen, ProblemModal))
         assert "missing.ini: no such configuration file" in app.screen._body.plain
         await wait_until(pilot, lambda: "Cannot open the configuration" in screen_text(app))
@@ -122,13 +126,15 @@ async def test_saving_an_edit_keeps_comments_and_continued_values(local_server, 
         await wait_until(pilot, lambda: app.query_one("#runs-ledger").has_focus)
         await pilot.press("t")
         await wait_until(pilot, lambda: "(task)" in screen_text(app))
-        runs.open_config(path)
-        await wait_until(pilot, lambda: runs.draft is not None and runs.problem is None and "✓ valid" in screen_text(app))
+        runs.form.open_config(path)
+        await wait_until(
+            pilot, lambda: runs.form.draft is not None and runs.form.problem is None and "✓ valid" in screen_text(app)
+        )
         await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)  # opening enters the form
         assert app.query_one("#field-env").value == "A=1, B=2"
-        assert not runs.draft.edited  # showing a continued value on one line is not an edit
+        assert not runs.form.draft.edited  # showing a continued value on one line is not an edit
         await type_into(pilot, app, "#field-cores", "2")
-        await wait_until(pilot, lambda: runs.plan is not None and runs.plan.tasks[0].cores == 2)
+        await wait_until(pilot, lambda: runs.form.plan is not None and runs.form.plan.tasks[0].cores == 2)
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "Saved [sofia-task] to" in screen_text(app))  # brackets shown, not markup
     assert path.read_text() == HAND_WRITTEN.replace("cores = 1", "cores = 2")
@@ -159,27 +165,3 @@ async def test_usage_pane_shows_aggregate_numbers_and_charts(local_server):
         assert pane.charted_runs() == ["sofia_big_plain"]
         await pilot.press("v")
         await wait_until(pilot, lambda: "Cores in use (live" in screen_text(app))
-
-
-def test_a_run_thread_that_outlives_the_app_ends_quietly(monkeypatch):
-    """Quitting mid-run closes the app's loop while the run's thread goes on; its end must not raise
-    there ("Event loop is closed")."""
-    import asyncio
-    import threading
-    import time
-
-    from srcnet_tui.tui.runs_adapter import in_daemon_thread
-
-    errors: list[BaseException] = []
-    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
-
-    async def quit_mid_run() -> None:
-        task = asyncio.ensure_future(in_daemon_thread(lambda: asyncio.sleep(0.3)))
-        await asyncio.sleep(0.05)
-        task.cancel()
-
-    asyncio.run(quit_mid_run())
-    deadline = time.monotonic() + 5
-    while any(t.name == "srcnet-run" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(t.name == "srcnet-run" for t in threading.enumerate()) and errors == []

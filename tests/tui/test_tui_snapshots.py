@@ -70,7 +70,7 @@ def test_runs_pane(snap_compare, tmp_path):
         shutil.copy(SEED / "sofia.par", project / "parameter_files" / f"sofia_{i}.par")
 
     async def ready(pilot):
-        pane = pilot.app.query_one("#runs-pane")
+        pane = pilot.app.query_one("#runs-pane").form
         pane.open_config(Path("project/config.ini"))
         await wait_until(pilot, lambda: pane.draft is not None)
         field = pilot.app.query_one("#field-cores")

@@ -1,20 +1,31 @@
-"""The run ledger: states, counts, names per attempt, durability across a SIGKILL."""
+"""The run ledger: states, counts, names per attempt, typed specs, durability across a SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from srcnet_tui.core.errors import NotFound, UsageError
 from srcnet_tui.core.runs.ledger import Ledger, ledger_path, new_run_id
+from srcnet_tui.core.runs.spec import TaskOutputs, TaskSpec
+from srcnet_tui.core.runs.split import Region
+from srcnet_tui.core.skaha import LaunchSpec
+
+
+def _spec(index: int, name: str) -> TaskSpec:
+    outputs = TaskOutputs(f"/arc/r1/task-{index:03d}", f"r1_{index:03d}", "profile.txt", "sofia.log", ("r1_cat.xml",))
+    return TaskSpec(index, name, None, "/arc/r1/params/a.par", 2, 8, ["--par", "/arc/r1/params/a.par"], outputs, "img:1")
 
 
 def _tasks(n):
-    return [(i, f"sofia-r1-{i:03d}", {"cores": 2}) for i in range(n)]
+    return [_spec(i, f"sofia-r1-{i:03d}") for i in range(n)]
 
 
 def test_task_lifecycle_and_counts(tmp_path):
@@ -36,7 +47,7 @@ def test_task_lifecycle_and_counts(tmp_path):
             "lost": 0,
         }
         first = ledger.task("r1", 0)
-        assert (first.session_id, first.exit_code, first.spec) == ("abc123", 8, {"cores": 2})
+        assert (first.session_id, first.exit_code, first.spec) == ("abc123", 8, _spec(0, "sofia-r1-000"))
         with pytest.raises(UsageError):
             ledger.mark_finished("r1", 1, "running")
         with pytest.raises(NotFound):
@@ -83,7 +94,12 @@ def _ledger_holder(tmp_path, statements: str) -> subprocess.Popen:
 
 
 def test_committed_intent_survives_sigkill(tmp_path):
-    proc = _ledger_holder(tmp_path, "l.create_run('r1', 'task', [(0, 'n-0', {})])\nl.mark_launching('r1', 0)\nhold()\n")
+    spec = json.dumps(_spec(0, "n-0").to_dict())
+    statements = (
+        "import json\nfrom srcnet_tui.core.runs.spec import TaskSpec\n"
+        f"l.create_run('r1', 'task', [TaskSpec.from_dict(json.loads({spec!r}))])\nl.mark_launching('r1', 0)\nhold()\n"
+    )
+    proc = _ledger_holder(tmp_path, statements)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     assert ledger_path(tmp_path).exists()
@@ -106,3 +122,46 @@ def test_a_run_has_one_driver_at_a_time_and_a_dead_one_releases_it(tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+
+
+OLD_LAYOUT_PLAN = {
+    "run_id": "r0", "kind": "split",
+    "config": {"file": "c.ini", "section": "s", "kind": "parallel", "settings": {"max_parallel": 3}, "defaults": []},
+    "image": "img:1", "gpus": 0, "env": {"A": "1"}, "output_dir": "/arc/out/r0", "input_data": "/arc/in/cube.fits",
+    "cube": {"nx": 10, "ny": 8, "nz": 4, "bitpix": -32, "bytes": 1280}, "grid": [2, 1, 1], "overlap": [2, 1],
+    "uploads": [{"local": "/tmp/a.par", "remote": "/arc/out/r0/params/a.par"}],
+    "tasks": [{"index": 1, "name": "old-plan-task"}], "warnings": [],
+}  # fmt: skip
+OLD_LAYOUT_SPEC = {
+    "index": 1, "name": "s-r0-001", "region": "0,5,0,7,0,3", "par_file": "/arc/out/r0/params/a.par", "cores": 2,
+    "ram_gb": 8, "cmd": "srcnet-task", "args": ["--par", "/arc/out/r0/params/a.par"],
+    "outputs": {"directory": "/arc/out/r0/task-001", "filename": "r0_001", "profile_log": "p.txt",
+                "summary": "p.txt.summary.json", "finder_log": "r0_001_sofia.log", "catalogues": ["r0_001_cat.xml"]},
+    "image": "img:1", "env": {"A": "1"}, "gpus": None,
+}  # fmt: skip
+
+
+def test_a_ledger_written_by_the_previous_version_loads_typed(tmp_path):
+    """Rows as the dict-keeping version wrote them: the whole dry-run plan in ``details``, max_parallel
+    only inside the config, ``gpus`` None for none."""
+    with Ledger(tmp_path):
+        pass  # the schema, as any version creates it
+    with sqlite3.connect(ledger_path(tmp_path)) as db:
+        db.execute(
+            "INSERT INTO runs (id, created, kind, phase, remote_dir, local_dir, details) VALUES (?, 1.0, 'split', 'watching', ?, ?, ?)",
+            ("r0", "/arc/out/r0", str(tmp_path / "results"), json.dumps({"plan": OLD_LAYOUT_PLAN})),
+        )
+        db.execute(
+            "INSERT INTO tasks (run_id, idx, name, state, spec) VALUES ('r0', 1, 's-r0-001-a2', 'planned', ?)",
+            (json.dumps(OLD_LAYOUT_SPEC),),
+        )
+    with Ledger(tmp_path) as ledger:
+        plan, [task] = ledger.run("r0").plan, ledger.tasks("r0")
+    assert plan is not None and plan.max_parallel == 3 and plan.cube is not None and plan.cube.shape == (10, 8, 4)
+    assert plan.uploads[0].local == Path("/tmp/a.par") and plan.overlap == (2, 1) and plan.grid == (2, 1, 1)
+    assert task.spec.region == Region(0, 5, 0, 7, 0, 3) and task.spec.outputs.catalogues == ("r0_001_cat.xml",)
+    assert task.launch_spec() == LaunchSpec(
+        name="s-r0-001-a2", image="img:1", cmd="srcnet-task", args=["--par", "/arc/out/r0/params/a.par"],
+        env={"A": "1"}, cores=2, ram=8, gpus=None,
+    )  # fmt: skip
+    assert task.spec.to_dict() == OLD_LAYOUT_SPEC, "written back, a spec keeps the layout it was read from"

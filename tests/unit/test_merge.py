@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.runs.fits import CubeShape
 from srcnet_tui.core.runs.merge import TaskCatalogue, merge_catalogues, merge_split_run, read_catalogue, write_merged
+from srcnet_tui.core.runs.spec import RunPlan, TaskOutputs, TaskSpec
 from srcnet_tui.core.runs.split import Region, grid_regions
 
 SOFIA_COLUMNS = [("name", "char"), ("id", "long"), ("x", "double"), ("y", "double"), ("z", "double"),
@@ -188,14 +190,13 @@ def test_merge_split_run_from_the_stored_plan_lists_tasks_without_catalogue(tmp_
     write_sofia_xml(
         folders[1] / "r_001_cat.xml", [row for n, s in enumerate(sources, 1) if (row := observe(s, regions[0], rng, n))]
     )
-    plan = {
-        "run_id": "r", "kind": "split", "cube": {"nx": 100, "ny": 80, "nz": 30, "bitpix": -32},
-        "tasks": [
-            {"index": i, "region": str(region), "outputs": {"catalogues": [f"r_{i:03d}_cat.xml", f"r_{i:03d}_cat.txt"]}}
-            for i, region in enumerate(regions, start=1)
-        ],
-    }  # fmt: skip
-    result = merge_split_run(plan, lambda task: folders[task["index"]], tmp_path / "merged.csv")
+    plan = RunPlan("r", "split", {}, "img:1", 0, {}, "/arc/r", "/arc/cube.fits", (), cube=CubeShape(100, 80, 30, -32))
+    tasks = [
+        TaskSpec(i, f"t-{i}", region, "/arc/a.par", 1, 1, [], TaskOutputs(f"/arc/r/task-{i:03d}", f"r_{i:03d}", "p.txt",
+                 "f.log", (f"r_{i:03d}_cat.xml", f"r_{i:03d}_cat.txt")), "img:1")
+        for i, region in enumerate(regions, start=1)
+    ]  # fmt: skip
+    result = merge_split_run(plan, tasks, lambda task: folders[task.index], tmp_path / "merged.csv")
     assert len(result.rows) == len(sources) and result.missing == [2]
     assert result.to_dict()["tasks_without_catalogue"] == [2]
     assert (tmp_path / "merged.csv").exists()

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from srcnet_tui.core.errors import UsageError  # noqa: E402
 from srcnet_tui.core.runs.config import load_run_config  # noqa: E402
 from srcnet_tui.core.runs.merge import merge_split_run  # noqa: E402
 from srcnet_tui.core.runs.plan import plan_run  # noqa: E402
+from srcnet_tui.core.runs.spec import RunPlan, TaskSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [(30, 40), (100, 100), (98, 150), (160, 60), (170, 170), (50, 180), (104, 20)]
@@ -61,13 +63,14 @@ def test_split_bdsf_run_merges_to_one_row_per_source(tmp_path):
         result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
 
-    def folder_of(task: dict) -> Path:
-        return arc_root / task["outputs"]["directory"].removeprefix("/arc/")
+    def folder_of(task: TaskSpec) -> Path:
+        return arc_root / task.outputs.directory.removeprefix("/arc/")
 
-    for task in plan.to_dict()["tasks"]:
-        assert (folder_of(task) / task["outputs"]["profile_log"]).exists()
-        assert (folder_of(task) / task["outputs"]["finder_log"]).exists()
-    result = merge_split_run(json.loads(json.dumps(plan.to_dict())), folder_of, tmp_path / "merged.csv")
+    for task in plan.tasks:
+        assert (folder_of(task) / task.outputs.profile_log).exists()
+        assert (folder_of(task) / task.outputs.finder_log).exists()
+    recorded = RunPlan.from_dict(json.loads(json.dumps(plan.recorded().to_dict())))  # as the ledger keeps it
+    result = merge_split_run(recorded, plan.tasks, folder_of, tmp_path / "merged.csv")
     with (tmp_path / "merged.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(SOURCES), result.to_dict()
@@ -76,4 +79,4 @@ def test_split_bdsf_run_merges_to_one_row_per_source(tmp_path):
     assert result.dropped_duplicates >= 2  # (100, 100) and (98, 150) lie in the 90..109 overlap
     assert result.missing == []
     with pytest.raises(UsageError, match="is not a split run"):
-        merge_split_run({**plan.to_dict(), "kind": "parallel"}, folder_of, tmp_path / "no.csv")
+        merge_split_run(replace(recorded, kind="parallel"), plan.tasks, folder_of, tmp_path / "no.csv")

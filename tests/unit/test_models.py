@@ -4,17 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from srcnet_tui.core.models import (
-    COMPLETED,
-    FAILED,
-    PENDING,
-    RUNNING,
-    Session,
-    parse_cores,
-    parse_events,
-    parse_gb,
-    parse_sessions,
-)
+from srcnet_tui.core.models import Session, parse_cores, parse_events, parse_gb, parse_sessions
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING
 
 CURRENT = {  # reference/skaha-api.md §6.6
     "id": "q3k9x0ab",

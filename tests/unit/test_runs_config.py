@@ -134,6 +134,7 @@ def test_errors_name_file_section_and_key(tmp_path, extra, message):
     with pytest.raises(UsageError) as caught:
         load_run_config(path, section="s", kind="task")
     assert str(caught.value).startswith(message)
+    assert caught.value.key == extra.split(" = ")[0]  # what a form marks, without reading the message
     assert caught.value.exit_code == 2
     assert "\n" not in str(caught.value)
 
@@ -163,8 +164,9 @@ def test_arc_uri_form_of_vos_dir_is_accepted(tmp_path):
 
 def test_missing_required_key_and_missing_local_file_are_named(tmp_path):
     path = write_config(tmp_path, "[sofia-task]\nvos_dir = /arc/x\nimage_file = /arc/x/c.fits\n")
-    with pytest.raises(UsageError, match=r"config.ini \[sofia-task\] parameter_file: is required"):
+    with pytest.raises(UsageError, match=r"config.ini \[sofia-task\] parameter_file: is required") as caught:
         load_run_config(path)
+    assert caught.value.key == "parameter_file"
     path = write_config(tmp_path, "[sofia-task]\nvos_dir = /arc/x\nimage_file = /arc/x/c.fits\nparameter_file = gone.par\n")
     with pytest.raises(UsageError, match=rf"\[sofia-task\] parameter_file: no such file: {tmp_path}/gone.par"):
         load_run_config(path)
@@ -174,8 +176,9 @@ def test_missing_file_section_and_unparsable_file(tmp_path):
     with pytest.raises(NotFound, match="no such configuration file"):
         load_run_config(tmp_path / "nope.ini")
     path = write_config(tmp_path, BASE)
-    with pytest.raises(UsageError, match=r"config.ini: no \[sofia-parallel\] section \(sections found: \[s\]\)"):
+    with pytest.raises(UsageError, match=r"config.ini: no \[sofia-parallel\] section \(sections found: \[s\]\)") as caught:
         load_run_config(path, kind="parallel")
+    assert caught.value.key is None  # about the file, not one key
     path = write_config(tmp_path, "vos_dir = /arc/x\n")
     with pytest.raises(UsageError, match="config.ini: not a valid configuration file"):
         load_run_config(path)

@@ -61,6 +61,7 @@ def test_errors_name_the_file_section_and_key_as_reading_the_file_does(folder, k
         load_run_config(folder / "config.ini", section="demo", kind="parallel")
     assert str(in_memory.value) == str(from_file.value)
     assert str(in_memory.value).startswith(message)
+    assert in_memory.value.key == from_file.value.key == key
 
 
 def test_a_config_file_need_not_exist_yet(tmp_path):

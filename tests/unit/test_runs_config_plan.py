@@ -17,6 +17,7 @@ from srcnet_tui.core.runs.config import load_run_config
 from srcnet_tui.core.runs.fits import read_cube_shape
 from srcnet_tui.core.runs.plan import MAX_NAME, plan_run
 from srcnet_tui.core.runs.split import GIB, grid_regions
+from srcnet_tui.core.skaha import LaunchSpec
 
 RUN = "20261121-051500-ab12"
 SEED = FIXTURES / "seed"
@@ -73,10 +74,10 @@ def test_task_plan_from_the_seed(seed_dir):
     assert "--region" not in args
     assert task.outputs.summary == "sofia_profile.txt.summary.json"
     assert task.outputs.files[:3] == ("sofia_profile.txt", "sofia_profile.txt.summary.json", f"{RUN}_001_sofia.log")
-    assert plan.launch_fields(task) == {
-        "name": task.name, "image": "images.canfar.net/srcnet/sofia-task:2.6.0", "cmd": "srcnet-task",
-        "args": task.args, "env": {}, "cores": 2, "ram": 8, "gpus": None,
-    }  # fmt: skip
+    assert task.launch_spec() == LaunchSpec(
+        name=task.name, image="images.canfar.net/srcnet/sofia-task:2.6.0", cmd="srcnet-task",
+        args=task.args, env={}, cores=2, ram=8, gpus=None,
+    )  # fmt: skip
     assert_skaha_safe(plan)
 
 
@@ -148,7 +149,7 @@ def test_split_ram_follows_region_size_and_context(tmp_path):
     with pytest.raises(UsageError) as caught:
         plan_run(config, RUN, context=small_platform, read_header=lambda _path: big)
     assert str(caught.value).startswith("split.ini [sofia-parallel] split: a region of 16.00 GiB needs about 37.8 GiB")
-    assert "offers at most 32 GiB" in str(caught.value)
+    assert "offers at most 32 GiB" in str(caught.value) and caught.value.key == "split"
 
 
 def test_auto_split_fits_regions_into_the_largest_ram_offered(tmp_path):
@@ -176,8 +177,9 @@ def test_resources_not_offered_by_the_platform_are_refused_by_key(seed_dir):
     path.write_text(path.read_text().replace("cmd_file = run.sh", "cmd_file = run.sh\ncores = 3"))
     with pytest.raises(
         UsageError, match=r"config.ini \[sofia-task\] cores: 3 is not offered by the platform \(options: 1, 2, 4, 8, 16\)"
-    ):
+    ) as caught:
         plan_run(load_run_config(path), RUN, context=CONTEXT)
+    assert caught.value.key == "cores"
 
 
 def test_legacy_flat_context_is_understood(seed_dir):
@@ -199,7 +201,7 @@ def test_parameter_file_with_spaces_or_shell_characters_is_refused_by_name(seed_
     with pytest.raises(UsageError) as caught:
         plan_run(load_run_config(seed_dir / "config.ini", kind="parallel"), RUN)
     message = str(caught.value)
-    assert message.startswith("config.ini [sofia-parallel] parameter_file_dir: ")
+    assert message.startswith("config.ini [sofia-parallel] parameter_file_dir: ") and caught.value.key == "parameter_file_dir"
     assert repr(bad_name)[1:-1] in message and "cannot be passed to a session" in message
     assert not (seed_dir / "pwned.par").exists() and not (seed_dir / "x").exists()
 

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 from cadcutils import exceptions as cadc
 
+from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, NotFound, Unreachable, UsageError
 from srcnet_tui.core.runs.storage import LocalArc, VOSpace, is_remote, join, to_uri
 
@@ -76,12 +77,12 @@ def fake():
 
 @pytest.fixture
 def vospace(fake):
-    return VOSpace(fake, delays=(0, 0, 0))
+    return VOSpace(fake, retry=Backoff(first_s=0.0, attempts=4))
 
 
 @pytest.fixture
 def local_arc(tmp_path):
-    return LocalArc(tmp_path / "arc", delays=(0, 0, 0))
+    return LocalArc(tmp_path / "arc", retry=Backoff(first_s=0.0, attempts=4))
 
 
 def test_paths_map_only_the_leading_arc_prefix():

@@ -236,7 +236,7 @@ def test_a_run_table_with_every_column_fits_80_columns_on_one_header_line(tmp_pa
     assert "task-001" in text
 
 
-def test_many_logs_parse_in_batches_identically_to_one_by_one(tmp_path):
+def test_many_logs_parse_on_threads_identically_to_one_by_one(tmp_path):
     paths = [_steady(tmp_path / f"r{i:03d}.csv", seconds=20 + i) for i in range(40)]
     batched = usage.load(paths, workers=3)
     single = [usage.load([p]).runs[0] for p in paths]

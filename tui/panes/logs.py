@@ -18,14 +18,21 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from srcnet_tui.core.errors import NotFound
+from srcnet_tui.core.backoff import Backoff
+from srcnet_tui.core.errors import NotFound, SrcnetError
 from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.messages import ShowEvents, ShowPane
 from srcnet_tui.tui.platform import error_line
 from srcnet_tui.tui.screens.modals import prompt
+from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
+from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
+
+MAX_PAUSE_S = 60.0
+"""The longest pause between fetches while the platform does not answer."""
 
 
-class LogsPane(Vertical):
+class LogsPane(ReportsWorkerErrors, Vertical):
     """Title line + :class:`LogView` for the session chosen in the Sessions pane."""
 
     BINDINGS = keys(
@@ -36,7 +43,7 @@ class LogsPane(Vertical):
         ("escape", "back", "Back"),
     )
 
-    def __init__(self, interval: float = 2.0, max_lines: int = DEFAULT_MAX_LINES, **kwargs) -> None:
+    def __init__(self, interval: float = 2.0, max_lines: int = DEFAULT_MAX_LINES, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.interval = interval
         self.max_lines = max_lines
@@ -74,19 +81,19 @@ class LogsPane(Vertical):
             self.session = latest
             self._show_title()
 
-    @work(exclusive=True, group="logs-follow", exit_on_error=False, description="follow log")
+    @work(exclusive=True, group="logs-follow", exit_on_error=False, description="follow the log")
     async def follow_loop(self) -> None:
         failures = 0
         while not self.finished:
             final = self.session.is_terminal
             try:
-                client = await self.app.platform.client()
+                client = await services(self).platform.client()
                 text = await client.logs(self.session.id)
             except NotFound:
                 self.notify(f"{self.session.name} ({self.session.id}) is gone; its log with it.", title="Logs")
                 self.finished = True
                 return
-            except Exception as exc:  # a lost network only pauses the log
+            except SrcnetError as exc:  # a lost network only pauses the log
                 if failures == 0:
                     self.notify(error_line(exc), title=f"Log of {self.session.name}", severity="warning")
                 failures += 1
@@ -94,7 +101,7 @@ class LogsPane(Vertical):
                 failures = 0
                 self.append(text, final)
                 self.finished = final
-            await asyncio.sleep(min(self.interval * 2**failures, 60.0))
+            await asyncio.sleep(Backoff(first_s=self.interval, cap_s=MAX_PAUSE_S).pause(failures))
 
     def append(self, text: str, final: bool = False) -> int:
         """Write the part of ``text`` not shown yet; the number of new lines."""
@@ -121,11 +128,11 @@ class LogsPane(Vertical):
         self.view.follow = True
 
     def action_back(self) -> None:
-        self.app.show_pane("sessions")
+        self.post_message(ShowPane("sessions"))
 
     def action_events(self) -> None:
         if self.session is not None:
-            self.app.show_events(self.session)
+            self.post_message(ShowEvents(self.session))
 
     def action_save(self) -> None:
         if self.session is None:
@@ -133,13 +140,13 @@ class LogsPane(Vertical):
         default = f"{self.session.name}-{self.session.id}.log"
         prompt(self.app, "Save the log to", default, lambda path: self.save(Path(path).expanduser()))
 
-    @work(group="logs-save", exit_on_error=False)
+    @work(group="logs-save", exit_on_error=False, description="save the log")
     async def save(self, path: Path) -> None:
         """Write the whole log (fetched again, so lines past the cap are kept) to ``path``."""
         try:
-            client = await self.app.platform.client()
+            client = await services(self).platform.client()
             text = await client.logs(self.session.id)
-        except Exception:
+        except SrcnetError:  # the platform is gone: the lines shown are what there is
             text = "\n".join(self.view.lines) + "\n"
         try:
             await asyncio.to_thread(path.write_text, text)

@@ -9,7 +9,6 @@ unreachable the wait doubles up to a minute and the header says "stale since" th
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -18,16 +17,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from srcnet_tui.core.errors import AuthError, Unreachable
+from srcnet_tui.core.backoff import Backoff
+from srcnet_tui.core.errors import AuthError, SrcnetError, Unreachable
 from srcnet_tui.core.models import parse_events
 from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents
 from srcnet_tui.tui.platform import error_line
 from srcnet_tui.tui.screens.modals import TextModal, confirm
+from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.sessions_table import SessionsTable, run_of
+from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
 MAX_BACKOFF_S = 60.0
 LATE_AFTER_INTERVALS = 3
@@ -36,7 +38,7 @@ LATE_AFTER_INTERVALS = 3
 
 def backoff_delay(interval: float, failures: int) -> float:
     """Seconds to wait before the next poll: the interval, doubled per consecutive failure, capped."""
-    return min(interval * (2 ** min(failures, 10)), max(interval, MAX_BACKOFF_S))
+    return Backoff(first_s=interval, cap_s=max(interval, MAX_BACKOFF_S)).pause(failures)
 
 
 def details_text(session: Any) -> Table:
@@ -62,7 +64,7 @@ def events_table(text: str) -> Table | Text:
     return table
 
 
-class SessionsPane(Vertical):
+class SessionsPane(ReportsWorkerErrors, Vertical):
     """Table + filter line + summary line; every key acts on the marked sessions or the current one."""
 
     BINDINGS = keys(
@@ -89,22 +91,7 @@ class SessionsPane(Vertical):
 
     frozen: reactive[bool] = reactive(False)
 
-    class Polled(Message):
-        """A poll came back: the sessions and when (the Usage pane draws live use from it)."""
-
-        def __init__(self, sessions: list[Any], at: datetime) -> None:
-            super().__init__()
-            self.sessions = sessions
-            self.at = at
-
-    class OpenLogs(Message):
-        """The user asked for a session's log (the app switches to the Logs pane)."""
-
-        def __init__(self, session: Any) -> None:
-            super().__init__()
-            self.session = session
-
-    def __init__(self, interval: float = 2.0, **kwargs) -> None:
+    def __init__(self, interval: float = 2.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.interval = interval
         self.failures = 0
@@ -112,7 +99,7 @@ class SessionsPane(Vertical):
         self._wake = asyncio.Event()
 
     def compose(self) -> ComposeResult:
-        yield SessionsTable(self.app.clock, id="sessions-table")
+        yield SessionsTable(services(self).clock, id="sessions-table")
         yield Input(
             placeholder="/ filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter", compact=True
         )
@@ -143,34 +130,36 @@ class SessionsPane(Vertical):
                 pass
 
     async def poll_once(self) -> None:
+        platform = services(self).platform
         try:
-            client = await self.app.platform.client()
+            client = await platform.client()
             sessions = await client.list_sessions()
-        except Exception as exc:  # a lost network or a bug in a server must never end the loop
+        except (SrcnetError, OSError) as exc:  # a lost network or a broken server answer must not end the loop
             self._poll_failed(exc)
             if isinstance(exc, Unreachable):
-                await self.app.platform.reconnect()
+                await platform.reconnect()
         else:
             self._poll_succeeded(sessions)
 
     def _poll_succeeded(self, sessions: list[Any]) -> None:
-        now = self.app.clock()
+        now = services(self).clock()
         if self.failures:
             self.notify("Connection restored.", title="Sessions")
         self.failures = 0
         self.polls += 1
         self.table.apply(sessions)
         self._update_summary()
-        self.app.status_header.updated_at = now
-        self.app.status_header.stale_since = None
-        self.post_message(self.Polled(sessions, now))
+        header = services(self).status_header
+        header.updated_at = now
+        header.stale_since = None
+        self.post_message(SessionsPolled(sessions, now))
 
-    def _poll_failed(self, exc: Exception) -> None:
-        header = self.app.status_header
+    def _poll_failed(self, exc: SrcnetError | OSError) -> None:
+        header = services(self).status_header
         if self.failures == 0:
-            header.stale_since = header.updated_at or self.app.clock()
+            header.stale_since = header.updated_at or services(self).clock()
             if isinstance(exc, AuthError):
-                self.app.show_problem("Credential refused", str(exc))
+                services(self).show_problem("Credential refused", str(exc))
             else:
                 self.notify(error_line(exc), title="Sessions: cannot poll", severity="warning")
         self.failures += 1
@@ -179,18 +168,18 @@ class SessionsPane(Vertical):
         """A hung platform (no answer, no error yet) shows as stale within a few intervals, not after
         the client's timeout."""
         try:
-            header = self.app.status_header
+            header = services(self).status_header
         except NoMatches:  # the app is closing and has already removed its header
             return
         if self.frozen or header.updated_at is None or header.stale_since is not None:
             return
         late_s = max(self.interval * LATE_AFTER_INTERVALS, 5.0)
-        if (self.app.clock() - header.updated_at).total_seconds() > late_s:
+        if (services(self).clock() - header.updated_at).total_seconds() > late_s:
             header.stale_since = header.updated_at
 
     def watch_frozen(self, frozen: bool) -> None:
         if self.is_mounted:
-            self.app.status_header.frozen = frozen
+            services(self).status_header.frozen = frozen
         if not frozen:
             self._wake.set()
 
@@ -229,7 +218,8 @@ class SessionsPane(Vertical):
     @on(DataTable.HeaderSelected)
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        self.action_sort(event.column_key.value)
+        if event.column_key.value is not None:
+            self.action_sort(event.column_key.value)
 
     def action_details(self) -> None:
         session = self._current()
@@ -239,12 +229,12 @@ class SessionsPane(Vertical):
     def action_logs(self) -> None:
         session = self._current()
         if session:
-            self.post_message(self.OpenLogs(session))
+            self.post_message(FollowLogs(session))
 
     def action_events(self) -> None:
         session = self._current()
         if session:
-            self.app.show_events(session)
+            self.post_message(ShowEvents(session))
 
     def action_mark(self) -> None:
         self.table.toggle_mark()
@@ -310,7 +300,7 @@ class SessionsPane(Vertical):
         if sessions:
             self.renew(sessions)
 
-    @work(group="sessions-action", exit_on_error=False)
+    @work(group="sessions-action", exit_on_error=False, description="renew sessions")
     async def renew(self, sessions: list[Any]) -> None:
         done, failed = await self._each(sessions, "renew")
         if done:
@@ -326,7 +316,7 @@ class SessionsPane(Vertical):
         title = f"Delete {len(sessions)} session{'s' if len(sessions) > 1 else ''}?"
         confirm(self.app, title, f"These sessions will be deleted:\n{names}", lambda: self.delete(sessions))
 
-    @work(group="sessions-action", exit_on_error=False)
+    @work(group="sessions-action", exit_on_error=False, description="delete sessions")
     async def delete(self, sessions: list[Any]) -> None:
         done, failed = await self._each(sessions, "delete")
         self.table.marks -= {s.id for s in sessions}
@@ -338,15 +328,13 @@ class SessionsPane(Vertical):
 
     async def _each(self, sessions: list[Any], method: str) -> tuple[list[str], list[str]]:
         """Call ``client.<method>(id)`` for each session; names that worked, and one line per failure."""
-        done, failed = [], []
-        try:
-            client = await self.app.platform.client()
-        except Exception as exc:
-            return [], [error_line(exc)]
+        done: list[str] = []
+        failed: list[str] = []
+        client = await services(self).platform.client()
         for session in sessions:
             try:
                 await getattr(client, method)(session.id)
-            except Exception as exc:
+            except SrcnetError as exc:
                 failed.append(f"{session.name} ({session.id}): {error_line(exc)}")
             else:
                 done.append(session.name)

@@ -22,15 +22,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from srcnet_tui.core import usage
+from srcnet_tui.core.skaha_rules import RUNNING
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
-from srcnet_tui.tui.platform import error_line
 from srcnet_tui.tui.screens.modals import PromptModal, prompt
+from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable
+from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
 USAGE_COLUMNS = (
     ("mark", " "), ("run", "Name"), ("wall", "Wall s"), ("cpu", "CPU %"), ("peak", "Peak %"),
@@ -75,7 +78,7 @@ def totals_text(total: dict, noun: str = "runs") -> Text:
     return text
 
 
-class UsagePane(Vertical):
+class UsagePane(ReportsWorkerErrors, Vertical):
     """Per-run usage table with totals, and CPU/memory charts (profiles or live)."""
 
     BINDINGS = keys(
@@ -89,7 +92,7 @@ class UsagePane(Vertical):
 
     live_view: reactive[bool] = reactive(True)
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.paths: list[Path] = []
         self.cores: float | None = None
@@ -135,11 +138,7 @@ class UsagePane(Vertical):
     @work(exclusive=True, group="usage-load", exit_on_error=False, description="read a run's profile logs")
     async def open_run(self, run: Any) -> None:
         """A run of the ledger: its collected profile logs, each with the cores its task requested."""
-        try:
-            tasks = await asyncio.to_thread(runs_adapter.run_profiles, self.app.settings, run)
-        except Exception as exc:
-            self.notify(error_line(exc), title=f"Usage of run {run.id}", severity="error")
-            return
+        tasks = await asyncio.to_thread(runs_adapter.run_profiles, services(self).settings, run)
         if not tasks:
             self.notify(f"Run {run.id} has no profile logs yet (they come back when its tasks end).", title="Usage")
             return
@@ -163,11 +162,7 @@ class UsagePane(Vertical):
 
     @work(exclusive=True, group="usage-load", exit_on_error=False, description="aggregate profile logs")
     async def load(self) -> None:
-        try:
-            result, report, series = await asyncio.to_thread(self._read, list(self.paths), self.run_tasks, self.cores)
-        except Exception as exc:
-            self.notify(error_line(exc), title="Usage: cannot read the logs", severity="error")
-            return
+        result, report, series = await asyncio.to_thread(self._read, list(self.paths), self.run_tasks, self.cores)
         if result.problems:
             more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
             self.notify(result.problems[0] + more, title="Usage: some logs skipped", severity="warning")
@@ -180,11 +175,12 @@ class UsagePane(Vertical):
         """Load and aggregate; a run's rows are named after its tasks and given the cores each requested
         (unless the user set one number for all with ``c``)."""
         result = usage.load(paths, names={str(t.path): t.name for t in tasks})
-        if cores is None and tasks:
-            cores = {t.name: t.cores for t in tasks if t.cores}
-        return result, usage.aggregate(result.runs, cores=cores), usage.timeseries(result.runs)
+        requested = {t.name: t.cores for t in tasks if t.cores} if cores is None and tasks else cores
+        return result, usage.aggregate(result.runs, cores=requested), usage.timeseries(result.runs)
 
     def _show_report(self) -> None:
+        if self.report is None:
+            return
         rows = {row["run"]: usage_cells(row, row["run"] in self.marks) for row in self.report["runs"]}
         self.table.sync(rows)
         self.table.remove_class("empty")
@@ -227,7 +223,7 @@ class UsagePane(Vertical):
         for old in [sid for sid, history in self.live.items() if stamp - history[-1][0] > LIVE_KEPT_S]:
             del self.live[old]
         for session in sessions:
-            if session.status == "Running" and session.cores_in_use is not None:
+            if session.status == RUNNING and session.cores_in_use is not None:
                 history = self.live.setdefault(session.id, deque(maxlen=LIVE_SAMPLES))
                 history.append((stamp, session.cores_in_use, session.ram_in_use_gb or 0.0))
                 self.live_names[session.id] = session.name
@@ -235,7 +231,8 @@ class UsagePane(Vertical):
             self.draw()
 
     def is_visible_pane(self) -> bool:
-        return self.app.query_one("#panes").active == "usage"
+        """Is this pane's tab the one shown? (The tabs not shown are hidden: display off.)"""
+        return all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
 
     def action_toggle_view(self) -> None:
         self.live_view = not self.live_view

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from srcnet_tui.core.keymap_file import Keymap, keymap_file
+from srcnet_tui.core.keymap_file import keymap_file
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space", "ctrl+backslash": "ctrl+\\"}
 
 
-def key_text(binding: Binding, keymap: Keymap) -> str:
+def key_text(binding: Binding, keymap: Mapping[str, str]) -> str:
     """The keys a binding answers to, after the user's keymap, as a person would type them."""
     keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
     if isinstance(keys, (list, tuple)):
@@ -23,7 +26,7 @@ def key_text(binding: Binding, keymap: Keymap) -> str:
     return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
-def bindings_table(sections: list[tuple[str, list[Binding]]], keymap: Keymap) -> Table:
+def bindings_table(sections: list[tuple[str, list[Binding]]], keymap: Mapping[str, str]) -> Table:
     table = Table(expand=True, show_edge=False, box=None, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True)
     table.add_column("action")
@@ -39,9 +42,9 @@ def bindings_table(sections: list[tuple[str, list[Binding]]], keymap: Keymap) ->
 class HelpScreen(ModalScreen[None]):
     """All the keys; ``escape``, ``q`` or ``?`` close it."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
-    def __init__(self, sections: list[tuple[str, list[Binding]]], keymap: Keymap) -> None:
+    def __init__(self, sections: list[tuple[str, list[Binding]]], keymap: Mapping[str, str]) -> None:
         super().__init__(classes="modal")
         self._sections = sections
         self._keymap = keymap

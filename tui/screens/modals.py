@@ -9,11 +9,12 @@ one line (a file name, a folder).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
@@ -22,7 +23,7 @@ from textual.widgets import Button, Input, Label, Static
 class ConfirmModal(ModalScreen[bool]):
     """Ask a yes/no question; ``y`` confirms, ``n`` or ``escape`` declines."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
@@ -53,9 +54,9 @@ class ConfirmModal(ModalScreen[bool]):
 class TextModal(ModalScreen[None]):
     """Show read-only text (session details, events, a problem) until ``escape``/``q``/``enter``."""
 
-    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="modal.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Close", id="modal.close")]
 
-    def __init__(self, title: str, body: str | Text, *, classes: str = "modal") -> None:
+    def __init__(self, title: str, body: RenderableType, *, classes: str = "modal") -> None:
         super().__init__(classes=classes)
         self._title = title
         self._body = body
@@ -84,7 +85,7 @@ class ProblemModal(TextModal):
 class PromptModal(ModalScreen[str | None]):
     """Ask for one line of text; ``enter`` accepts, ``escape`` cancels (returns None)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
     def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
         super().__init__(classes="modal")

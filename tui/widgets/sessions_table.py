@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING, TERMINATING
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable, SyncStats
 
 COLUMNS = (
@@ -30,11 +31,11 @@ COLUMNS = (
 """What matters first comes first: at 80 columns the name, status, age and cores are in view."""
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 STATUS_STYLES = {
-    "Pending": "bold yellow",
-    "Running": "bold green",
-    "Completed": "blue",
-    "Failed": "bold red",
-    "Terminating": "magenta",
+    PENDING: "bold yellow",
+    RUNNING: "bold green",
+    COMPLETED: "blue",
+    FAILED: "bold red",
+    TERMINATING: "magenta",
 }
 STATUS_ORDER = {status: rank for rank, status in enumerate(STATUS_STYLES)}
 MARK = "●"

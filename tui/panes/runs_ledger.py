@@ -1,0 +1,234 @@
+"""The Runs pane's lower half: the ledger's runs with their progress, and driving runs to their end.
+
+The table re-reads the ledger every few seconds (in a thread: SQLite) and counts each launched task
+as running only once the Sessions pane's last poll saw its session started. Its keys act on the
+selected run: ``r`` resumes it, ``enter`` shows its folder, ``s`` its sessions and ``u`` its usage
+(those two are messages: the app switches to the pane that shows them). A run launched or resumed
+here is driven from here; one that lost the platform is resumed when a poll succeeds again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.widgets import DataTable
+
+from srcnet_tui.core.errors import SrcnetError, Unreachable
+from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.skaha_rules import PENDING
+from srcnet_tui.tui import runs_adapter
+from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.messages import ShowRunSessions, ShowRunUsage
+from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.run_config import ConfigDraft, save_draft
+from srcnet_tui.tui.screens.modals import TextModal, confirm
+from srcnet_tui.tui.services import services
+from srcnet_tui.tui.widgets.keyed_table import KeyedTable
+from srcnet_tui.tui.wording import plural
+from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
+
+LEDGER_COLUMNS = (
+    ("id", "Run (UTC start)"), ("kind", "Kind"), ("phase", "Phase"),
+    ("waiting", "Waiting"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
+)  # fmt: skip
+LEDGER_REFRESH_S = 3.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A run's tasks by what they are doing now: waiting (planned, or launched and still Pending on
+    the platform), running, done (with or without sources) and failed (or lost)."""
+
+    waiting: int
+    running: int
+    done: int
+    failed: int
+
+
+def run_progress(counts: dict[str, int], launched_statuses: list[str | None]) -> Progress:
+    """The ledger's per-state task counts, with each launched task's session status from the last
+    poll (None: not seen yet). A launched task counts as running only once its session has started."""
+    started = sum(1 for status in launched_statuses if status not in (None, PENDING))
+    not_started = counts.get(L.LAUNCHED, 0) - started
+    return Progress(
+        waiting=counts.get(L.PLANNED, 0) + counts.get(L.LAUNCHING, 0) + not_started,
+        running=started,
+        done=sum(counts.get(state, 0) for state in L.SUCCESS_STATES),
+        failed=counts.get(L.FAILED, 0) + counts.get(L.LOST, 0),
+    )
+
+
+def ledger_row(run: Any, progress: Progress) -> tuple:
+    phase_style = {"failed": "bold red", "done": "green", "finished": "green"}.get(run.phase, "")
+    return (
+        run.id, run.kind, Text(run.phase, style=phase_style), str(progress.waiting),
+        Text(str(progress.running), style="bold green" if progress.running else ""), str(progress.done),
+        Text(str(progress.failed), style="bold red" if progress.failed else ""),
+    )  # fmt: skip
+
+
+def resume_question(run: Any, p: Progress) -> str:
+    """What resuming ``run`` would do, as the confirmation asks it."""
+    if run.finished:
+        return (
+            f"Run {run.id} has ended: {p.done} done, {p.failed} failed.\n"
+            "Resume it anyway? Its results are collected again; nothing is relaunched."
+        )
+    launched = run.counts.get(L.LAUNCHED, 0)
+    not_launched = run.counts.get(L.PLANNED, 0) + run.counts.get(L.LAUNCHING, 0)
+    return (
+        f"Resume run {run.id}? {p.done} done, {p.failed} failed, {launched} launched (watched again),\n"
+        f"{not_launched} not launched yet (launched now); then its results are collected."
+    )
+
+
+class RunsLedger(ReportsWorkerErrors, KeyedTable):
+    """The ledger's runs, newest first; launches and resumes are driven from here."""
+
+    BINDINGS = keys(
+        "runs",
+        ("r", "resume", "Resume"),
+        ("u", "usage", "Usage"),
+        ("s", "sessions", "Sessions"),
+        ("enter", "run_folder", "Run folder", False, "folder"),
+        ("ctrl+r", "refresh", "Refresh runs", False),
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(LEDGER_COLUMNS, **kwargs)
+        self.runs: dict[str, Any] = {}
+        self.launched: dict[str, list[str]] = {}
+        """Run id -> session ids of its launched tasks (from the ledger)."""
+        self.session_status: dict[str, str] = {}
+        """Session id -> status, from the Sessions pane's last poll."""
+        self.interrupted: set[str] = set()
+        """Runs this app drove until the platform stopped answering; resumed at the next good poll."""
+
+    def on_mount(self) -> None:
+        self.border_title = "Runs (ledger)"
+        self.ledger_loop()
+
+    # ---- reading the ledger ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="runs-ledger", exit_on_error=False, description="read the run ledger")
+    async def ledger_loop(self) -> None:
+        while True:
+            await self.refresh_ledger()
+            await asyncio.sleep(LEDGER_REFRESH_S)
+
+    async def refresh_ledger(self) -> None:
+        try:
+            runs, self.launched = await asyncio.to_thread(runs_adapter.read_ledger, services(self).settings)
+        except (SrcnetError, OSError) as exc:  # a locked or broken ledger must not end the loop
+            self.border_subtitle = error_line(exc)
+            return
+        self.runs = {run.id: run for run in runs}
+        self._show()
+        self.border_subtitle = f"{plural(len(runs), 'run')} · enter folder · s sessions · r resume · u usage"
+
+    def sessions_polled(self, sessions: list[Any]) -> None:
+        """A poll of the Sessions pane: launched tasks whose session started now count as running."""
+        self.session_status = {s.id: s.status for s in sessions}
+        self._resume_interrupted()
+        if self.launched:
+            self._show()
+
+    def progress(self, run: Any) -> Progress:
+        statuses = [self.session_status.get(sid) for sid in self.launched.get(run.id, [])]
+        return run_progress(run.counts, statuses)
+
+    def _show(self) -> None:
+        stats = self.sync({run.id: ledger_row(run, self.progress(run)) for run in self.runs.values()})
+        if stats.added:  # newest first, as the ledger lists them (run ids sort by time)
+            self.sort("id", reverse=True)
+
+    def action_refresh(self) -> None:
+        self.run_worker(self.refresh_ledger(), group="runs-ledger-now", description="read the run ledger")
+
+    # ---- the selected run ------------------------------------------------------------------------
+
+    def selected_run(self) -> Any | None:
+        key = self.current_key
+        return self.runs.get(key) if key else None
+
+    @on(DataTable.RowSelected)
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_run_folder()
+
+    def action_run_folder(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.show_run(run)
+
+    @work(group="runs-action", exit_on_error=False, description="show the run's folder")
+    async def show_run(self, run: Any) -> None:
+        body = await asyncio.to_thread(runs_adapter.describe_run, services(self).settings, run)
+        self.app.push_screen(TextModal(f"Run {run.id}", body))
+
+    def action_sessions(self) -> None:
+        """The selected run's sessions: the Sessions pane filtered by the run id (in every session name)."""
+        run = self.selected_run()
+        if run is not None:
+            self.post_message(ShowRunSessions(run.id))
+
+    def action_usage(self) -> None:
+        """The selected run's usage in the Usage pane: its profile logs, with the cores its tasks requested."""
+        run = self.selected_run()
+        if run is not None:
+            self.post_message(ShowRunUsage(run))
+
+    def action_resume(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            confirm(self.app, "Resume run", resume_question(run, self.progress(run)), lambda: self.resume(run))
+
+    # ---- driving runs ----------------------------------------------------------------------------
+
+    @work(group="runs-launch", exit_on_error=False, description="resume the run")
+    async def resume(self, run: Any) -> None:
+        self.notify(f"Resuming {run.id}…", title="Runs")
+        reporter = runs_adapter.NotifyingReporter(self.app)
+        await self._drive(runs_adapter.resume_existing_run(services(self).settings, run.id, reporter), reporter, f"Run {run.id}")
+
+    @work(group="runs-launch", exit_on_error=False, description="launch the run")
+    async def launch(self, draft: ConfigDraft) -> None:
+        """Launch the form's config (saving its edits first) and drive the run to its end."""
+        if draft.edited:
+            await asyncio.to_thread(save_draft, draft)
+        self.notify(f"Launching {draft.path.name} [{draft.section}]…", title="Runs")
+        reporter = runs_adapter.NotifyingReporter(self.app)
+        launching = runs_adapter.launch_run(services(self).settings, draft.path, draft.section, draft.kind, reporter)
+        await self._drive(launching, reporter, "Launch")
+
+    async def _drive(self, call: Awaitable[str], reporter: runs_adapter.NotifyingReporter, title: str) -> None:
+        """Await a launch or resume, which drives the run to its end; the outcome becomes a notification,
+        or a modal for a blocking problem. A run that lost the platform is resumed once it answers again."""
+        try:
+            message = await call
+        except Unreachable as exc:
+            self.notify(self._lost_platform(reporter, exc), title=title, severity="warning")
+        except SrcnetError as exc:
+            services(self).show_problem(title, str(exc), type(exc))
+        else:
+            self.notify(message, title=title)
+        await self.refresh_ledger()
+
+    def _lost_platform(self, reporter: runs_adapter.NotifyingReporter, exc: Unreachable) -> str:
+        """What to say of a run whose driver lost the platform; a run the ledger has is resumed later."""
+        if not reporter.run_id:
+            return error_line(exc)
+        self.interrupted.add(reporter.run_id)
+        return f"Run {reporter.run_id} lost the platform (its sessions go on); it resumes when the platform answers."
+
+    def _resume_interrupted(self) -> None:
+        """The platform answers again: take up the runs whose driver lost it."""
+        for run_id in sorted(self.interrupted):
+            self.interrupted.discard(run_id)
+            if run_id in self.runs:
+                self.resume(self.runs[run_id])
