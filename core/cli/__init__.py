@@ -1,7 +1,9 @@
 """The ``srcnet-tui --headless`` command line: argument parsing, dispatch and the exit-code contract.
 
 Each command family lives in its own module that exposes ``register(subparsers)``; a command is a
-function ``handler(args) -> int``. Expected failures are :class:`srcnet_tui.core.errors.SrcnetError` and
+function ``handler(args) -> int``. Only the family of the command being run is imported (the runs and
+usage families load pandas and pyarrow, which a ``sessions`` call or the local daemon never needs);
+``--help`` without a command imports them all. Expected failures are :class:`srcnet_tui.core.errors.SrcnetError` and
 become one line on stderr plus the contract's exit code; nothing a user did wrong shows a traceback.
 """
 
@@ -15,12 +17,15 @@ from srcnet_tui.core import __version__
 from srcnet_tui.core.errors import SrcnetError, UsageError
 from srcnet_tui.core.settings import add_global_options
 
-COMMAND_MODULES = (
-    "srcnet_tui.core.cli.sessions",
-    "srcnet_tui.core.cli.usage",
-    "srcnet_tui.core.cli.runs",
-    "srcnet_tui.core.cli.local",
-)
+COMMAND_MODULES = {
+    "srcnet_tui.core.cli.sessions": (
+        "sessions", "launch", "info", "logs", "events", "wait", "delete", "renew", "stats", "images", "context",
+    ),
+    "srcnet_tui.core.cli.usage": ("record", "aggregate"),
+    "srcnet_tui.core.cli.runs": ("run", "parallel", "runs", "resume", "merge", "quickstart"),
+    "srcnet_tui.core.cli.local": ("serve-local",),
+}  # fmt: skip
+"""Each family's module and the commands it registers (a test holds the two together)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,13 +35,24 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules(argv: list[str]) -> list[str]:
+    """The modules to import for this command line: the named command's family, or every family."""
+    globals_only = _Parser(prog="srcnet-tui --headless", add_help=False)
+    add_global_options(globals_only)
+    _, rest = globals_only.parse_known_args(argv)
+    command = rest[0] if rest else None
+    named = [module for module, commands in COMMAND_MODULES.items() if command in commands]
+    return named or list(COMMAND_MODULES)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (with only its command's family registered), or for every command."""
     parser = _Parser(prog="srcnet-tui --headless", description="Headless srcnet-tui commands.")
     parser.add_argument("--version", action="version", version=f"srcnet-tui {__version__}")
     add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in command_modules(argv) if argv is not None else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -53,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ours, workload = split_command(argv)
     try:
-        args = build_parser().parse_args(ours)
+        args = build_parser(ours).parse_args(ours)
         args.workload = workload
         return int(args.handler(args) or 0)
     except SrcnetError as exc:

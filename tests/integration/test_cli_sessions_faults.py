@@ -11,7 +11,9 @@ def test_launch_follow_and_wait_through_faults(local_server_factory, cli, tmp_pa
     def run(*args):
         result = cli("--backend", "local", "--state-dir", str(server.state_dir), *args)
         assert result.returncode == 0, result.stderr
-        assert [line for line in result.stderr.splitlines() if "error" in line.lower()] == []
+        # Retry notices (a slow machine makes them) may name the transport error; nothing else may.
+        problems = [line for line in result.stderr.splitlines() if "error" in line.lower() and "; retrying (" not in line]
+        assert problems == []
         return result
 
     ids = run(
