@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from srcnet_tui.core.local import daemon  # noqa: E402
 from srcnet_tui.core.runs.quickstart import make_example  # noqa: E402
 from srcnet_tui.core.settings import Settings  # noqa: E402
+from srcnet_tui.core.skaha_rules import RUNNING  # noqa: E402
 from srcnet_tui.tui.app import SrcnetApp  # noqa: E402
 
 SIZE = (100, 40)
@@ -37,7 +38,7 @@ async def wait_for(pilot, condition, timeout_s: float = 60.0, what: str = "the a
 
 def example(work: Path) -> Path:
     """The quickstart's config.ini, split 3×2, with PyBDSF told to say what it does (a log worth showing)."""
-    config = make_example(work / "quickstart", grid=(3, 2), size=768, sources=40).config
+    config = make_example(work / "quickstart", grid=(3, 2), size=1536, sources=90).config
     with (config.parent / "bdsf.par").open("a") as par:
         par.write("quiet = False\n")
     return config
@@ -55,7 +56,7 @@ async def shoot(out: Path, work: Path) -> None:
         table = app.query_one("#sessions-table")
 
         def running() -> list:
-            return [s for s in table.sessions.values() if s.status == "Running" and s.cores_in_use]
+            return [s for s in table.sessions.values() if s.status == RUNNING and s.cores_in_use is not None]
 
         await wait_for(
             pilot, lambda: running() and runs.runs and runs.progress(next(iter(runs.runs.values()))).running, what="running tasks"
