@@ -29,6 +29,9 @@ LEGACY_STATUSES = {"Succeeded": COMPLETED, "Error": FAILED}
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9-]+")
 """Names Skaha accepts (fullmatch); others get 400 "name can only contain alpha-numeric chars and '-'"."""
+NAME_PREFIX_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+"""A prefix the planner extends into session names: of the name alphabet, lowercase as Skaha stores it,
+starting and ending with a letter or digit as a Kubernetes label must."""
 MAX_NAME = 63
 """Skaha stores the name as a Kubernetes label: lowercased and cut to 63 characters."""
 SESSION_ID_PATTERN = NAME_PATTERN
@@ -133,6 +136,10 @@ def arg_problem(arg: str) -> str | None:
     if not is_one_word(arg):
         return f"{arg!r} contains whitespace, which Skaha would split into several arguments"
     return None
+
+
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""Env variable names a session's program can read (POSIX names; Kubernetes takes more, shells do not)."""
 
 
 def env_problem(key: str, value: str) -> str | None:

@@ -32,6 +32,7 @@ from typing import Any
 from configupdater import ConfigUpdater, Option, Section
 
 from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.skaha_rules import ENV_NAME_PATTERN, NAME_PREFIX_PATTERN
 
 DEFAULT_IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
 """The SoFiA-2 task container built from ``image/`` (its tag follows the pinned SoFiA-2 release)."""
@@ -57,8 +58,6 @@ DEFAULT_REGION_MAX_GB = 12.0
 """Largest region (GiB of voxels) an automatic split aims for: SDC2 used ~11.8 GB regions in 27 GB of RAM."""
 
 ARC_PREFIX = "/arc/"
-_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
-_ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GRID_RE = re.compile(r"(\d+),(\d+),(\d+)")
 _SIZE_RE = re.compile(r"(\d+)x(\d+)x(\d+)")
 
@@ -260,7 +259,7 @@ def _image(r: _Reader, key: str, text: str) -> str:
 
 def _name(r: _Reader, key: str, text: str) -> str:
     name = text.lower()
-    if not _NAME_RE.fullmatch(name) or len(name) > 40:
+    if not NAME_PREFIX_PATTERN.fullmatch(name) or len(name) > 40:
         raise r.error(key, f"must be 1-40 letters, digits or '-' (a Skaha session name prefix), not {text!r}")
     return name
 
@@ -277,7 +276,7 @@ def _env(r: _Reader, key: str, text: str) -> dict[str, str]:
             continue
         name, sep, value = item.partition("=")
         name, value = name.strip(), value.strip()
-        if not sep or not _ENV_KEY_RE.fullmatch(name):
+        if not sep or not ENV_NAME_PATTERN.fullmatch(name):
             raise r.error(key, f"entries must be KEY=VALUE, not {item!r}")
         if "=" in value:
             raise r.error(key, f"{name}: a value may not contain '=' (Skaha drops such entries)")
