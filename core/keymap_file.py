@@ -12,6 +12,7 @@ Reading it is core's job (a file format); applying it to the bindings is the TUI
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from srcnet_tui.core.errors import UsageError
@@ -39,3 +40,14 @@ def load_keymap(path: Path | None = None) -> Keymap:
     if bad:
         raise UsageError(f'{path}: {bad[0]}: keys must be a string such as "ctrl+x"')
     return dict(table)
+
+
+def unknown_ids_problem(keymap: Keymap, known: Iterable[str], path: Path | None = None) -> str | None:
+    """One line naming the keymap's ids that match no binding (a misspelt id would otherwise be
+    silently ignored), or None when every id is known."""
+    unknown = sorted(set(keymap) - set(known))
+    if not unknown:
+        return None
+    path = keymap_file() if path is None else path
+    names = ", ".join(f'"{name}"' for name in unknown)
+    return f"{path}: unknown binding id{'s' if len(unknown) > 1 else ''} {names} (? lists every id)"

@@ -298,3 +298,19 @@ def cli(test_env, tmp_path):
         )
 
     return run
+
+
+SOFIA_BUILD_SCRIPT = ROOT.parent / "shared" / "tools" / "build-sofia.sh"
+
+
+@pytest.fixture(scope="session")
+def real_sofia(tmp_path_factory) -> Path:
+    """The real SoFiA-2 binary, built once per session from ``../shared/tools`` into a tmp folder; skips without it."""
+    if not SOFIA_BUILD_SCRIPT.is_file():
+        pytest.skip(f"real SoFiA-2 not available: {SOFIA_BUILD_SCRIPT} is absent (nothing beside this checkout)")
+    prefix = tmp_path_factory.mktemp("sofia")
+    env = {**os.environ, "PATH": os.environ.get("PATH") or os.defpath}  # gcc finds cc1 through PATH
+    build = subprocess.run(["bash", str(SOFIA_BUILD_SCRIPT), str(prefix)], env=env, capture_output=True, text=True, timeout=300)
+    if build.returncode != 0:
+        pytest.skip(f"real SoFiA-2 could not be built: {(build.stderr.strip().splitlines() or ['?'])[-1]}")
+    return Path(build.stdout.strip().splitlines()[-1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -75,11 +76,19 @@ def par_file(path: Path, threshold: str = "3.5", sleep_s: float = 0.0) -> Path:
     return path
 
 
-def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"), sleep_s: float = 0.0) -> Path:
-    """The seed's config.ini with its paths adjusted, beside its files; returns the config path.
+SMALL_TASKS = {"cores": "1", "ram": "1", "interval": "0.2"}
+"""For tests whose subject is not the seed's defaults (crash safety, say): tasks that run side by side."""
 
-    [sofia-task] is unchanged: its relative files are created beside it (and uploaded by the run);
-    [sofia-parallel] keeps its /arc cube, which is put where the local backend's /arc is.
+
+def seed_workspace(
+    root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"), sleep_s: float = 0.0, small_tasks: bool = False
+) -> Path:
+    """The seed's config.ini, unchanged (unless ``small_tasks``), beside its files; returns the config path.
+
+    [sofia-task]'s relative files are created beside it (and uploaded by the run); [sofia-parallel]
+    keeps its /arc cube, which is put where the local backend's /arc is. Its default cores and RAM
+    are fitted by the run to what this machine offers, as for any user; ``small_tasks`` sets
+    [sofia-parallel] to :data:`SMALL_TASKS`.
     """
     root.mkdir(parents=True, exist_ok=True)
     config = configparser.ConfigParser(interpolation=None)
@@ -90,12 +99,11 @@ def seed_workspace(root: Path, state_dir: Path, thresholds=("3.5", "4", "1000"),
     write_cube(state_dir / "arc" / arc_cube.removeprefix("/arc/"))
     for number, threshold in enumerate(thresholds, start=1):
         par_file(root / config["sofia-parallel"]["parameter_file_dir"] / f"sofia_{number:02d}.par", threshold, sleep_s)
-    # [sofia-task] stays as the seed wrote it (2 cores, 8 GiB by default fit this machine);
-    # [sofia-parallel]'s default 8 cores do not, so its tasks ask for what a 2-core machine offers.
-    config["sofia-parallel"].update({"cores": "1", "ram": "1", "interval": "0.2"})
-    path = root / "config.ini"
-    with path.open("w") as handle:
-        config.write(handle)
+    path = Path(shutil.copyfile(SEED / "config.ini", root / "config.ini"))
+    if small_tasks:
+        config["sofia-parallel"].update(SMALL_TASKS)
+        with path.open("w") as handle:
+            config.write(handle)
     return path
 
 
@@ -105,7 +113,8 @@ def start_workspace(tmp_path: Path, state_dir: Path, test_env: dict, server_fact
     write_finder(bin_dir)
     test_env["PATH"] = f"{bin_dir}{os.pathsep}{test_env.get('PATH', '')}"
     config = seed_workspace(tmp_path / "work", state_dir, **seed_options)
-    return config, server_factory(**(server_options or {}))
+    # Two cores whatever the machine has: the seed's 8 are then never offered, as on a login node.
+    return config, server_factory(**{"cores": 2, **(server_options or {})})
 
 
 WRITE_ONLY_FILE = Path("/proc/sys/vm/drop_caches")

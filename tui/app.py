@@ -11,11 +11,14 @@ nothing here blocks the event loop.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
+from platformdirs import user_downloads_path
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -26,7 +29,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from srcnet_tui.core.errors import AuthError, SrcnetError, UsageError
-from srcnet_tui.core.keymap_file import Keymap, load_keymap
+from srcnet_tui.core.keymap_file import Keymap, load_keymap, unknown_ids_problem
 from srcnet_tui.core.settings import Settings, resolve
 from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents, ShowPane, ShowRunSessions, ShowRunUsage
 from srcnet_tui.tui.panes.logs import LogsPane
@@ -35,7 +38,7 @@ from srcnet_tui.tui.panes.sessions import SessionsPane, events_table
 from srcnet_tui.tui.panes.usage import UsagePane
 from srcnet_tui.tui.platform import Platform, error_line
 from srcnet_tui.tui.screens.help import HelpScreen
-from srcnet_tui.tui.screens.modals import ProblemModal, TextModal, confirm
+from srcnet_tui.tui.screens.modals import ConfirmModal, ProblemModal, PromptModal, TextModal, confirm
 from srcnet_tui.tui.widgets.status_header import StatusHeader, credential_label
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
@@ -53,12 +56,19 @@ MOTION_KEYS = [
     Binding("ctrl+q", "", "Quit, even from a text field"),
 ]
 """Keys Textual's widgets already answer; listed in help so that it names every key."""
+MODALS = (HelpScreen, ConfirmModal, TextModal, PromptModal)
+"""The app's own screens over the panes, whose keys can be remapped too."""
 CREDENTIAL_CHECK_S = 30.0
 ADVICE = {
     AuthError: "Get a fresh credential (cadc-get-cert writes ~/.ssl/cadcproxy.pem, or set SRCNET_TOKEN / "
     "CANFAR_TOKEN), then restart srcnet-tui. Polling continues meanwhile.",
     SrcnetError: "Fix what the message names, then try again.",
 }
+
+
+def default_screenshot_dir() -> Path:
+    """Where screenshots go: ``$SRCNET_SCREENSHOT_DIR``, else the user's downloads folder."""
+    return Path(os.environ.get("SRCNET_SCREENSHOT_DIR") or user_downloads_path()).expanduser()
 
 
 def local_now() -> datetime:
@@ -100,6 +110,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         log_max_lines: int = 10_000,
         start_pane: str = "sessions",
         startup_problems: list[str] | None = None,
+        screenshot_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -111,6 +122,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         self.user_keymap = keymap or {}
         self._problems_shown: set[str] = set()
         self._startup_problems = startup_problems or []
+        self.screenshot_dir = screenshot_dir or default_screenshot_dir()
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
@@ -140,6 +152,9 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         self.show_pane(self.start_pane)
         for problem in self._startup_problems:
             self.show_problem("Cannot read a settings file", problem)
+        unknown = unknown_ids_problem(self.user_keymap, self.binding_ids())
+        if unknown:
+            self.show_problem("Unknown ids in keymap.toml", unknown)
 
     async def on_unmount(self) -> None:
         try:
@@ -253,13 +268,22 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
             self.status_header.user = message.sessions[0].userid
 
     async def action_quit(self) -> None:
-        """Quit; while this app is driving a run, ask first (the run can be resumed later)."""
-        driving = [w for w in self.workers if w.group == "runs-launch" and w.is_running]
-        if not driving:
+        """Quit; ask first while this app is driving a run or holds unsaved config edits."""
+        question = self.quit_question()
+        if question is None:
             self.exit()
             return
-        body = "A run launched or resumed here is still being watched and collected.\nQuit anyway? Resume it later from Runs (r)."
-        confirm(self, "Quit while a run is in progress?", body, self.exit)
+        confirm(self, *question, self.exit)
+
+    def quit_question(self) -> tuple[str, str] | None:
+        """What quitting would cost, as a confirmation's title and body (None: nothing)."""
+        if any(w.group == "runs-launch" and w.is_running for w in self.workers):
+            body = "A run launched or resumed here is still being watched and collected.\nQuit anyway? Resume it later from Runs (r)."
+            return "Quit while a run is in progress?", body
+        unsaved = self.query_one(RunsPane).form.unsaved_edits()
+        if unsaved is not None:
+            return "Quit with unsaved edits?", f"{unsaved}\nQuit anyway?"
+        return None
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections(), self._keymap))
@@ -272,9 +296,39 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         ]
         return [*sections, ("Tables and logs", MOTION_KEYS)]
 
+    def binding_ids(self) -> set[str]:
+        """Every id keymap.toml can remap: the panes', the app's and its modal screens'."""
+        listed = [b for _, bindings in self.help_sections() for b in bindings]
+        screens = [b for cls in MODALS for b in _own_bindings(cls)]
+        return {b.id for b in [*listed, *screens] if b.id}
+
     def action_screenshot_now(self) -> None:
-        path = self.save_screenshot()
+        try:
+            path = self.save_screenshot()
+        except OSError as exc:
+            self.notify(f"{exc.filename or self.screenshot_dir}: {exc.strerror or exc}", title="Screenshot", severity="error")
+            return
         self.notify(f"Saved {path}", title="Screenshot")
+
+    def save_screenshot(self, filename: str | None = None, path: str | None = None, time_format: str | None = None) -> str:
+        """An SVG of the screen, into the screenshot folder (created when missing) unless ``path`` says otherwise."""
+        return super().save_screenshot(filename, self._screenshot_folder(path), time_format)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's Screenshot: saved where F8 saves it."""
+        try:
+            folder = self._screenshot_folder(path)
+        except OSError as exc:
+            self.notify(f"{exc.filename or self.screenshot_dir}: {exc.strerror or exc}", title="Screenshot", severity="error")
+            return None
+        return super().deliver_screenshot(filename, folder, time_format)
+
+    def _screenshot_folder(self, path: str | None) -> str:
+        folder = Path(path).expanduser() if path else self.screenshot_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every pane action as ``pane: description``, plus Textual's own."""

@@ -4,7 +4,8 @@ Opening the client may start the local daemon (``srcnet_tui.core.connect.open_cl
 ``ensure_running`` for the local backend), which blocks, so the first pane that needs the client
 opens it in a thread; later callers await the same open. Everything else here is a thin async
 pass-through to :class:`srcnet_tui.core.skaha.SkahaClient` so that tests and the benchmark can hand the app
-another object with the same methods.
+another object with the same methods. The client's modules (httpx, core's connect) are imported in
+that thread too, after the app's first frame.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from srcnet_tui.core import connect
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.credentials import credential_status
 from srcnet_tui.core.errors import SrcnetError
@@ -40,6 +40,8 @@ class Platform:
         return self._client
 
     def _open(self) -> Any:
+        from srcnet_tui.core import connect
+
         return connect.open_client(self.settings, timeout=15.0, retries=TUI_RETRIES)
 
     async def reconnect(self) -> None:

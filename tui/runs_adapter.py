@@ -4,6 +4,9 @@ The ledger and folder reads block (SQLite, files), so the pane calls them throug
 ``asyncio.to_thread``; each opens what it needs and closes it before returning. A launch or a
 resume is an ordinary coroutine on the app's own loop (the pane runs it as a worker): the core does
 its blocking work in threads, and reports through notifications.
+
+Collecting and orchestrating import :mod:`srcnet_tui.core.usage` (pandas): they are imported by the
+calls that need them, so that the app draws its first frame without them.
 """
 
 from __future__ import annotations
@@ -11,19 +14,21 @@ from __future__ import annotations
 import asyncio
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from srcnet_tui.core.errors import SrcnetError
-from srcnet_tui.core.runs.collecting import TaskProfile, task_profiles
 from srcnet_tui.core.runs.config import load_run_config
 from srcnet_tui.core.runs.ledger import LAUNCHED, Ledger, RunRecord
-from srcnet_tui.core.runs.orchestrate import RunResult, resume_run, start_run
 from srcnet_tui.core.runs.scope import Reporter
 from srcnet_tui.core.settings import Settings
+
+if TYPE_CHECKING:
+    from srcnet_tui.core.runs.collecting import TaskProfile
+    from srcnet_tui.core.runs.orchestrate import RunResult
 
 MAX_FILES_SHOWN = 40
 _contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -45,6 +50,8 @@ def read_ledger(settings: Settings, limit: int = 200) -> tuple[list[RunRecord], 
 
 def run_profiles(settings: Settings, run: RunRecord) -> list[TaskProfile]:
     """A run's collected profile logs, each named after its task, with the cores the task requested."""
+    from srcnet_tui.core.runs.collecting import task_profiles
+
     if not run.local_dir:
         return []
     with Ledger(settings.state_dir) as ledger:
@@ -135,10 +142,14 @@ def result_line(result: RunResult) -> str:
 
 async def launch_run(settings: Settings, path: Path, section: str, kind: str, reporter: Reporter) -> str:
     """Plan, record, stage, launch, watch and collect a run from a saved config (orchestrate.start_run)."""
+    from srcnet_tui.core.runs.orchestrate import start_run
+
     config = await asyncio.to_thread(load_run_config, path, section=section, kind=kind)
     return result_line(await start_run(settings, config, reporter=reporter))
 
 
 async def resume_existing_run(settings: Settings, run_id: str, reporter: Reporter) -> str:
     """Finish an interrupted run from the ledger (orchestrate.resume_run)."""
+    from srcnet_tui.core.runs.orchestrate import resume_run
+
     return result_line(await resume_run(settings, run_id, reporter=reporter))

@@ -10,8 +10,9 @@ def plural(count: int, word: str) -> str:
 
 
 def shown_path(path: Path) -> str:
-    """A path as short as it can be said: relative to the current folder when inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """A path as short as it can be said: relative to the current folder when inside it, else
+    ``~/...`` when inside the home folder."""
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        if path.is_relative_to(base):
+            return prefix + str(path.relative_to(base))
+    return str(path)

@@ -25,6 +25,7 @@ from srcnet_tui.core.runs import ledger as L
 from srcnet_tui.core.runs import quickstart
 from srcnet_tui.core.runs.launching import LAUNCH_CONCURRENCY
 from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.merge import merge_summary
 from srcnet_tui.core.runs.orchestrate import RunResult, merge_run, refresh_runs, resume_run, start_run
 from srcnet_tui.core.runs.plan import Plan, task_label
 from srcnet_tui.core.runs.preflight import dry_run_plan, load_config
@@ -109,6 +110,8 @@ def print_plan(plan: Plan) -> None:
     if plan.tasks:
         first = plan.tasks[0]
         stdout.print(f"task command: {first.cmd} {' '.join(first.args)}", markup=False, highlight=False)
+    for line in plan.adjustments:
+        notice(line)
     for warning in plan.warnings:
         notice(f"warning: {warning}")
 
@@ -141,12 +144,11 @@ def _print_finished(result: RunResult) -> None:
         notice(f"usage: {problem}")
     if result.merged:
         merged = result.merged
-        notice(
-            f"merged catalogue: {merged['path']} ({merged['sources']} sources from {merged['read']} rows; "
-            f"{merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates dropped)"
-        )
+        notice(f"merged catalogue: {merged['path']}: {merge_summary(merged)}")
     counts = ", ".join(f"{n} {state}" for state, n in result.run.to_json()["counts"].items() if n)
     notice(f"run {result.run.id}: {counts}; results in {result.local_dir}")
+    if result.failure_line:
+        notice(result.failure_line)
 
 
 def _task_json(task: TaskRecord) -> dict:
@@ -166,7 +168,7 @@ def _run_command(kind: str):
         config = load_config(args.config, kind, args.section)
         settings = settings_from_args(args)
         if args.dry_run:
-            plan = dry_run_plan(settings, config)
+            plan = asyncio.run(dry_run_plan(settings, config))
             print_json(plan.to_dict()) if args.json else print_plan(plan)
             return 0
         reporter = CliReporter()
@@ -227,11 +229,7 @@ def cmd_merge(args) -> int:
     if args.json:
         print_json(merged)
     else:
-        stdout.print(
-            f"{merged['path']}: {merged['sources']} sources from {merged['read']} rows "
-            f"({merged['dropped_at_edges']} cut at region edges, {merged['dropped_duplicates']} duplicates)",
-            highlight=False,
-        )
+        stdout.print(f"{merged['path']}: {merge_summary(merged)}", highlight=False)
     return 0
 
 

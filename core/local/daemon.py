@@ -155,9 +155,13 @@ def _started_endpoint(store: Store, proc: subprocess.Popen) -> Endpoint | None:
 
 
 def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpoint:
-    """The endpoint of the local server for ``state_dir``, starting the daemon when none answers."""
+    """The endpoint of the local server for ``state_dir``, starting the daemon when none answers.
+
+    Also leaves this client's PATH for the sessions it will launch, so that a tool installed after
+    the daemon started (SoFiA-2, say) is found without restarting it."""
     store = Store(Path(state_dir))
     store.prepare()
+    store.remember_client_path(os.environ.get("PATH", ""))
     endpoint = _live_endpoint(store)  # the common case needs no lock
     if endpoint is not None:
         return endpoint

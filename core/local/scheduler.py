@@ -276,8 +276,7 @@ class Scheduler:
     def _session_env(self, record: dict) -> dict[str, str]:
         env = procs.without_credentials(os.environ)
         env.update({k: v for k, v in record["env"]})
-        bindir = os.path.dirname(sys.executable)
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
+        env["PATH"] = session_path(os.path.dirname(sys.executable), self.store.read_client_path(), env.get("PATH", os.defpath))
         env["SRCNET_ARC_ROOT"] = str(self.store.arc_root)
         env["skaha_sessionid"] = record["id"]
         env["skaha_username"] = self.user
@@ -509,3 +508,10 @@ class Scheduler:
 
 def _create_id(record: dict) -> str | None:
     return dict(record.get("env") or []).get(CREATE_ID_ENV)
+
+
+def session_path(bindir: str, client_path: str, server_path: str) -> str:
+    """A session's PATH: this software's own bin folder, then the latest client's PATH, then the
+    server's own entries that the client's lacks (each folder once, in that order)."""
+    folders = [bindir, *client_path.split(os.pathsep), *server_path.split(os.pathsep)]
+    return os.pathsep.join(dict.fromkeys(folder for folder in folders if folder))

@@ -160,6 +160,23 @@ class Store:
                 if folder.name not in known and not folder.name.startswith("."):
                     shutil.rmtree(folder, ignore_errors=True)
 
+    # --- the clients' PATH -------------------------------------------------------------------
+    def client_path_file(self) -> Path:
+        """The PATH of the latest client that used this server: sessions search it first."""
+        return self.root / "client-path"
+
+    def remember_client_path(self, path: str) -> None:
+        """Keep ``path`` for the sessions started from now on (written only when it changed)."""
+        if path and self.read_client_path() != path:
+            write_atomic(self.client_path_file(), path.encode(), mode=0o600)
+
+    def read_client_path(self) -> str:
+        """The remembered client PATH ("" when no client has said)."""
+        try:
+            return self.client_path_file().read_text()
+        except OSError:
+            return ""
+
     # --- token -------------------------------------------------------------------------------
     def token_path(self) -> Path:
         return self.root / "token"

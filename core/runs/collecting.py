@@ -8,6 +8,7 @@ the provenance. Everything here blocks (storage, files) and is meant for a worke
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,28 @@ def collect(storage: Storage, tasks: list[TaskRecord], local_dir: Path) -> None:
                 continue
             if storage.stat(join(directory, name)) is not None:
                 storage.download(join(directory, name), local_dir / name)
+
+
+def deliver_profile_logs(plan: RunPlan, tasks: list[TaskRecord], local_dir: Path) -> list[Path]:
+    """Put each collected profile log where the config's ``profile_log`` says (when the user wrote a
+    path; the default stays in the results folder only), as the seed's scripts did. Returns the copies."""
+    written = plan.config.get("settings", {}).get("profile_log")
+    if not written or not Path(written).is_absolute():
+        return []
+    folder = Path(written).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    delivered = []
+    for task in tasks:
+        source = local_dir / task.spec.outputs.profile_log
+        if source.is_file():
+            delivered.append(Path(shutil.copyfile(source, folder / source.name)))
+    return delivered
+
+
+def collected_catalogues(tasks: list[TaskRecord], local_dir: Path) -> list[Path]:
+    """The catalogues the run's tasks brought back to ``local_dir``."""
+    names = [name for task in tasks for name in task.spec.outputs.catalogues]
+    return [local_dir / name for name in names if (local_dir / name).is_file()]
 
 
 @dataclass(frozen=True)
@@ -76,8 +99,8 @@ def merge_collected(
     tolerance: tuple[float, float] = DEFAULT_TOLERANCE,
 ) -> dict | None:
     """Split runs: one catalogue of the whole cube from the tasks' catalogues, beside them and on storage."""
-    if plan.kind != "split":
-        return None
+    if plan.kind != "split" or not collected_catalogues(tasks, local_dir):
+        return None  # a run whose every task failed has nothing to merge (and says so by its counts)
     path = local_dir / f"{plan.run_id}_merged_cat.csv"
     result = merge_split_run(plan, [t.spec for t in tasks], lambda spec: local_dir, path, tolerance=tolerance)
     storage.upload(path, join(remote_dir, path.name))

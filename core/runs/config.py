@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,8 @@ class RunConfig:
     region_max_gb: float
     max_parallel: int | None
     defaulted: frozenset[str] = field(default_factory=frozenset)
+    fitted: Mapping[str, int] = field(default_factory=dict)
+    """Keys the user did not write whose default the platform does not offer: key -> that default."""
 
     def where(self, key: str) -> str:
         """The prefix every message about ``key`` starts with: ``config.ini [section] key``."""
@@ -116,6 +118,16 @@ class RunConfig:
         """The error to raise about ``key``: ``config.ini [section] key: message``, carrying ``key``."""
         return _key_error(self.path, self.section, key, message)
 
+    def fitted_to(self, values: Mapping[str, int]) -> RunConfig:
+        """This config with the defaulted keys of ``values`` set to what the platform offers instead."""
+        unwritten = {key: value for key, value in values.items() if key in self.defaulted}
+        changes: dict[str, Any] = {KEYS_BY_NAME[key].attribute: value for key, value in unwritten.items()}
+        return replace(
+            self,
+            **changes,
+            fitted={**self.fitted, **{key: getattr(self, KEYS_BY_NAME[key].attribute) for key in unwritten}},
+        )
+
     def to_dict(self) -> dict:
         """Every effective setting, JSON-ready (for ``run.json`` and ``--dry-run --json``)."""
         return {
@@ -124,6 +136,7 @@ class RunConfig:
             "kind": self.kind,
             "settings": {key: value for key, value, _ in self.describe()},
             "defaults": sorted(self.defaulted),
+            "fitted": dict(self.fitted),
         }
 
     def describe(self) -> list[tuple[str, object, str]]:
@@ -135,8 +148,13 @@ class RunConfig:
                 if value:
                     rows.append((key.name, value, key.ignored))
             else:
-                rows.append((key.name, _shown(value), key.note(self) if key.name in self.defaulted else ""))
+                rows.append((key.name, _shown(value), self._note(key)))
         return rows
+
+    def _note(self, key: ConfigKey) -> str:
+        if key.name in self.fitted:
+            return f"default {self.fitted[key.name]} is not offered: the platform's largest below it"
+        return key.note(self) if key.name in self.defaulted else ""
 
 
 def _where(path: Path, section: str, key: str) -> str:
@@ -245,10 +263,13 @@ def _vos_dir(r: _Reader, key: str, text: str) -> str:
     return text.rstrip("/")
 
 
-def _file_name(r: _Reader, key: str, text: str) -> str:
-    if "/" in text or text in (".", ".."):
-        raise r.error(key, f"must be a file name without folders, not {text!r}")
-    return text
+def _profile_log(r: _Reader, key: str, text: str) -> str:
+    """A local file path (resolved like every other path); each task writes a log of its name."""
+    if text.endswith("/") or Path(text).name in ("", ".", ".."):
+        raise r.error(key, f"must name a file, not {text!r}")
+    if is_arc_path(text):
+        raise r.error(key, f"must be a local path (where the run puts the profile log), not {text!r}")
+    return r.local_path(key, text)
 
 
 def _image(r: _Reader, key: str, text: str) -> str:
@@ -387,7 +408,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               _local_path("dir"), required=_constant("is required"), applies=lambda r: not _uses_one_parameter_file(r)),
     ConfigKey("logs_dir", "`<state_dir>/runs`", "local folder each run's results come back to, in `RUN_ID/`", _local_path(None),
               note=_constant("default: the run folder")),
-    ConfigKey("profile_log", f"`{DEFAULT_PROFILE_LOG}`", "recorder log file name", _file_name,
+    ConfigKey("profile_log", f"`{DEFAULT_PROFILE_LOG}`",
+              "recorder log: each task's log is also put at this path (numbered when there are several tasks)", _profile_log,
               default=_constant(DEFAULT_PROFILE_LOG)),
     ConfigKey("image", f"`{DEFAULT_IMAGE}`", "task container (see `image/`)", _image, default=_constant(DEFAULT_IMAGE)),
     ConfigKey("name", "from the section", "session name prefix", _name, default=_name_from_section),

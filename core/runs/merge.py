@@ -1,22 +1,31 @@
-"""Merge the catalogues of a split run into one, one row per source.
+"""Merge the catalogues of a split run into one, one row per source, losing none.
 
 Neighbouring regions share an overlap (``config.DEFAULT_OVERLAP``), so a source near a cut is seen
-by two (or, at corners, up to eight) tasks. Two rules make the result one row per source:
+by two (or, at corners, up to eight) tasks, whole by some and cut by others. The rules:
 
-1. **Cut sources go.** A copy whose pixels reach an edge of its region that lies *inside* the cube
-   (not a cube edge) is incomplete; the neighbour sees that source whole, provided the overlap is
-   larger than the source. With SoFiA's bounding-box columns (``x_min`` … ``z_max``) this is exact;
-   without them, a copy flagged as touching an edge (SoFiA flag bit 1 spatial, 2 spectral) is
-   dropped when the nearest region edge along that kind of axis is an inner one.
-2. **Duplicates are resolved by position.** Copies from different tasks within ``tolerance``
-   pixels (spatial, spectral) of each other are one source; the copy kept is the one furthest from
-   its region's inner edges — the task that saw the most context around it. Copies from the same
-   task are never merged with each other (SoFiA already separated them).
+1. **A copy is cut** when its pixels reach an edge of its region that lies *inside* the cube (not a
+   cube edge). With bounding-box columns (``x_min`` … ``z_max``, SoFiA-2 and the PyBDSF driver) this
+   is exact; without them, a copy flagged as touching an edge (SoFiA flag bit 1 spatial, 2 spectral)
+   is cut when the nearest region edge along that kind of axis is an inner one.
+2. **Copies are taken best first**: whole copies before cut ones; among whole copies the one
+   furthest from its region's inner edges (the task that saw most context around it); among cut
+   copies the one holding most of the source (``n_pix``, else its box's volume).
+3. **A copy is dropped when it is the same source as a copy already kept from another task**: their
+   boxes share at least half of the smaller box (so a blend and one of its components are one
+   source), or, without boxes, their positions lie within ``tolerance``. Copies from the same task
+   never exclude each other (SoFiA already separated them).
+
+So a source some region sees whole is kept once from that region, and a source wider than the
+overlap, cut in every region that holds it, is kept once from the region holding most of it and
+marked ``merge_flag = cut`` — never dropped silently; its position and box are stitched from all its
+pieces (:func:`_stitched_extent`), the other columns are those of the piece kept. Merged rows get fresh ids ``1..N`` (the task's
+own id stays in ``task_id``) and the task they came from in ``task``; the result counts what was
+dropped, merged and flagged (:func:`merge_summary`).
 
 Positions are whole-cube pixels: ``srcnet-task`` sets ``parameter.offset=true`` for split tasks and
 the PyBDSF driver writes whole-image pixels. Reads SoFiA-2's VOTable (``_cat.xml``) and ASCII
-(``_cat.txt``) catalogues and the PyBDSF driver's CSV (``_cat.csv``); writes CSV, or a VOTable
-when the output name ends in ``.xml`` (that needs astropy).
+(``_cat.txt``) catalogues and the PyBDSF driver's CSV (``_cat.csv``); writes CSV with LF line ends,
+or a VOTable when the output name ends in ``.xml`` (that needs astropy).
 """
 
 from __future__ import annotations
@@ -38,6 +47,10 @@ DEFAULT_TOLERANCE = (3.0, 3.0)
 """Pixels, channels: SDC2's TOPCAT match used 10.5″ and 1.2 MHz, about 3.5 pixels and 4 channels there."""
 BBOX_COLUMNS = ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max")
 TASK_COLUMN = "task"
+ID_COLUMN, TASK_ID_COLUMN = "id", "task_id"
+MERGE_FLAG_COLUMN, CUT_FLAG = "merge_flag", "cut"
+SAME_SOURCE_FRACTION = 0.5
+"""Two copies are one source when their boxes share at least this fraction of the smaller box."""
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
 
@@ -55,8 +68,11 @@ class MergeResult:
     columns: list[str]
     rows: list[dict]
     read: int = 0
-    dropped_at_edges: int = 0
-    dropped_duplicates: int = 0
+    dropped_at_edges: int = 0  # cut copies of sources another task saw whole
+    dropped_duplicates: int = 0  # whole copies of sources another task saw better
+    flagged_at_edges: int = 0  # sources cut in every region holding them: kept from the one holding most
+    merged: int = 0  # kept sources that stand for copies from other tasks
+    stitched: int = 0  # further pieces of the flagged sources, folded into their position and box
     missing: list[int] = field(default_factory=list)  # tasks without a catalogue (e.g. no sources)
 
     def to_dict(self) -> dict:
@@ -65,8 +81,30 @@ class MergeResult:
             "read": self.read,
             "dropped_at_edges": self.dropped_at_edges,
             "dropped_duplicates": self.dropped_duplicates,
+            "flagged_at_edges": self.flagged_at_edges,
+            "merged": self.merged,
+            "stitched_pieces": self.stitched,
             "tasks_without_catalogue": list(self.missing),
         }
+
+
+def merge_summary(merged: dict) -> str:
+    """One line of what a merge (``MergeResult.to_dict()``) kept, dropped, merged and flagged, and why."""
+    text = (
+        f"{merged['sources']} sources from {merged['read']} rows: {merged.get('merged', 0)} seen by several tasks "
+        f"and kept once ({merged['dropped_duplicates']} duplicate copies and {merged['dropped_at_edges']} copies "
+        f"cut by a region edge dropped, each seen whole by another task)"
+    )
+    flagged = merged.get("flagged_at_edges", 0)
+    if flagged:
+        text += (
+            f"; {flagged} cut in every region holding them, kept from the region holding most with "
+            f"{merged.get('stitched_pieces', 0)} further pieces stitched in, flagged merge_flag=cut"
+        )
+    missing = merged.get("tasks_without_catalogue") or []
+    if missing:
+        text += f"; {len(missing)} tasks without a catalogue"
+    return text
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -163,8 +201,21 @@ class _Copy:
     region: Region
     row: dict
     position: tuple[float, float, float]
+    bbox: tuple[int, int, int, int, int, int] | None  # whole-cube x_min, x_max, y_min, y_max, z_min, z_max
+    cut: bool  # reaches an edge of its region that lies inside the cube: incomplete
     margin: float  # distance (pixels) to the nearest inner edge of its region
     order: int  # position in the input, to keep the output in task and catalogue order
+
+    @property
+    def size(self) -> float:
+        """How much of the source this copy holds: its pixels, else its bounding box's volume."""
+        if _is_number(self.row.get("n_pix")):
+            return float(self.row["n_pix"])
+        return float(math.prod(hi - lo + 1 for lo, hi in zip(self.bbox[::2], self.bbox[1::2]))) if self.bbox else 0.0
+
+    def rank(self) -> tuple:
+        """Better copies first: whole ones, furthest from inner edges; then cut ones holding most."""
+        return (not self.cut, self.margin if not self.cut else self.size, -self.task, -self.order)
 
 
 def merge_catalogues(
@@ -177,42 +228,64 @@ def merge_catalogues(
     """One row per source from the catalogues of a split run (see the module docstring)."""
     columns: list[str] = []
     copies: list[_Copy] = []
-    read = dropped_at_edges = 0
     for catalogue in sorted(catalogues, key=lambda c: c.task):
         names, rows = read_catalogue(catalogue.path)
         columns += [name for name in names if name not in columns]
-        for row in rows:
-            read += 1
-            copy = _copy(catalogue, row, cube_shape, order=read)
-            if copy is None:
-                dropped_at_edges += 1
-            else:
-                copies.append(copy)
-    kept = _resolve_duplicates(copies, tolerance)
+        copies += [_copy(catalogue, row, cube_shape, order=len(copies) + n) for n, row in enumerate(rows)]
+    kept, twins = _resolve_duplicates(copies, tolerance)
     kept.sort(key=lambda c: c.order)
-    rows = [{**c.row, TASK_COLUMN: c.task} for c in kept]
+    rows = [_output_row(number, copy, twins[id(copy)]) for number, copy in enumerate(kept, start=1)]
+    kept_ids = {id(c) for c in kept}
+    stitched = sum(len(twins[id(c)]) for c in kept if c.cut)
+    dropped = [c for c in copies if id(c) not in kept_ids]
+    extra = [name for name in (ID_COLUMN, TASK_ID_COLUMN, TASK_COLUMN, MERGE_FLAG_COLUMN) if name not in columns]
     return MergeResult(
-        columns=columns + ([TASK_COLUMN] if TASK_COLUMN not in columns else []),
+        columns=columns + extra,
         rows=rows,
-        read=read,
-        dropped_at_edges=dropped_at_edges,
-        dropped_duplicates=len(copies) - len(kept),
+        read=len(copies),
+        dropped_at_edges=sum(c.cut for c in dropped) - stitched,
+        dropped_duplicates=sum(not c.cut for c in dropped),
+        flagged_at_edges=sum(c.cut for c in kept),
+        merged=sum(1 for c in kept if twins[id(c)]),
+        stitched=stitched,
         missing=sorted(missing or []),
     )
 
 
-def _copy(catalogue: TaskCatalogue, row: dict, cube_shape: tuple[int, int, int], order: int) -> _Copy | None:
-    """The copy with its margin, or None when it is cut by an inner edge of its region."""
+def _output_row(number: int, copy: _Copy, twins: list[_Copy]) -> dict:
+    row = {**copy.row, ID_COLUMN: number, TASK_COLUMN: copy.task, MERGE_FLAG_COLUMN: CUT_FLAG if copy.cut else ""}
+    if ID_COLUMN in copy.row:
+        row[TASK_ID_COLUMN] = copy.row[ID_COLUMN]
+    if copy.cut and twins:
+        row.update(_stitched_extent([copy, *twins]))
+    return row
+
+
+def _stitched_extent(pieces: list[_Copy]) -> dict:
+    """Position and box of a source cut in every region from its pieces: the union of their boxes and
+    the mean of their positions weighted by flux (or size), as the whole-cube run would place it."""
+    weights = [p.row["f_sum"] if _is_number(p.row.get("f_sum")) and p.row["f_sum"] > 0 else p.size or 1.0 for p in pieces]
+    total = sum(weights)
+    stitched = {axis: sum(w * p.position[n] for w, p in zip(weights, pieces)) / total for n, axis in enumerate("xyz")}
+    boxes = [p.bbox for p in pieces if p.bbox is not None]
+    if boxes:
+        for n, name in enumerate(BBOX_COLUMNS):
+            stitched[name] = (min if n % 2 == 0 else max)(box[n] for box in boxes)
+    return stitched
+
+
+def _copy(catalogue: TaskCatalogue, row: dict, cube_shape: tuple[int, int, int], order: int) -> _Copy:
+    """The copy with its bounding box, whether an inner edge of its region cuts it, and its margin."""
     try:
         position = (float(row["x"]), float(row["y"]), float(row.get("z", 0) or 0))
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"{catalogue.path}: the catalogue has no numeric x and y columns") from None
     region = catalogue.region
     inner = _inner_edges(region, cube_shape)
-    if _cut_by_inner_edge(row, position, region, inner):
-        return None
+    bbox = tuple(int(row[name]) for name in BBOX_COLUMNS) if all(_is_number(row.get(n)) for n in BBOX_COLUMNS) else None
+    cut = _cut_by_inner_edge(row, position, bbox, region, inner)
     distances = [abs(position[axis] - edge) for axis, _side, edge in inner]
-    return _Copy(catalogue.task, region, row, position, min(distances, default=math.inf), order)
+    return _Copy(catalogue.task, region, row, position, bbox, cut, min(distances, default=math.inf), order)  # type: ignore[arg-type]
 
 
 def _inner_edges(region: Region, cube_shape: tuple[int, int, int]) -> list[tuple[int, int, int]]:
@@ -227,9 +300,8 @@ def _inner_edges(region: Region, cube_shape: tuple[int, int, int]) -> list[tuple
     return edges
 
 
-def _cut_by_inner_edge(row: dict, position, region: Region, inner: list[tuple[int, int, int]]) -> bool:
-    if all(_is_number(row.get(name)) for name in BBOX_COLUMNS):
-        bbox = [int(row[name]) for name in BBOX_COLUMNS]
+def _cut_by_inner_edge(row: dict, position, bbox, region: Region, inner: list[tuple[int, int, int]]) -> bool:
+    if bbox is not None:
         return any(bbox[2 * axis] <= edge if side == 0 else bbox[2 * axis + 1] >= edge for axis, side, edge in inner)
     flag = int(row.get("flag", 0) or 0)
     for bit, axes in ((SPATIAL_EDGE, (0, 1)), (SPECTRAL_EDGE, (2,))):
@@ -249,43 +321,99 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _resolve_duplicates(copies: list[_Copy], tolerance: tuple[float, float]) -> list[_Copy]:
-    """Group copies from different tasks lying within ``tolerance``; keep the best task's copies per group."""
-    parent = list(range(len(copies)))
+def _resolve_duplicates(copies: list[_Copy], tolerance: tuple[float, float]) -> tuple[list[_Copy], dict[int, list[_Copy]]]:
+    """Keep the best copy of each source and drop the others (rule 3 of the module docstring).
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    Copies are taken best first (:meth:`_Copy.rank`). A dropped copy stays in the index under the
+    copy it was matched to, so the pieces of a source spanning three regions are one source even
+    though the outer two share no pixels. Returns the kept copies and, per kept copy (by ``id``),
+    the copies of other tasks it stands for.
+    """
+    kept: list[_Copy] = []
+    twins: dict[int, list[_Copy]] = {}
+    index = _SpatialIndex(pad=max(tolerance) + 1)
+    for copy in sorted(copies, key=_Copy.rank, reverse=True):
+        keeper = next(
+            (
+                keeper
+                for other, keeper in index.near(copy)
+                if copy.task not in (other.task, keeper.task) and _same_source(copy, other, tolerance)
+            ),
+            None,
+        )
+        if keeper is None:
+            kept.append(copy)
+            twins[id(copy)] = []
+            keeper = copy
+        else:
+            twins[id(keeper)].append(copy)
+        index.add(copy, keeper)
+    return kept, twins
 
-    cell_size = (max(tolerance[0], 1e-9), max(tolerance[0], 1e-9), max(tolerance[1], 1e-9))
-    cells: dict[tuple[int, int, int], list[int]] = {}
-    for i, copy in enumerate(copies):
-        cx, cy, cz = (math.floor(p / s) for p, s in zip(copy.position, cell_size, strict=True))
-        cell = (cx, cy, cz)
-        for neighbour in _neighbour_cells(cell):
-            for j in cells.get(neighbour, ()):
-                if copies[j].task != copy.task and _within(copy.position, copies[j].position, tolerance):
-                    parent[find(i)] = find(j)
-        cells.setdefault(cell, []).append(i)
-    groups: dict[int, list[_Copy]] = {}
-    for i, copy in enumerate(copies):
-        groups.setdefault(find(i), []).append(copy)
-    kept = []
-    for members in groups.values():
-        best = max(members, key=lambda c: (c.margin, -c.task))
-        kept += [c for c in members if c.task == best.task]
-    return kept
+
+def _same_source(a: _Copy, b: _Copy, tolerance: tuple[float, float]) -> bool:
+    """Boxes, cut to the pixels both regions hold, sharing at least half of the smaller one; without
+    boxes, positions within ``tolerance``."""
+    if a.bbox is None or b.bbox is None:
+        return _within(a.position, b.position, tolerance)
+    seen_by_both = _intersection(a.region.bounds, b.region.bounds)
+    if seen_by_both is None:
+        return False
+    clipped_a, clipped_b = _intersection(a.bbox, seen_by_both), _intersection(b.bbox, seen_by_both)
+    if clipped_a is None or clipped_b is None:
+        return False
+    shared = _intersection(clipped_a, clipped_b)
+    return shared is not None and _volume(shared) >= SAME_SOURCE_FRACTION * min(_volume(clipped_a), _volume(clipped_b))
 
 
-def _neighbour_cells(cell):
-    x, y, z = cell
-    return [(x + dx, y + dy, z + dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)]
+def _intersection(a, b) -> tuple[int, ...] | None:
+    """The box two boxes (x_min, x_max, y_min, y_max, z_min, z_max) share, or None."""
+    box: list[int] = []
+    for axis in range(3):
+        lo, hi = max(a[2 * axis], b[2 * axis]), min(a[2 * axis + 1], b[2 * axis + 1])
+        if lo > hi:
+            return None
+        box += [lo, hi]
+    return tuple(box)
+
+
+def _volume(box) -> int:
+    return math.prod(box[2 * axis + 1] - box[2 * axis] + 1 for axis in range(3))
 
 
 def _within(a, b, tolerance: tuple[float, float]) -> bool:
     return abs(a[0] - b[0]) <= tolerance[0] and abs(a[1] - b[1]) <= tolerance[0] and abs(a[2] - b[2]) <= tolerance[1]
+
+
+class _SpatialIndex:
+    """Copies already taken, by the grid cells their boxes (or points), grown by ``pad``, cover: the candidates of a match."""
+
+    CELL = 32
+
+    def __init__(self, pad: float) -> None:
+        self.pad = pad
+        self.cells: dict[tuple[int, int, int], list[tuple[_Copy, _Copy]]] = {}
+
+    def _cells(self, copy: _Copy) -> list[tuple[int, int, int]]:
+        lows, highs = (copy.bbox[::2], copy.bbox[1::2]) if copy.bbox is not None else (copy.position, copy.position)
+        spans = [
+            range(math.floor((lo - self.pad) / self.CELL), math.floor((hi + self.pad) / self.CELL) + 1)
+            for lo, hi in zip(lows, highs, strict=True)
+        ]
+        return [(x, y, z) for x in spans[0] for y in spans[1] for z in spans[2]]
+
+    def add(self, copy: _Copy, keeper: _Copy) -> None:
+        """Index ``copy``, kept itself (``keeper is copy``) or dropped as the same source as ``keeper``."""
+        for cell in self._cells(copy):
+            self.cells.setdefault(cell, []).append((copy, keeper))
+
+    def near(self, copy: _Copy) -> list[tuple[_Copy, _Copy]]:
+        """(copy, keeper) pairs indexed in the cells ``copy`` covers, in the order they were added."""
+        found: dict[int, tuple[_Copy, _Copy]] = {}
+        for cell in self._cells(copy):
+            for entry in self.cells.get(cell, ()):
+                found.setdefault(id(entry[0]), entry)
+        return sorted(found.values(), key=lambda entry: entry[0].order)
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -299,7 +427,7 @@ def write_merged(result: MergeResult, path: str | Path) -> Path:
         _write_votable(result, temporary)
     else:
         with temporary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=result.columns, extrasaction="ignore")
+            writer = csv.DictWriter(handle, fieldnames=result.columns, extrasaction="ignore", lineterminator="\n")
             writer.writeheader()
             writer.writerows(result.rows)
     temporary.replace(path)

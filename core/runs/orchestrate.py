@@ -18,21 +18,21 @@ from pathlib import Path
 
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.connect import open_client
-from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.errors import TaskFailed, UsageError
 from srcnet_tui.core.runs import ledger as L
-from srcnet_tui.core.runs.collecting import collect, merge_collected, usage_report, write_run_manifest
+from srcnet_tui.core.runs.collecting import (
+    collect,
+    deliver_profile_logs,
+    merge_collected,
+    usage_report,
+    write_run_manifest,
+)
 from srcnet_tui.core.runs.config import RunConfig
 from srcnet_tui.core.runs.launching import LAUNCH_CONCURRENCY, Launcher
 from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
 from srcnet_tui.core.runs.merge import DEFAULT_TOLERANCE
 from srcnet_tui.core.runs.plan import Plan
-from srcnet_tui.core.runs.preflight import (
-    credential_warning,
-    local_results_dir,
-    make_plan,
-    refuse_unwritable_results_dir,
-    refuse_what_would_fail,
-)
+from srcnet_tui.core.runs.preflight import checked_plan, credential_warning, local_results_dir
 from srcnet_tui.core.runs.scope import Reporter, RunScope
 from srcnet_tui.core.runs.staging import stage
 from srcnet_tui.core.runs.storage import Storage, open_storage
@@ -59,6 +59,17 @@ class RunResult:
         if not self.waited:
             return 0
         return 0 if all(t.state in L.SUCCESS_STATES for t in self.tasks) else 1
+
+    @property
+    def failure_line(self) -> str | None:
+        """``run ID: N of M tasks failed`` when a finished run has tasks without a result, else None."""
+        return failed_tasks_line(self.run.id, self.tasks) if self.waited else None
+
+
+def failed_tasks_line(run_id: str, tasks: list[TaskRecord]) -> str | None:
+    """``run ID: N of M tasks failed`` (lost ones count as failed), or None when none did."""
+    failed = sum(t.state not in L.SUCCESS_STATES for t in tasks)
+    return f"run {run_id}: {failed} of {len(tasks)} tasks failed" if failed else None
 
 
 def record_plan(ledger: Ledger, plan: Plan, settings: Settings, local_dir: Path) -> RunRecord:
@@ -137,6 +148,7 @@ class Runner:
         await scope.phase("collecting")
         tasks = await scope.tasks()
         await asyncio.to_thread(collect, scope.storage, tasks, scope.local_dir)
+        await asyncio.to_thread(deliver_profile_logs, scope.plan, tasks, scope.local_dir)
         merged = await asyncio.to_thread(merge_collected, scope.storage, scope.plan, tasks, scope.local_dir, scope.remote_dir)
         report, problems = await asyncio.to_thread(usage_report, scope.local_dir, tasks)
         await asyncio.to_thread(write_run_manifest, scope.storage, await scope.run(), tasks, report, merged)
@@ -168,9 +180,9 @@ async def start_run(
     storage = storage or open_storage(settings)
     async with open_client(settings, progress=reporter.notice) as client:
         run_id = L.new_run_id()
-        plan = await asyncio.to_thread(make_plan, config, run_id, storage, await client.context())
-        await refuse_what_would_fail(plan, client, storage)
-        await asyncio.to_thread(refuse_unwritable_results_dir, config, settings.state_dir)
+        plan = await checked_plan(config, run_id, client, storage, settings.state_dir)
+        for line in plan.adjustments:
+            reporter.notice(line)
         local_dir = local_results_dir(config, settings.state_dir, run_id)
         ledger = await asyncio.to_thread(Ledger, settings.state_dir)
         try:
@@ -233,21 +245,20 @@ async def refresh_runs(
 
 
 def merge_run(settings: Settings, run_id: str, tolerance: tuple[float, float] | None = None) -> dict:
-    """Merge (again) the collected catalogues of a finished split run; no platform call."""
+    """Merge (again) the collected catalogues of a finished split run; no platform call.
+
+    A run that brought back no catalogue is refused (exit 1): there is nothing to merge."""
     with Ledger(settings.state_dir) as ledger:
         run = ledger.run(run_id)
-        merged = None
-        if run.plan is not None and run.local_dir and run.remote_dir:
-            merged = merge_collected(
-                open_storage(settings),
-                run.plan,
-                ledger.tasks(run_id),
-                Path(run.local_dir),
-                run.remote_dir,
-                tolerance or DEFAULT_TOLERANCE,
-            )
-        if merged is None:
+        if run.plan is None or run.plan.kind != "split" or not run.local_dir or not run.remote_dir:
             raise UsageError(f"run {run_id} is a {run.kind} run; only split runs have catalogues to merge")
+        tasks = ledger.tasks(run_id)
+        merged = merge_collected(
+            open_storage(settings), run.plan, tasks, Path(run.local_dir), run.remote_dir, tolerance or DEFAULT_TOLERANCE
+        )
+        if merged is None:
+            failed = failed_tasks_line(run_id, tasks) or f"run {run_id}"
+            raise TaskFailed(f"{failed}; no catalogue came back to {run.local_dir}, so there is nothing to merge")
         return merged
 
 

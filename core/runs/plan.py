@@ -18,10 +18,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from srcnet_tui.core.errors import UsageError
-from srcnet_tui.core.runs.config import RunConfig, SplitSpec, is_arc_path
+from srcnet_tui.core.runs.config import KEYS_BY_NAME, RunConfig, SplitSpec, is_arc_path
 from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape
 from srcnet_tui.core.runs.spec import RunPlan, TaskOutputs, TaskSpec, Upload
 from srcnet_tui.core.runs.split import (
@@ -54,6 +54,8 @@ class Plan:
     cube: CubeShape | None = None
     grid: tuple[int, int, int] | None = None
     warnings: list[str] = field(default_factory=list)
+    adjustments: list[str] = field(default_factory=list)
+    """One line per default fitted to what the platform offers (said by ``--dry-run`` and the run)."""
 
     @property
     def image(self) -> str:
@@ -78,6 +80,7 @@ class Plan:
         for task in self.tasks:
             region = f" region {task.region}" if task.region else ""
             lines.append(f"  {task.name}: {task.cores} cores, {task.ram_gb} GiB{region}, {task.par_file}")
+        lines += [f"  {line}" for line in self.adjustments]
         lines += [f"  warning: {w}" for w in self.warnings]
         return lines
 
@@ -105,6 +108,7 @@ class Plan:
             **self.recorded().to_dict(),
             "tasks": [task.to_dict() for task in self.tasks],
             "warnings": list(self.warnings),
+            "adjustments": list(self.adjustments),
         }
 
 
@@ -182,11 +186,39 @@ def _option_list(context: dict, key: str, legacy_key: str) -> tuple[int, ...]:
     return tuple(sorted(int(v) for v in values or () if str(v).strip().isdigit()))
 
 
+FITTED_KEYS = ("cores", "ram")
+"""Resources whose default a platform may not offer: unwritten, they take the largest offered below it."""
+
+
+def _offered_below_defaults(config: RunConfig, options: _Options) -> dict[str, int]:
+    """For each unwritten resource key whose default is not offered: the largest offered value below it."""
+    fitted = {}
+    for key, offered in zip(FITTED_KEYS, (options.cores, options.ram), strict=True):
+        default = _setting(config, key)
+        below = [value for value in offered if default is not None and value <= default]
+        if key in config.defaulted and below and default not in offered:
+            fitted[key] = max(below)
+    return fitted
+
+
+def _setting(config: RunConfig, key: str) -> Any:
+    return getattr(config, KEYS_BY_NAME[key].attribute)
+
+
+def _fitted_line(config: RunConfig, key: str) -> str:
+    return (
+        f"{config.where(key)}: not set; the default {config.fitted[key]} is not offered by the platform, "
+        f"so each task asks for {_setting(config, key)}, the largest it offers below that"
+    )
+
+
 class _Builder:
     """Builds the tasks of one plan, collecting uploads and warnings as it goes."""
 
     def __init__(self, config: RunConfig, run_id: str, options: _Options):
+        config = config.fitted_to(_offered_below_defaults(config, options))
         self.config = config
+        self.adjustments = [_fitted_line(config, key) for key in config.fitted]
         self.run_id = run_id
         self.options = options
         self.output_dir = f"{config.vos_dir}/{run_id}"
@@ -194,7 +226,7 @@ class _Builder:
         self.warnings: list[str] = []
         self._check_arg(config.vos_dir, "vos_dir")
         self._check_storage_path(config.vos_dir, "vos_dir")
-        self._check_arg(config.profile_log, "profile_log")
+        self._check_arg(Path(config.profile_log).name, "profile_log")
         self._check_offered("cores", config.cores, options.cores or None)
         if config.gpus:
             self._check_offered("gpus", config.gpus, options.gpus)
@@ -231,6 +263,7 @@ class _Builder:
             input_data=self.input_data,
             uploads=self.uploads,
             warnings=self.warnings,
+            adjustments=self.adjustments,
             **extra,
         )
 
@@ -269,7 +302,7 @@ class _Builder:
         outputs = TaskOutputs(
             directory=f"{self.output_dir}/{task_label(number)}",
             filename=filename,
-            profile_log=config.profile_log if count == 1 else _numbered(config.profile_log, tag),
+            profile_log=_profile_log_name(config.profile_log, tag, count),
             finder_log=f"{filename}_{config.finder}.log",
             catalogues=tuple(filename + suffix for suffix in CATALOGUE_SUFFIXES[config.finder]),
         )
@@ -351,6 +384,12 @@ class _Builder:
 def task_label(number: int) -> str:
     """How a run names its task ``number`` (its folder on storage, its row in the usage table): ``task-003``."""
     return f"task-{number:03d}"
+
+
+def _profile_log_name(profile_log: str, tag: str, count: int) -> str:
+    """The log file a task of ``count`` writes (and that comes back): ``profile_log``'s name, numbered when several."""
+    name = Path(profile_log).name
+    return name if count == 1 else _numbered(name, tag)
 
 
 def _numbered(file_name: str, tag: str) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import os
 from pathlib import Path
 
+from srcnet_tui.core.connect import open_client
 from srcnet_tui.core.credentials import credential_status
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.runs.config import RunConfig, is_arc_path, load_run_config
@@ -123,8 +124,17 @@ def credential_warning(settings: Settings, expected_s: float = LONG_RUN_S) -> st
     )
 
 
-def dry_run_plan(settings: Settings, config: RunConfig, context: dict | None = None) -> Plan:
-    """The plan a run would launch, with a placeholder id; nothing is recorded, staged or created."""
-    plan = make_plan(config, "dry-run", open_storage(settings), context=context)
-    refuse_unwritable_results_dir(config, settings.state_dir)
+async def checked_plan(config: RunConfig, run_id: str, client: SkahaClient, storage: Storage, state_dir: Path) -> Plan:
+    """The plan of a run, with every check the run makes before it is recorded: the platform's
+    resource options (defaults fitted, RAM rounded), its launch rules (image, GPUs), the /arc
+    inputs and the results folder. What a real run and ``--dry-run`` both call."""
+    plan = await asyncio.to_thread(make_plan, config, run_id, storage, await client.context())
+    await refuse_what_would_fail(plan, client, storage)
+    await asyncio.to_thread(refuse_unwritable_results_dir, config, state_dir)
     return plan
+
+
+async def dry_run_plan(settings: Settings, config: RunConfig) -> Plan:
+    """The plan a run would launch, with a placeholder id; nothing is recorded, staged or created."""
+    async with open_client(settings) as client:
+        return await checked_plan(config, "dry-run", client, open_storage(settings), settings.state_dir)

@@ -48,6 +48,16 @@ def test_run_one_task_brings_back_logs_catalogue_and_manifest(workspace, cli, st
     assert manifest["software"]["srcnet-tui"] and manifest["config"]["section"] == "sofia-task"
     remote_manifest = state_dir / "arc" / "projects/WALLABY_test/canfar-sofia/tasks" / run_id / "run.json"
     assert json.loads(remote_manifest.read_text())["run_id"] == run_id
+    delivered = config.parent / "sofia_profile.txt"  # where the seed's profile_log says, beside config.ini
+    assert delivered.read_bytes() == (results / "sofia_profile.txt").read_bytes()
+
+
+def test_run_honours_logs_dir(workspace, cli):
+    config, _ = workspace
+    config.write_text(config.read_text().replace("cmd_file = run.sh", "cmd_file = run.sh\nlogs_dir = task-logs"))
+    proc = cli("run", config, "--json", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert (config.parent / "task-logs" / _json_result(proc)["id"] / "run.json").is_file()
 
 
 def test_parallel_counts_no_sources_as_a_result_and_reports_usage(workspace, cli, state_dir):
@@ -60,7 +70,8 @@ def test_parallel_counts_no_sources_as_a_result_and_reports_usage(workspace, cli
     profiles = sorted(logs.glob("sofia_profile_*.txt"))
     assert [p.name for p in profiles] == ["sofia_profile_001.txt", "sofia_profile_002.txt", "sofia_profile_003.txt"]
     assert len(list(logs.glob("*_cat.txt"))) == 2
-    expected = usage.aggregate(usage.load(profiles).runs, cores=1)
+    assert "[sofia-parallel] cores: not set; the default 8 is not offered by the platform" in proc.stderr
+    expected = usage.aggregate(usage.load(profiles).runs, cores=2)
     assert result["usage"]["total"] == json.loads(json.dumps(expected["total"]))
     assert [r["run"] for r in result["usage"]["runs"]] == ["task-001", "task-002", "task-003"]
     manifest = json.loads((logs / "run.json").read_text())
@@ -81,6 +92,7 @@ def test_failed_task_shows_its_last_lines_keeps_its_products_and_exits_1(workspa
     assert proc.returncode == 1, proc.stderr
     assert "ERROR: Failed to parse scfind.threshold" in proc.stderr
     assert "1 completed, 1 failed" in proc.stderr
+    assert proc.stderr.splitlines()[-1].endswith("1 of 2 tasks failed"), proc.stderr
     run_id = json.loads(cli("runs", "--json").stdout)[0]["id"]
     logs = config.parent / "logs" / run_id
     assert (logs / "sofia_profile_002.txt").exists() and (logs / f"{run_id}_002_sofia.log").exists()
@@ -94,6 +106,12 @@ def test_dry_run_prints_the_plan_and_creates_nothing(workspace, cli, state_dir):
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
     assert [t["index"] for t in plan["tasks"]] == [1, 2, 3]
+    with server.client() as http:
+        offered = http.get("context").json()
+    cores = max(n for n in offered["cores"]["options"] if n <= 8)
+    ram = max(n for n in offered["memoryGB"]["options"] if n <= 32)
+    assert {(t["cores"], t["ram_gb"]) for t in plan["tasks"]} == {(cores, ram)}  # what the run will request
+    assert plan["config"]["fitted"]["cores"] == 8 and plan["adjustments"]
     assert plan["tasks"][0]["args"][0] == "--finder"
     with server.client() as http:
         assert http.get("session").json() == []
@@ -149,8 +167,9 @@ def test_no_wait_returns_after_launch_and_resume_finishes(workspace, cli):
         ),
     ],
 )
+@pytest.mark.parametrize("dry_run", [False, True])
 def test_a_refused_config_exits_2_naming_the_key_and_leaves_nothing_behind(
-    workspace, cli, state_dir, command, section, values, named
+    workspace, cli, state_dir, command, section, values, named, dry_run
 ):
     config, server = workspace
     parser = configparser.ConfigParser(interpolation=None)
@@ -161,7 +180,7 @@ def test_a_refused_config_exits_2_naming_the_key_and_leaves_nothing_behind(
         parser.write(handle)
     arc_before = sorted(state_dir.joinpath("arc").rglob("*"))
 
-    proc = cli(command, bad)
+    proc = cli(command, bad, *(["--dry-run"] if dry_run else []))
 
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[-1].startswith(f"error: {named}"), proc.stderr

@@ -313,3 +313,20 @@ def test_the_global_canfar_token_is_not_taken_as_the_local_servers(local_server_
     with server.client() as c:
         assert c.get("session").status_code == 200
         assert c.get("session", headers={"Authorization": "Bearer CANFAR-SECRET"}).status_code in (401, 403)
+
+
+def test_a_session_finds_a_tool_installed_after_the_server_started(local_server, cli, tmp_path):
+    assert cli("sessions").returncode == 0  # the server is up and in use before the tool exists
+    bin_dir = tmp_path / "installed-later"
+    bin_dir.mkdir()
+    tool = bin_dir / "late-tool"
+    tool.write_text(f"#!{sys.executable}\nprint('late tool ran')\n")
+    tool.chmod(0o755)
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+    image = "images.canfar.net/skaha/terminal:1.1.2"
+    launched = cli("launch", "--name", "late", "--image", image, "--", "late-tool", env={"PATH": path})
+    assert launched.returncode == 0, launched.stderr
+    session_id = launched.stdout.split()[0]
+    waited = cli("wait", session_id, "--timeout", "30", env={"PATH": path})
+    assert waited.returncode == 0, waited.stderr + cli("logs", session_id).stdout
+    assert "late tool ran" in cli("logs", session_id).stdout

@@ -53,6 +53,7 @@ def slow_workspace(tmp_path, state_dir, test_env, local_server_factory):
         state_dir,
         test_env,
         local_server_factory,
+        small_tasks=True,
         server_options={"fault_latency_ms": 150, "cores": 8},
         thresholds=("3.5",) * (TASKS - 1) + ("1000",),
         sleep_s=1,
@@ -144,7 +145,14 @@ def test_platform_lost_during_watch_exits_4_and_resume_finishes_after_it_returns
     tmp_path, state_dir, test_env, local_server_factory, cli
 ):
     config, server = start_workspace(
-        tmp_path, state_dir, test_env, local_server_factory, server_options={"cores": 8}, thresholds=("3.5", "3.5"), sleep_s=2
+        tmp_path,
+        state_dir,
+        test_env,
+        local_server_factory,
+        small_tasks=True,
+        server_options={"cores": 8},
+        thresholds=("3.5", "3.5"),
+        sleep_s=2,
     )
     env = {**test_env, "SRCNET_RETRY_ATTEMPTS": "2", "SRCNET_RETRY_TOTAL_S": "1"}
     proc = subprocess.Popen(
@@ -178,17 +186,19 @@ def test_platform_lost_during_watch_exits_4_and_resume_finishes_after_it_returns
 async def test_resume_uses_the_staged_copies_when_local_inputs_are_gone(tmp_path, state_dir, test_env, local_server_factory):
     import shutil
 
+    from srcnet_tui.core.connect import open_client
     from srcnet_tui.core.runs.config import load_run_config
     from srcnet_tui.core.runs.ledger import new_run_id
     from srcnet_tui.core.runs.orchestrate import record_plan, resume_run
-    from srcnet_tui.core.runs.preflight import make_plan
+    from srcnet_tui.core.runs.preflight import checked_plan
     from srcnet_tui.core.runs.scope import Reporter
     from srcnet_tui.core.settings import Settings
 
-    config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, thresholds=("3.5",))
+    config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, small_tasks=True, thresholds=("3.5",))
     settings = Settings("local", None, None, None, state_dir, "test")
     storage = LocalArc(state_dir / "arc")
-    plan = make_plan(load_run_config(config, kind="parallel"), new_run_id(), storage)
+    async with open_client(settings) as client:
+        plan = await checked_plan(load_run_config(config, kind="parallel"), new_run_id(), client, storage, state_dir)
     with Ledger(state_dir) as ledger:
         record_plan(ledger, plan, settings, tmp_path / "results")
         await stage_recorded_run(ledger, storage, plan.run_id)
@@ -206,7 +216,14 @@ def test_a_task_whose_session_vanished_without_a_result_is_lost_then_relaunched(
     tmp_path, state_dir, test_env, local_server_factory, cli
 ):
     config, server = start_workspace(
-        tmp_path, state_dir, test_env, local_server_factory, server_options={"ttl": 1}, thresholds=("3.5", "3.5"), sleep_s=1
+        tmp_path,
+        state_dir,
+        test_env,
+        local_server_factory,
+        small_tasks=True,
+        server_options={"ttl": 1},
+        thresholds=("3.5", "3.5"),
+        sleep_s=1,
     )
     launched = cli("parallel", config, "--no-wait", "--json", timeout=60)
     assert launched.returncode == 0, launched.stderr
@@ -244,7 +261,9 @@ async def test_a_driver_cancelled_mid_watch_releases_the_run_and_resume_finishes
     from srcnet_tui.core.runs.scope import Reporter
     from srcnet_tui.core.settings import Settings
 
-    config, _ = start_workspace(tmp_path, state_dir, test_env, local_server_factory, thresholds=("3.5", "3.5"), sleep_s=1)
+    config, _ = start_workspace(
+        tmp_path, state_dir, test_env, local_server_factory, small_tasks=True, thresholds=("3.5", "3.5"), sleep_s=1
+    )
     settings = Settings("local", None, None, None, state_dir, "test")
     watching = asyncio.Event()
 

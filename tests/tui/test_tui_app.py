@@ -50,7 +50,7 @@ async def test_header_help_palette_and_quit(local_server):
         listed = console.export_text()
         for binding in every_binding():
             assert binding.id in listed
-        assert "Keys" in screen_text(app) and "sessions.delete" in screen_text(app)
+        assert "Keys" in screen_text(app) and "app.quit" in screen_text(app)
         await pilot.press("escape")
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))

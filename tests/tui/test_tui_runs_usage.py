@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from conftest import FIXTURES
-from tui_support import app_for, notifications, screen_text, wait_until
+from tui_support import app_for, notifications, screen_text, seed_folder, wait_until
 
 from srcnet_tui.core.usage import aggregate, load
 from srcnet_tui.tui.screens.modals import ConfirmModal, ProblemModal, PromptModal
 
-SEED = FIXTURES / "seed"
 PROFILES = FIXTURES / "profiles"
-
-
-def seed_folder(tmp_path: Path, tasks: int = 2) -> Path:
-    """The seed's config.ini, unchanged, with the files it names (a stand-in cube, parameter files)."""
-    folder = tmp_path / "project"
-    (folder / "parameter_files").mkdir(parents=True)
-    shutil.copy(SEED / "config.ini", folder)
-    shutil.copy(SEED / "sofia.par", folder)
-    (folder / "sofia_test_datacube.fits").write_bytes(b"")
-    for i in range(tasks):
-        shutil.copy(SEED / "sofia.par", folder / "parameter_files" / f"sofia_{i}.par")
-    return folder
 
 
 async def type_into(pilot, app, selector: str, text: str) -> None:
@@ -49,7 +33,8 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         app.screen.query_one("Input").value = str(folder / "config.ini")
         await pilot.press("enter")
         await wait_until(pilot, lambda: runs.form.draft is not None and "sofia-parallel" in screen_text(app))
-        await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)  # opening enters the form
+        await pilot.press("e")  # opening leaves the focus where it was; e edits
+        await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)
         await type_into(pilot, app, "#field-cores", "x")
         await wait_until(
             pilot, lambda: runs.form.problem == "config.ini [sofia-parallel] cores: must be a positive integer, not 'x'"
@@ -130,7 +115,8 @@ async def test_saving_an_edit_keeps_comments_and_continued_values(local_server, 
         await wait_until(
             pilot, lambda: runs.form.draft is not None and runs.form.problem is None and "✓ valid" in screen_text(app)
         )
-        await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)  # opening enters the form
+        await pilot.press("e")  # opening leaves the focus where it was; e edits
+        await wait_until(pilot, lambda: app.query_one("#field-vos_dir").has_focus)
         assert app.query_one("#field-env").value == "A=1, B=2"
         assert not runs.form.draft.edited  # showing a continued value on one line is not an edit
         await type_into(pilot, app, "#field-cores", "2")
@@ -165,3 +151,14 @@ async def test_usage_pane_shows_aggregate_numbers_and_charts(local_server):
         assert pane.charted_runs() == ["sofia_big_plain"]
         await pilot.press("v")
         await wait_until(pilot, lambda: "Cores in use (live" in screen_text(app))
+
+
+def test_a_task_whose_session_ended_but_is_not_collected_yet_is_not_counted_running():
+    """Seven launched tasks, one running, five ended before collection, one not seen yet: 1 running
+    (the ledger once showed 7)."""
+    from srcnet_tui.core.runs import ledger
+    from srcnet_tui.tui.panes.runs_ledger import Progress, run_progress
+
+    statuses = ["Running", "Completed", "Completed", "Completed", "Failed", "Completed", None]
+    counts = {ledger.LAUNCHED: 7, ledger.PLANNED: 1, ledger.COMPLETED: 2}
+    assert run_progress(counts, statuses) == Progress(waiting=2, running=1, done=6, failed=1)

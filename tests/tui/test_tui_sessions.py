@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input
 from tui_support import app_for, launch, notifications, screen_text, server_sessions, wait_until
 
-from srcnet_tui.tui.panes.sessions import backoff_delay
+from srcnet_tui.tui.panes.sessions import RETRY_CAP_S, backoff_delay
 from srcnet_tui.tui.screens.modals import ConfirmModal, TextModal
 
 
@@ -123,10 +123,11 @@ async def test_lost_platform_shows_stale_then_recovers_without_crashing(local_se
         assert table(app).row_count == 1
 
 
-def test_backoff_doubles_and_is_capped():
+def test_backoff_doubles_and_is_capped_so_the_app_is_back_soon_after_the_platform():
     assert backoff_delay(2.0, 0) == 2.0
-    assert backoff_delay(2.0, 3) == 16.0
-    assert backoff_delay(2.0, 50) == 60.0
+    assert backoff_delay(2.0, 2) == 8.0
+    assert backoff_delay(2.0, 50) == 15.0  # a remote site
+    assert backoff_delay(2.0, 50, RETRY_CAP_S["local"]) == 5.0
 
 
 async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
@@ -159,3 +160,34 @@ async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
         now[0] = NOW + timedelta(seconds=6)  # three intervals, and more than five seconds, without an answer
         await wait_until(pilot, lambda: f"stale since {NOW:%H:%M:%S}" in screen_text(app), timeout_s=5)
         assert table(app).row_count == 8
+
+
+async def test_while_stale_the_header_counts_down_to_the_next_try_and_its_key_tries_now(tmp_path):
+    from tui_snapshot_data import PinnedClient, PinnedPlatform
+    from tui_support import local_settings
+
+    from srcnet_tui.core.errors import Unreachable
+    from srcnet_tui.tui.app import SrcnetApp
+
+    class GoneAfterFirstPoll(PinnedClient):
+        asked = 0
+
+        async def list_sessions(self, type=None, status=None):
+            self.asked += 1
+            if self.asked > 1:
+                raise Unreachable("http://127.0.0.1:1/skaha/v1/session: no answer")
+            return await super().list_sessions()
+
+    platform = PinnedPlatform()
+    client = platform._client = GoneAfterFirstPoll()
+    keymap = {"sessions.refresh": "ctrl+g"}  # the header names the key as remapped
+    app = SrcnetApp(local_settings(tmp_path), platform=platform, keymap=keymap, poll_interval=30.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 8)
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: "retrying in 30 s — ctrl+g now" in screen_text(app).splitlines()[0])
+        await wait_until(pilot, lambda: "retrying in 29 s" in screen_text(app), message="the countdown")
+        assert "stale since" in screen_text(app).splitlines()[0]
+        asked = client.asked
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: client.asked == asked + 1, message="a try at once")

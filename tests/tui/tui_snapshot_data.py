@@ -71,6 +71,9 @@ class PinnedPlatform:
     async def credential(self) -> CredentialStatus:
         return CredentialStatus("local")
 
+    async def reconnect(self) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass
 
@@ -78,4 +81,5 @@ class PinnedPlatform:
 def pinned_app(state_dir: Path, **options) -> SrcnetApp:
     settings = Settings("local", None, None, None, state_dir, "test")
     options.setdefault("poll_interval", 60.0)
-    return SrcnetApp(settings, platform=PinnedPlatform(), clock=lambda: NOW, keymap={}, **options)
+    options.setdefault("keymap", {})
+    return SrcnetApp(settings, platform=PinnedPlatform(), clock=lambda: NOW, **options)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from conftest import wait_for_async
+from conftest import FIXTURES, wait_for_async
 
 from srcnet_tui.core.settings import Settings
 from srcnet_tui.core.skaha import LaunchSpec, SkahaClient
@@ -48,3 +49,16 @@ def screen_text(app) -> str:
 
 def notifications(app) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+def seed_folder(tmp_path: Path, tasks: int = 2) -> Path:
+    """The seed's config.ini, unchanged, with the files it names (a stand-in cube, parameter files)."""
+    seed = FIXTURES / "seed"
+    folder = tmp_path / "project"
+    (folder / "parameter_files").mkdir(parents=True)
+    shutil.copy(seed / "config.ini", folder)
+    shutil.copy(seed / "sofia.par", folder)
+    (folder / "sofia_test_datacube.fits").write_bytes(b"")
+    for i in range(tasks):
+        shutil.copy(seed / "sofia.par", folder / "parameter_files" / f"sofia_{i}.par")
+    return folder

@@ -111,6 +111,68 @@ def test_merge_keeps_exactly_one_row_per_true_source(tmp_path_factory, seed, cou
         assert region.x_min - 0.5 <= row["x"] <= region.x_max + 0.5 and region.z_min - 0.5 <= row["z"] <= region.z_max + 0.5
 
 
+def seen_whole_somewhere(source: dict, regions: list[Region], shape) -> bool:
+    """Whether some region holds the source without any inner region edge touching it."""
+    for region in regions:
+        inner_ok = all(
+            (region.axis(a)[0] == 0 or source["bbox"][2 * a] > region.axis(a)[0])
+            and (region.axis(a)[1] == shape[a] - 1 or source["bbox"][2 * a + 1] < region.axis(a)[1])
+            for a in range(3)
+        )
+        if inner_ok:
+            return True
+    return False
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 10**6), st.sampled_from([(2, 2, 1), (3, 1, 2), (2, 2, 2), (3, 3, 1)]))
+def test_sources_wider_than_the_overlap_are_kept_once_and_flagged(tmp_path_factory, seed, counts):
+    rng = random.Random(seed)
+    shape, overlap = (200, 180, 60), (12, 8)
+    sources = true_sources(rng, shape, count=14, max_size=40, separation=42.0)  # many wider than the overlap
+    folder = tmp_path_factory.mktemp("cats")
+    catalogues = split_run_catalogues(folder, shape, counts, overlap, sources, rng)
+    result = merge_catalogues(catalogues, shape)
+    assert sorted(row["f_sum"] for row in result.rows) == sorted(s["flux"] for s in sources)  # none lost, none twice
+    regions = [c.region for c in catalogues]
+    for row in result.rows:
+        truth = next(s for s in sources if s["flux"] == row["f_sum"])
+        assert (row["merge_flag"] == "cut") == (not seen_whole_somewhere(truth, regions, shape))
+    assert result.flagged_at_edges == sum(row["merge_flag"] == "cut" for row in result.rows)
+    assert result.read == len(result.rows) + result.dropped_at_edges + result.dropped_duplicates + result.stitched
+    assert [row["id"] for row in result.rows] == list(range(1, len(result.rows) + 1))
+    written = write_merged(result, folder / "merged.csv").read_bytes()
+    assert b"\r" not in written and written.count(b"\n") == len(result.rows) + 1
+
+
+def test_a_blend_and_its_components_are_one_source_kept_from_the_better_task(tmp_path):
+    """Task 1 saw two close sources as one blend; task 2, with more context, saw them apart."""
+    left, right = Region(0, 99, 0, 99, 0, 9), Region(60, 199, 0, 99, 0, 9)
+    base = {"name": "s", "z": 4.0, "z_min": 2, "z_max": 6, "flag": 0}
+    blend = {**base, "id": 1, "x": 80.0, "y": 50.0, "x_min": 72, "x_max": 88, "y_min": 45, "y_max": 55, "f_sum": 3.0}
+    parts = [
+        {**base, "id": 1, "x": 76.0, "y": 50.0, "x_min": 72, "x_max": 79, "y_min": 45, "y_max": 55, "f_sum": 1.0},
+        {**base, "id": 2, "x": 85.0, "y": 50.0, "x_min": 82, "x_max": 88, "y_min": 46, "y_max": 54, "f_sum": 2.0},
+    ]
+    write_sofia_xml(tmp_path / "a.xml", [blend])  # 80 is 19 px from left's inner edge x=99
+    write_sofia_xml(tmp_path / "b.xml", parts)  # 76 and 85 are 16 and 25 px from right's inner edge x=60
+    catalogues = [TaskCatalogue(1, left, tmp_path / "a.xml"), TaskCatalogue(2, right, tmp_path / "b.xml")]
+    result = merge_catalogues(catalogues, (200, 100, 10))
+    assert sorted(row["f_sum"] for row in result.rows) == [1.0, 2.0]  # never the blend beside a component
+    assert (result.dropped_duplicates, result.merged) == (1, 1)
+
+
+def test_sources_close_in_position_but_apart_in_extent_are_both_kept(tmp_path):
+    """Two tasks' copies 2 px apart whose boxes barely touch are two sources, not one."""
+    left, right = Region(0, 99, 0, 99, 0, 9), Region(60, 199, 0, 99, 0, 9)
+    base = {"name": "s", "z": 4.0, "z_min": 0, "z_max": 9, "flag": 0, "y_min": 40, "y_max": 60}
+    write_sofia_xml(tmp_path / "a.xml", [{**base, "id": 1, "x": 79.0, "y": 50.0, "x_min": 70, "x_max": 80, "f_sum": 1.0}])
+    write_sofia_xml(tmp_path / "b.xml", [{**base, "id": 1, "x": 81.0, "y": 50.0, "x_min": 80, "x_max": 90, "f_sum": 2.0}])
+    catalogues = [TaskCatalogue(1, left, tmp_path / "a.xml"), TaskCatalogue(2, right, tmp_path / "b.xml")]
+    result = merge_catalogues(catalogues, (200, 100, 10))
+    assert sorted(row["f_sum"] for row in result.rows) == [1.0, 2.0]
+
+
 def test_source_at_the_cube_edge_is_kept_though_flagged(tmp_path):
     region_a, region_b = Region(0, 59, 0, 49, 0, 9), Region(40, 99, 0, 49, 0, 9)
     at_cube_edge = {"name": "a", "id": 1, "x": 10.0, "y": 0.5, "z": 4.0, "x_min": 8, "x_max": 12, "y_min": 0,
@@ -123,19 +185,21 @@ def test_source_at_the_cube_edge_is_kept_though_flagged(tmp_path):
     assert [row["name"] for row in result.rows] == ["a"] and result.dropped_at_edges == 0
 
 
-def test_flag_only_catalogue_drops_copies_cut_by_an_inner_edge(tmp_path):
-    """Without bounding boxes, the edge flag and the nearest edge decide (PyBDSF-style CSV)."""
+def test_flag_only_catalogue_drops_cut_copies_seen_whole_and_flags_the_rest(tmp_path):
+    """Without bounding boxes, the edge flag and the nearest edge decide what is cut; positions match."""
     left, right = Region(0, 59, 0, 49, 0, 0), Region(40, 99, 0, 49, 0, 0)
-    (tmp_path / "l.csv").write_text("id,x,y,f_sum,flag\n1,58.5,20,7.0,1\n2,45.0,30,3.0,0\n3,10,0.5,9.0,1\n")
-    (tmp_path / "r.csv").write_text("id,x,y,f_sum,flag\n1,55.0,20.2,7.5,0\n2,45.4,30.1,3.1,0\n")
+    (tmp_path / "l.csv").write_text("id,x,y,f_sum,flag\n1,58.5,20,7.0,1\n2,45.0,30,3.0,0\n3,10,0.5,9.0,1\n4,58,40,5.0,1\n")
+    (tmp_path / "r.csv").write_text("id,x,y,f_sum,flag\n1,56.0,20.2,7.5,0\n2,45.4,30.1,3.1,0\n")
     result = merge_catalogues(
         [TaskCatalogue(1, left, tmp_path / "l.csv"), TaskCatalogue(2, right, tmp_path / "r.csv")], (100, 50, 1)
     )
-    kept = sorted((row["task"], row["id"]) for row in result.rows)
-    # 1/1 is cut by the inner edge x=59 → right's copy; 2 is in both → left's copy, 14.6 px from the
-    # inner edge x=59 vs right's 5.4 px from x=40; 1/3 touches the cube's edge y=0 → kept.
-    assert kept == [(1, 2), (1, 3), (2, 1)]
-    assert (result.dropped_at_edges, result.dropped_duplicates) == (1, 1)
+    kept = sorted((row["task"], row["task_id"], row["merge_flag"]) for row in result.rows)
+    # 1/1 is cut by the inner edge x=59 and right saw it whole → right's copy; 2 is in both → left's
+    # copy, 14.6 px from the inner edge x=59 vs right's 5.4 px from x=40; 1/3 touches the cube's edge
+    # y=0 → kept whole; 1/4 is cut and nobody saw it whole → kept, flagged.
+    assert kept == [(1, 2, ""), (1, 3, ""), (1, 4, "cut"), (2, 1, "")]
+    assert (result.dropped_at_edges, result.dropped_duplicates, result.flagged_at_edges, result.merged) == (1, 1, 1, 2)
+    assert sorted(row["id"] for row in result.rows) == [1, 2, 3, 4]
 
 
 def test_close_pair_in_one_task_is_not_merged(tmp_path):

@@ -35,7 +35,7 @@ def test_seed_task_section_reads_unchanged_with_defaults(seed_dir):
     assert config.vos_dir == "/arc/projects/WALLABY_test/canfar-sofia/tasks"
     assert config.parameter_file == str(seed_dir / "sofia.par")
     assert config.image_file == str(seed_dir / "sofia_test_datacube.fits")
-    assert config.profile_log == "sofia_profile.txt"
+    assert config.profile_log == str(seed_dir / "sofia_profile.txt")  # resolved like every other path
     assert (config.cores, config.ram_gb, config.gpus) == (2, 8, 0)
     assert config.image == DEFAULT_IMAGE
     assert config.name == "sofia-task"
@@ -125,7 +125,7 @@ BASE = "[s]\nvos_dir = /arc/projects/p\nimage_file = /arc/projects/p/cube.fits\n
         ("image = sofia latest\n", "config.ini [s] image: must be a registry image"),
         ("overlap = -3\n", "config.ini [s] overlap: must be PIXELS or SPATIAL,SPECTRAL"),
         ("split = 2,2\n", "config.ini [s] split: must be auto, NX,NY,NZ"),
-        ("profile_log = logs/p.txt\n", "config.ini [s] profile_log: must be a file name without folders"),
+        ("profile_log = logs/\n", "config.ini [s] profile_log: must name a file"),
         ("corse = 4\n", "config.ini [s] corse: unknown key"),
     ],
 )

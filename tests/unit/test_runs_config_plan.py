@@ -105,6 +105,38 @@ def test_parallel_plan_takes_par_files_sorted(seed_dir):
     assert plan_run(load_run_config(seed_dir / "config.ini", kind="parallel"), RUN).to_dict()["tasks"] == plan.to_dict()["tasks"]
 
 
+TWO_CORE_MACHINE = {"cores": {"options": [1, 2]}, "memoryGB": {"options": [1, 2, 4, 8, 16, 20]}, "gpus": {"options": []}}
+
+
+def test_unwritten_resources_are_fitted_to_what_the_platform_offers_and_said_once(seed_dir):
+    plan = plan_run(load_run_config(seed_dir / "config.ini", kind="parallel"), RUN, context=TWO_CORE_MACHINE)
+    assert all((t.cores, t.ram_gb) == (2, 20) for t in plan.tasks)
+    assert all(t.args[t.args.index("--threads") + 1] == "2" for t in plan.tasks)
+    assert plan.adjustments == [
+        "config.ini [sofia-parallel] cores: not set; the default 8 is not offered by the platform, "
+        "so each task asks for 2, the largest it offers below that",
+        "config.ini [sofia-parallel] ram: not set; the default 32 is not offered by the platform, "
+        "so each task asks for 20, the largest it offers below that",
+    ]
+    settings = {key: (value, note) for key, value, note in plan.config.describe()}
+    assert settings["cores"] == (2, "default 8 is not offered: the platform's largest below it")
+    assert plan.to_dict()["config"]["fitted"] == {"cores": 8, "ram": 32}
+
+
+def test_resources_the_user_wrote_are_checked_not_fitted(seed_dir):
+    path = seed_dir / "config.ini"
+    path.write_text(path.read_text() + "\ncores = 8\n")
+    with pytest.raises(
+        UsageError, match=r"config.ini \[sofia-parallel\] cores: 8 is not offered by the platform \(options: 1, 2\)"
+    ):
+        plan_run(load_run_config(path, kind="parallel"), RUN, context=TWO_CORE_MACHINE)
+
+
+def test_an_offered_default_is_kept_as_it_is(seed_dir):
+    plan = plan_run(load_run_config(seed_dir / "config.ini"), RUN, context=TWO_CORE_MACHINE)
+    assert (plan.tasks[0].cores, plan.tasks[0].ram_gb, plan.adjustments) == (2, 8, [])
+
+
 def test_parallel_plan_refuses_an_empty_folder(seed_dir):
     for path in (seed_dir / "parameter_files").glob("*.par"):
         path.unlink()
@@ -184,8 +216,11 @@ def test_resources_not_offered_by_the_platform_are_refused_by_key(seed_dir):
 
 def test_legacy_flat_context_is_understood(seed_dir):
     legacy = {"availableCores": [1, 2, 4], "availableRAM": [1, 2, 4, 16]}
+    assert plan_run(load_run_config(seed_dir / "config.ini"), RUN, context=legacy).tasks[0].ram_gb == 4
+    path = seed_dir / "config.ini"
+    path.write_text(path.read_text().replace("cmd_file = run.sh", "cmd_file = run.sh\nram = 8"))
     with pytest.raises(UsageError, match=r"ram: 8 is not offered by the platform \(options: 1, 2, 4, 16\)"):
-        plan_run(load_run_config(seed_dir / "config.ini"), RUN, context=legacy)
+        plan_run(load_run_config(path), RUN, context=legacy)
 
 
 def test_long_name_prefix_is_cut_to_fit_skaha(seed_dir):

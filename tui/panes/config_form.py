@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 from textual.widgets.input import Selection
 
 from srcnet_tui.core.errors import SrcnetError, UsageError
-from srcnet_tui.core.runs.plan import plan_run
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
@@ -78,10 +78,27 @@ def launch_question(plan: Any, draft: ConfigDraft, backend: str) -> str:
     return text + ("\nYour edits are saved to the file first." if draft.edited else "")
 
 
+def plan_of(config: Any, context: dict | None) -> Any:
+    """Core's plan of a valid config, named "preview" (run in a thread; the planner is imported then,
+    after the app's first frame)."""
+    from srcnet_tui.core.runs.plan import plan_run
+
+    return plan_run(config, "preview", context=context)
+
+
 def marked_field(error: SrcnetError) -> str | None:
     """The form field an error concerns: the key core named, when the form has it."""
     key = error.key if isinstance(error, UsageError) else None
     return key if key in EDITABLE else None
+
+
+class FieldList(VerticalScroll, inherit_bindings=False):
+    """The form's fields, scrolled to the focused one; ``up``/``down`` are the form's (next/previous
+    field), not a scroll that would leave the focus on a field out of view."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        b for b in VerticalScroll.BINDINGS if isinstance(b, Binding) and b.key not in ("up", "down")
+    ]
 
 
 class ConfigForm(ReportsWorkerErrors, Vertical):
@@ -110,7 +127,7 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         yield Static("No config open: press o to open a config.ini", id="runs-config-line")
         with Horizontal(id="runs-editor"):
             with Vertical(id="runs-form-box"):
-                yield VerticalScroll(id="runs-form")
+                yield FieldList(id="runs-form")
                 yield Static(id="runs-error")
             with Vertical(id="runs-plan-box"):
                 yield Static(id="runs-plan-summary")
@@ -138,13 +155,19 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
 
         self._unless_edits_would_be_lost(ask)
 
+    def unsaved_edits(self) -> str | None:
+        """What the user would lose: a sentence naming the file and section, or None when all is saved."""
+        if self.draft is None or not self.draft.edited:
+            return None
+        return f"Your edits to {self.draft.path.name} [{self.draft.section}] are not saved (ctrl+s saves them)."
+
     def _unless_edits_would_be_lost(self, then: Any) -> None:
         """``then()`` at once, or after the user agreed to drop edits the file does not hold yet."""
-        if self.draft is None or not self.draft.edited:
+        unsaved = self.unsaved_edits()
+        if unsaved is None:
             then()
             return
-        body = f"Your edits to {self.draft.path.name} [{self.draft.section}] are not saved (ctrl+s saves them).\nDrop them?"
-        confirm(self.app, "Unsaved edits", body, then)
+        confirm(self.app, "Unsaved edits", f"{unsaved}\nDrop them?", then)
 
     def switch_kind(self) -> None:
         """Task or parallel: the section edited and the plan follow (unsaved edits asked about first)."""
@@ -166,13 +189,12 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
             return
         self.draft = draft
         await self._build_form(draft)
-        self._show_config_line()
-        self.edit()
+        self._show_config_line()  # the focus stays where it was: ``e`` edits, ``L`` launches
         self._show_check(None)
         await self.preview()
 
     async def _build_form(self, draft: ConfigDraft) -> None:
-        form = self.query_one("#runs-form", VerticalScroll)
+        form = self.query_one("#runs-form", FieldList)
         await form.remove_children()
         rows = []
         for key in EDITABLE:
@@ -204,7 +226,7 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         """Into the form (up/down or tab/shift+tab move between fields; escape leaves)."""
         fields = self.fields
         if fields:
-            self.call_after_refresh(self.edit_field, fields[0])
+            self.edit_field(fields[0])
 
     def action_field(self, step: int) -> None:
         """Up/down between the form's fields."""
@@ -217,9 +239,10 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         """Focus a field with its text selected, so that typing replaces it and an arrow key keeps it.
 
         Done at once (``focus()`` waits for a refresh, and a select-on-focus then would swallow the
-        first keys typed): the keys that follow go to this field.
+        first keys typed): the keys that follow go to this field, and it is scrolled into view.
         """
         self.screen.set_focus(field)
+        self.query_one(FieldList).scroll_to_widget(field, animate=False, immediate=True)
         field.selection = Selection(0, len(field.value))
 
     def action_leave_form(self) -> None:
@@ -271,7 +294,7 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         config = self.config
         try:
             context = await runs_adapter.platform_context(services(self).platform)
-            plan, problem = await asyncio.to_thread(plan_run, config, "preview", context=context), None
+            plan, problem = await asyncio.to_thread(plan_of, config, context), None
         except SrcnetError as exc:
             plan, problem = None, exc
         if config is not self.config:

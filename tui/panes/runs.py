@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widgets import Input
 
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.panes.config_form import ConfigForm, launch_question
@@ -31,6 +33,7 @@ class RunsPane(Vertical):
         ("t", "kind", "Task/parallel", False),
         ("ctrl+s", "save", "Save"),
         ("L", "launch", "Launch"),
+        priority=("edit",),
     )
     PARTS = (ConfigForm, RunsLedger)
     """The widgets whose keys help lists with the pane's."""
@@ -54,6 +57,9 @@ class RunsPane(Vertical):
         self.form.ask_open()
 
     def action_edit(self) -> None:
+        """Into the form's first field, at once: the keys typed right after ``e`` are the field's."""
+        if isinstance(self.screen.focused, Input):
+            raise SkipAction  # an "e" typed in a field
         self.form.edit()
 
     def action_kind(self) -> None:

@@ -20,7 +20,7 @@ from textual.widgets import DataTable
 
 from srcnet_tui.core.errors import SrcnetError, Unreachable
 from srcnet_tui.core.runs import ledger as L
-from srcnet_tui.core.skaha_rules import PENDING
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, RUNNING, TERMINATING
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.messages import ShowRunSessions, ShowRunUsage
@@ -52,14 +52,17 @@ class Progress:
 
 def run_progress(counts: dict[str, int], launched_statuses: list[str | None]) -> Progress:
     """The ledger's per-state task counts, with each launched task's session status from the last
-    poll (None: not seen yet). A launched task counts as running only once its session has started."""
-    started = sum(1 for status in launched_statuses if status not in (None, PENDING))
-    not_started = counts.get(L.LAUNCHED, 0) - started
+    poll (None: not seen yet). A launched task counts as running only while its session runs; one
+    whose session has ended but is not collected yet counts by how it ended (not as running)."""
+    running = sum(1 for status in launched_statuses if status in (RUNNING, TERMINATING))
+    ended_ok = launched_statuses.count(COMPLETED)
+    ended_failed = launched_statuses.count(FAILED)
+    not_started = counts.get(L.LAUNCHED, 0) - running - ended_ok - ended_failed
     return Progress(
         waiting=counts.get(L.PLANNED, 0) + counts.get(L.LAUNCHING, 0) + not_started,
-        running=started,
-        done=sum(counts.get(state, 0) for state in L.SUCCESS_STATES),
-        failed=counts.get(L.FAILED, 0) + counts.get(L.LOST, 0),
+        running=running,
+        done=sum(counts.get(state, 0) for state in L.SUCCESS_STATES) + ended_ok,
+        failed=counts.get(L.FAILED, 0) + counts.get(L.LOST, 0) + ended_failed,
     )
 
 

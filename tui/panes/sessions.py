@@ -2,19 +2,25 @@
 
 Polling follows dolphie: one worker loop asks for the session list, applies it, then waits before
 asking again, so polls never overlap however slow the platform is. While the platform is
-unreachable the wait doubles up to a minute and the header says "stale since" the last good poll;
-``ctrl+r`` polls at once, ``f`` freezes the table (and stops polling) until pressed again.
+unreachable the wait doubles up to a cap short enough that the app is back soon after the platform
+(5 s for the local server, 15 s for a remote site), and the header says "stale since" the last good
+poll and when the next try is; ``ctrl+r`` polls at once, ``f`` freezes the table (and stops
+polling) until pressed again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
@@ -26,19 +32,22 @@ from srcnet_tui.core.models import parse_events
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents
 from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.screens.help import key_text
 from srcnet_tui.tui.screens.modals import TextModal, confirm
 from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.sessions_table import SessionsTable, run_of
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
-MAX_BACKOFF_S = 60.0
+RETRY_CAP_S = {"local": 5.0}
+"""Longest wait between polls while the platform is unreachable, by backend (others: REMOTE_RETRY_CAP_S)."""
+REMOTE_RETRY_CAP_S = 15.0
 LATE_AFTER_INTERVALS = 3
 """A poll that has not come back after this many intervals marks the data stale before it fails."""
 
 
-def backoff_delay(interval: float, failures: int) -> float:
+def backoff_delay(interval: float, failures: int, cap_s: float = REMOTE_RETRY_CAP_S) -> float:
     """Seconds to wait before the next poll: the interval, doubled per consecutive failure, capped."""
-    return Backoff(first_s=interval, cap_s=max(interval, MAX_BACKOFF_S)).pause(failures)
+    return Backoff(first_s=interval, cap_s=max(interval, cap_s)).pause(failures)
 
 
 def details_text(session: Any) -> Table:
@@ -87,6 +96,7 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         ("C", "sort('cpu')", "Sort by cores used", False),
         ("M", "sort('ram')", "Sort by RAM used", False),
         ("escape", "clear_filter", "Clear filter", False),
+        priority=("filter",),
     )
 
     frozen: reactive[bool] = reactive(False)
@@ -97,6 +107,8 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         self.failures = 0
         self.polls = 0
         self._wake = asyncio.Event()
+        self._next_poll_at: float | None = None
+        """When the loop polls again (``time.monotonic``), while it waits; None while a poll is out."""
 
     def compose(self) -> ComposeResult:
         yield SessionsTable(services(self).clock, id="sessions-table")
@@ -113,21 +125,27 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         self.query_one("#sessions-filter").display = False
         self._update_summary()
         self.poll_loop()
-        self.set_interval(1.0, self._mark_stale_when_late)
+        self.set_interval(1.0, self._every_second)
 
     # ---- polling -------------------------------------------------------------------------------
 
     @work(exclusive=True, group="sessions-poll", exit_on_error=False, description="poll sessions")
     async def poll_loop(self) -> None:
         """Poll, apply, wait (longer after each failure); never two polls at once."""
+        cap_s = RETRY_CAP_S.get(services(self).settings.backend, REMOTE_RETRY_CAP_S)
         while True:
             if not self.frozen:
                 await self.poll_once()
             self._wake.clear()
+            delay = backoff_delay(self.interval, self.failures, cap_s)
+            self._next_poll_at = time.monotonic() + delay
+            self._show_retry()
             try:
-                await asyncio.wait_for(self._wake.wait(), backoff_delay(self.interval, self.failures))
+                await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
                 pass
+            self._next_poll_at = None
+            self._show_retry()
 
     async def poll_once(self) -> None:
         platform = services(self).platform
@@ -163,6 +181,27 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
             else:
                 self.notify(error_line(exc), title="Sessions: cannot poll", severity="warning")
         self.failures += 1
+
+    def _every_second(self) -> None:
+        self._mark_stale_when_late()
+        self._show_retry()
+
+    def _show_retry(self) -> None:
+        """While the data is stale, the header counts down to the next try and names the key that tries now."""
+        try:
+            header = services(self).status_header
+        except NoMatches:  # the app is closing and has already removed its header
+            return
+        header.retry_key = self._refresh_key()
+        if header.stale_since is None or self._next_poll_at is None:
+            header.retry_in_s = None
+        else:
+            header.retry_in_s = max(0, math.ceil(self._next_poll_at - time.monotonic()))
+
+    def _refresh_key(self) -> str:
+        """The key that polls now, as the user's keymap has it."""
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "sessions.refresh")
+        return key_text(binding, self.app._keymap)
 
     def _mark_stale_when_late(self) -> None:
         """A hung platform (no answer, no error yet) shows as stale within a few intervals, not after
@@ -265,10 +304,13 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         self._wake.set()
 
     def action_filter(self) -> None:
+        """Into the filter line, at once: the keys typed right after ``/`` are the filter's."""
         box = self.query_one("#sessions-filter", Input)
+        if box.has_focus:
+            raise SkipAction  # a "/" typed in the filter itself
         box.value = self.table.filter_text
         box.display = True
-        box.focus()
+        self.screen.set_focus(box)  # at once, not after a refresh: the keys typed next are already queued
 
     def action_clear_filter(self) -> None:
         self.apply_filter("")

@@ -7,6 +7,9 @@ run of the ledger (its collected logs, with the cores each task requested); core
 them, up to eight, until one is marked). Live: every poll of the Sessions pane adds each running
 session's ``cpuCoresInUse``/``ramInUse`` to a bounded history, drawn while the pane is visible.
 ``v`` switches the charts between the two.
+
+pandas, plotext and :mod:`srcnet_tui.core.usage` are imported when the pane first needs them (logs
+to read, charts to draw), not before the app's first frame.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -24,9 +27,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
-from srcnet_tui.core import usage
 from srcnet_tui.core.skaha_rules import RUNNING
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
@@ -34,6 +35,9 @@ from srcnet_tui.tui.screens.modals import PromptModal, prompt
 from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
 
 USAGE_COLUMNS = (
     ("mark", " "), ("run", "Name"), ("wall", "Wall s"), ("cpu", "CPU %"), ("peak", "Peak %"),
@@ -112,9 +116,7 @@ class UsagePane(ReportsWorkerErrors, Vertical):
         yield Static("No logs open: press o to open a folder of profile logs (v shows live use)", id="usage-source")
         yield KeyedTable(USAGE_COLUMNS, id="usage-runs", classes="empty")  # the charts take the room until logs are open
         yield Static(id="usage-total")
-        with Horizontal(id="usage-charts"):
-            yield PlotextPlot(id="usage-cpu")
-            yield PlotextPlot(id="usage-mem")
+        yield Horizontal(id="usage-charts")  # the charts come with the first draw (see charts())
 
     @property
     def table(self) -> KeyedTable:
@@ -174,6 +176,8 @@ class UsagePane(ReportsWorkerErrors, Vertical):
     def _read(paths: list[Path], tasks: list[Any], cores: float | None) -> tuple[Any, dict, Any]:
         """Load and aggregate; a run's rows are named after its tasks and given the cores each requested
         (unless the user set one number for all with ``c``)."""
+        from srcnet_tui.core import usage
+
         result = usage.load(paths, names={str(t.path): t.name for t in tasks})
         requested = {t.name: t.cores for t in tasks if t.cores} if cores is None and tasks else cores
         return result, usage.aggregate(result.runs, cores=requested), usage.timeseries(result.runs)
@@ -227,7 +231,7 @@ class UsagePane(ReportsWorkerErrors, Vertical):
                 history = self.live.setdefault(session.id, deque(maxlen=LIVE_SAMPLES))
                 history.append((stamp, session.cores_in_use, session.ram_in_use_gb or 0.0))
                 self.live_names[session.id] = session.name
-        if self.live_view and self.is_visible_pane():
+        if self.live_view:
             self.draw()
 
     def is_visible_pane(self) -> bool:
@@ -246,8 +250,20 @@ class UsagePane(ReportsWorkerErrors, Vertical):
 
     # ---- charts ----------------------------------------------------------------------------------
 
+    def charts(self) -> tuple[PlotextPlot, PlotextPlot]:
+        """The CPU and memory charts, mounted the first time they are drawn (plotting is imported then)."""
+        from textual_plotext import PlotextPlot
+
+        box = self.query_one("#usage-charts", Horizontal)
+        if not box.children:
+            box.mount(PlotextPlot(id="usage-cpu"), PlotextPlot(id="usage-mem"))
+        return box.query_one("#usage-cpu", PlotextPlot), box.query_one("#usage-mem", PlotextPlot)
+
     def draw(self) -> None:
-        cpu, mem = self.query_one("#usage-cpu", PlotextPlot), self.query_one("#usage-mem", PlotextPlot)
+        """Redraw the charts of the pane being looked at (a hidden pane is drawn when it is shown)."""
+        if not self.is_visible_pane():
+            return
+        cpu, mem = self.charts()
         for chart in (cpu, mem):
             chart.plt.clear_data()
             chart.plt.clear_figure()

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from srcnet_tui.core.keymap_file import keymap_file
+from srcnet_tui.tui.wording import shown_path
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space", "ctrl+backslash": "ctrl+\\"}
 
@@ -54,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(bindings_table(self._sections, self._keymap))
-            yield Label(f'Remap keys in {keymap_file()} (id = "keys").  escape closes.', classes="dialog-hint")
+            yield Label(f'escape closes · remap keys in {shown_path(keymap_file())} (id = "keys")', classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

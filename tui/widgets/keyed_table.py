@@ -97,6 +97,20 @@ class KeyedTable(DataTable):
                 self._write(key, cells, stats)
             self.move_cursor_to(keep)
 
+    def action_scroll_home(self) -> None:
+        """``home`` goes to the first row (DataTable's own scrolls to the first column)."""
+        if self.cursor_type == "row":
+            self.action_scroll_top()
+        else:
+            super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        """``end`` goes to the last row (DataTable's own scrolls to the last column)."""
+        if self.cursor_type == "row":
+            self.action_scroll_bottom()
+        else:
+            super().action_scroll_end()
+
     def move_cursor_to(self, key: str | None) -> None:
         if key in self._shown:
             self.move_cursor(row=self.get_row_index(key), animate=False)

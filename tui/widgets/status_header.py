@@ -43,24 +43,44 @@ class StatusHeader(Widget):
     stale_since: reactive[datetime | None] = reactive(None)
     """Time of the last good poll while the platform is unreachable; None when data is fresh."""
     frozen: reactive[bool] = reactive(False)
+    retry_in_s: reactive[int | None] = reactive(None)
+    """Seconds until the next poll while stale; None while a poll is out (or the data is fresh)."""
+    retry_key: reactive[str] = reactive("ctrl+r")
+    """The key that polls at once (as remapped)."""
 
     def render(self) -> Text:
-        text = Text.assemble(("srcnet-tui", "bold"), " │ ", (self.site, "bold cyan"))
-        if self.user:
-            text.append(f" │ {self.user}")
-        if self.credential:
-            style = "bold red" if self.credential_warning else ""
-            text.append(" │ cred ")
-            text.append(self.credential, style=style)
-        text.append(" │ ")
-        text.append_text(self._poll_state())
+        """The longest version that fits the width: the user gives way first, then the retry hint
+        shortens, then the credential goes; the poll state always shows."""
+        parts = self._parts()
+        name, rest = parts[0], parts[1:]
+        without_user = [name, *rest[1:]] if self.user else parts
+        candidates = [(parts, True), (without_user, True), (without_user, False), ([name], True)]
+        for shown, long in candidates:
+            text = Text(" │ ").join([*shown, self._poll_state(long)])
+            if text.cell_len <= self.size.width - 2:
+                return text
         return text
 
-    def _poll_state(self) -> Text:
+    def _parts(self) -> list[Text]:
+        """Name and site, the user (when known), the credential (when known)."""
+        parts = [Text.assemble(("srcnet-tui", "bold"), " │ ", (self.site, "bold cyan"))]
+        if self.user:
+            parts.append(Text(self.user))
+        if self.credential:
+            style = "bold red" if self.credential_warning else ""
+            parts.append(Text.assemble("cred ", (self.credential, style)))
+        return parts
+
+    def _poll_state(self, long: bool = True) -> Text:
         if self.frozen:
             return Text("FROZEN (f)", style="bold reverse yellow")
         if self.stale_since is not None:
-            return Text(f"stale since {self.stale_since:%H:%M:%S}", style="bold reverse red")
+            text = Text(f"stale since {self.stale_since:%H:%M:%S}", style="bold reverse red")
+            if self.retry_in_s is None:
+                return text.append(" · retrying…", style="bold")
+            if long:
+                return text.append(f" · retrying in {self.retry_in_s} s — {self.retry_key} now", style="bold")
+            return text.append(f" · retry {self.retry_in_s} s, {self.retry_key}", style="bold")
         if self.updated_at is not None:
             return Text(f"updated {self.updated_at:%H:%M:%S}", style="dim")
         return Text("connecting…", style="dim")
