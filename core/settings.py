@@ -49,6 +49,13 @@ class Settings:
     cert: Path | None
     state_dir: Path
     reason: str
+    site: str = ""
+    """The site's name (``local``, ``canfar`` or a configured SRCNet site); empty means the backend's name."""
+
+    @property
+    def site_name(self) -> str:
+        """The name runs record and are resumed at."""
+        return self.site or self.backend
 
     def describe(self) -> str:
         """One line for stderr / the TUI header; never includes the token or certificate content."""

@@ -46,6 +46,8 @@ class TaskOutputs:
     profile_log: str
     finder_log: str
     catalogues: tuple[str, ...]
+    products: tuple[str, ...] = ()
+    """Globs of the products to bring back; empty: every file that is not a cube, mask or cubelet."""
 
     @property
     def summary(self) -> str:
@@ -68,11 +70,19 @@ class TaskOutputs:
             "summary": self.summary,
             "finder_log": self.finder_log,
             "catalogues": list(self.catalogues),
+            **({"products": list(self.products)} if self.products else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskOutputs:
-        return cls(data["directory"], data["filename"], data["profile_log"], data["finder_log"], tuple(data["catalogues"]))
+        return cls(
+            data["directory"],
+            data["filename"],
+            data["profile_log"],
+            data["finder_log"],
+            tuple(data["catalogues"]),
+            tuple(data.get("products", ())),
+        )
 
 
 @dataclass(frozen=True)
