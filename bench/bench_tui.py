@@ -55,6 +55,12 @@ class StaticClient:
     async def list_sessions(self, type=None, status=None):
         return parse_sessions(self.payload)
 
+    async def context(self):
+        return {}
+
+    async def stats(self):
+        return {}
+
     async def aclose(self):
         pass
 
@@ -84,7 +90,7 @@ async def measure_polls(sessions: int, polls: int, log_lines: int, state_dir: Pa
     app = bench_app(payload, log_lines, state_dir)
     async with app.run_test(size=(100, 40)) as pilot:
         table = app.query_one("#sessions-table")
-        while table.row_count < sessions:
+        while len(table.sessions) < sessions:
             await pilot.pause(0.05)
         await pilot.pause(0.2)
         apply_ms, total_ms, cells = [], [], []

@@ -83,6 +83,9 @@ def credential_status(settings: Settings) -> CredentialStatus:
         return _timed("token", jwt_expiry(settings.token), "token")
     if settings.cert:
         return _cert_status(Path(settings.cert))
+    if settings.site and settings.site != "canfar":
+        hint = f"add token_file (or token, cert) to [sites.{settings.site}] in the config file, or give --token"
+        return CredentialStatus("none", problem=f"no credential for site {settings.site}: {hint}")
     return CredentialStatus("none", problem="no CANFAR credential: give --token or --cert, or run cadc-get-cert")
 
 

@@ -5,6 +5,9 @@ strings have been ``"8.59"``, ``"8G"``, ``"4Gi"``, ``"101Mi"``, ``"561m"`` and `
 omitted when null; statuses were renamed (``Succeeded``/``Error``); ``coresInUse`` became
 ``cpuCoresInUse``. Everything above this module sees one :class:`Session` with numbers in fixed
 units (cores, decimal GB) and current status names, and never a ``KeyError``.
+
+RAM is requested in GiB (``ram=2``) but reported in decimal GB (``"2.15"``): people see it in
+GiB, the unit they wrote, through :attr:`Session.requested_ram_gib` and :func:`format_gib`.
 """
 
 from __future__ import annotations
@@ -94,6 +97,18 @@ def parse_cores(value) -> float | None:
 def parse_gb(value) -> float | None:
     """Decimal GB from ``"8.59"`` (already GB), ``"8G"``, ``"4Gi"``, ``"101Mi"`` or ``"<none>"``."""
     return _scaled(value, _GB_UNITS)
+
+
+def gb_to_gib(gb: float | None) -> float | None:
+    """GiB in ``gb`` decimal GB: Skaha's ``"8.59"`` is the 8 GiB that was requested."""
+    return None if gb is None else gb * 1e9 / GIB
+
+
+def format_gib(gib: float | None) -> str:
+    """RAM as people wrote it: ``2`` for the 2 GiB Skaha lists as ``"2.15"``, ``0.11`` for 117 MiB, ``-`` if unknown."""
+    if gib is None:
+        return "-"
+    return f"{gib:.2f}".rstrip("0").rstrip(".")
 
 
 def parse_int(value) -> int | None:
@@ -187,6 +202,15 @@ class Session:
         )
 
     @property
+    def requested_ram_gib(self) -> float | None:
+        """The RAM request in GiB, the unit ``ram`` is given in."""
+        return gb_to_gib(self.requested_ram_gb)
+
+    @property
+    def ram_in_use_gib(self) -> float | None:
+        return gb_to_gib(self.ram_in_use_gb)
+
+    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
@@ -211,10 +235,17 @@ class Session:
             "cpuCoresInUse": self.cores_in_use,
             "ramInUse": self.ram_in_use_gb,
             "isFixedResources": self.is_fixed,
+            "requestedRAMGiB": _rounded(self.requested_ram_gib),
+            "ramInUseGiB": _rounded(self.ram_in_use_gib),
         }
         merged = {**{k: v for k, v in self.raw.items() if k != "coresInUse"}, **parsed}
         ordered = {k: merged.pop(k) for k in SKAHA_FIELD_ORDER if k in merged}
         return {**ordered, **merged}
+
+
+def _rounded(gib: float | None) -> float | None:
+    """GiB to the precision Skaha's two-decimal GB carries, so 8.59 GB is 8.0 GiB, not 8.0001."""
+    return None if gib is None else round(gib, 2)
 
 
 def parse_sessions(data) -> list[Session]:

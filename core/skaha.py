@@ -48,6 +48,7 @@ import httpx
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, NotFound, Rejected, SrcnetError, Unreachable, UsageError
 from srcnet_tui.core.models import Session, parse_sessions
+from srcnet_tui.core.pending import explain_pending
 from srcnet_tui.core.skaha_rules import (
     CREATE_ID_ENV,
     DEFAULT_REGISTRIES,
@@ -473,7 +474,20 @@ class SkahaClient:
         await self._request("DELETE", f"session/{_safe_id(session_id)}")
 
     async def renew(self, session_id: str) -> None:
-        await self._request("POST", f"session/{_safe_id(session_id)}", {"action": "renew"})
+        """Extend a session's expiry; one line of ours when Skaha refuses because it has no running job."""
+        try:
+            await self._request("POST", f"session/{_safe_id(session_id)}", {"action": "renew"})
+        except Rejected as refused:
+            if "no active job" not in str(refused).lower():
+                raise
+            raise Rejected(await self._why_not_renewable(session_id)) from None
+
+    async def _why_not_renewable(self, session_id: str) -> str:
+        """What Skaha's "No active job" means for this session: it has ended, or it is still queued."""
+        session = await self.get(session_id)  # NotFound when it has vanished too
+        if session.is_terminal:
+            return f"session {session_id}: already {session.status}, so there is nothing to renew (only a Running session can be)"
+        return f"session {session_id}: {session.status}, not Running yet; renew it once it runs"
 
     async def stats(self) -> dict:
         return await self._json("session", {"view": "stats"})
@@ -696,6 +710,10 @@ class SyncSkaha:
 
     def context(self) -> dict:
         return self._run(self._client.context())
+
+    def pending_reasons(self, sessions: list[Session]) -> dict[str, str]:
+        """:func:`srcnet_tui.core.pending.explain_pending` for a listing: the client's reason per Pending session."""
+        return self._run(explain_pending(self._client, sessions))
 
     def close(self) -> None:
         if not self._loop.is_closed():

@@ -325,6 +325,8 @@ def _run_metrics(run: RunProfile, cores: float | None) -> dict:
     rusage = summary.get("rusage_tree") or summary.get("rusage")
     if rusage:
         row["rusage_cpu_hours"] = round((rusage["user_s"] + rusage["system_s"]) / 3600, 9)
+        if rusage.get("max_rss_mib") is not None:
+            row["rusage_max_rss_mib"] = rusage["max_rss_mib"]  # the kernel's peak of its largest process
     if cores:
         alloc = cores * float(wall) / 3600
         row.update(
@@ -384,9 +386,10 @@ def makespan_s(rows: list[dict]) -> float:
 def timeseries(runs: list[RunProfile], step_s: float | None = None, points: int = 300) -> pd.DataFrame:
     """CPU and memory of every run on a common grid of elapsed time, for charts.
 
-    Columns ``run``, ``t`` (end of each step, seconds since the run started), ``cpu`` (average %
-    of one core over the step, so areas still add up to CPU time) and ``mem`` (peak MiB in the
-    step). Without ``step_s`` the step gives about ``points`` points for the longest run.
+    Columns ``run``, ``t`` (end of each step, seconds since the run started), ``cpu`` (the highest
+    % of one core any sample measured during the step) and ``mem`` (peak MiB in the step): however
+    coarse the grid, the chart tops at the peaks :func:`aggregate` reports. Without ``step_s`` the
+    step gives about ``points`` points for the longest run.
     """
     longest = max((float(r.column("elapsed_time")[-1]) for r in runs), default=0.0)
     step = step_s or max(longest / points, 1e-3)
@@ -401,14 +404,28 @@ def _resample(run: RunProfile, step: float) -> pd.DataFrame:
     edges = np.arange(0.0, t[-1] + step, step)
     if len(edges) < 2:
         edges = np.array([0.0, step])
-    used = np.concatenate(([0.0], np.cumsum(cpu[1:] * np.diff(t))))
-    cpu_avg = np.diff(np.interp(edges, t, used)) / step
     peak = np.interp(edges[1:], t, mem)
     starts = np.searchsorted(t, edges, side="left")
     filled = starts[1:] > starts[:-1]
     if filled.any():
         peak[filled] = np.maximum.reduceat(mem, starts[:-1][filled])
-    return pd.DataFrame({"run": run.name, "t": edges[1:], "cpu": cpu_avg, "mem": peak})
+    return pd.DataFrame({"run": run.name, "t": edges[1:], "cpu": _cpu_peaks(t, cpu, edges), "mem": peak})
+
+
+def _cpu_peaks(t: np.ndarray, cpu: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The highest ``cpu`` of the samples whose spans overlap each step.
+
+    Sample ``i`` (from the second on) is the average over ``(t[i-1], t[i]]``; a single-sample log
+    has its one value at every step. Steps past the log's end (or before its first span) get 0."""
+    if len(t) < 2:
+        return np.full(len(edges) - 1, float(cpu[0]) if len(cpu) else 0.0)
+    first = np.maximum(np.searchsorted(t, edges[:-1], side="right"), 1)  # first span ending after the step starts
+    last = np.minimum(np.searchsorted(t, edges[1:], side="left"), len(t) - 1)  # last span starting before it ends
+    overlapping = first <= last
+    bounds = np.column_stack([first, last + 1]).ravel()  # [a0, b0+1, a1, b1+1, ...]: every even slot is one step's range
+    padded = np.append(cpu, 0.0)  # reduceat needs b+1 to be a valid index
+    peaks = np.maximum.reduceat(padded, np.where(overlapping.repeat(2), bounds, 0))[::2]
+    return np.where(overlapping, peaks, 0.0)
 
 
 def render_table(report: dict) -> Table:
@@ -416,6 +433,7 @@ def render_table(report: dict) -> Table:
     runs, total = report["runs"], report["total"]
     with_alloc = any("alloc_core_hours" in r for r in runs)
     with_rusage = any("rusage_cpu_hours" in r for r in runs)
+    with_memory = any(r.get("mem_efficiency") is not None for r in runs)  # the ledger knew the RAM requested
     table = Table(
         title="Usage",
         show_footer=True,
@@ -423,55 +441,62 @@ def render_table(report: dict) -> Table:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        caption=f"makespan {_duration(total['makespan_s'])}",
+        caption=f"makespan {format_duration(total['makespan_s'])}",
     )
     columns: list[tuple[str, JustifyMethod, str]] = [
         ("Run", "left", f"{total['runs']} runs"),
-        ("Wall", "right", _duration(total["wall_s"])),
+        ("Wall", "right", format_duration(total["wall_s"])),
         ("CPU%", "right", ""),
         ("Peak%", "right", ""),
         ("RSS MiB", "right", f"{total['rss_peak_mib']:.0f}"),
-        ("CPU-h", "right", _number(total["cpu_hours"])),
+        ("CPU-h", "right", format_number(total["cpu_hours"])),
     ]
     if with_rusage:
-        columns.append(("rusage-h", "right", _number(total["rusage_cpu_hours"])))
+        columns.append(("rusage-h", "right", format_number(total["rusage_cpu_hours"])))
     if with_alloc:
-        columns += [("Alloc-h", "right", _number(total["alloc_core_hours"])), ("Eff", "right", _percent(total.get("efficiency")))]
+        columns += [
+            ("Alloc-h", "right", format_number(total["alloc_core_hours"])),
+            ("Eff", "right", format_percent(total.get("efficiency"))),
+        ]
+    if with_memory:
+        columns.append(("Mem", "right", ""))
     columns.append(("Exit", "right", ""))
     for title, justify, footer in columns:
         table.add_column(title, justify=justify, footer=footer, overflow="fold")
     for r in runs:
         cells = [
             r["run"],
-            _duration(r["wall_s"]),
+            format_duration(r["wall_s"]),
             f"{r['cpu_mean_pct']:.0f}",
             f"{r['cpu_peak_pct']:.0f}",
             f"{r['rss_peak_mib']:.0f}",
-            _number(r["cpu_hours"]),
+            format_number(r["cpu_hours"]),
         ]
         if with_rusage:
-            cells.append(_number(r.get("rusage_cpu_hours")))
+            cells.append(format_number(r.get("rusage_cpu_hours")))
         if with_alloc:
-            cells += [_number(r.get("alloc_core_hours")), _percent(r.get("efficiency"))]
+            cells += [format_number(r.get("alloc_core_hours")), format_percent(r.get("efficiency"))]
+        if with_memory:
+            cells.append(format_percent(r.get("mem_efficiency")))
         cells.append(_exit_text(r))
         table.add_row(*cells)
     return table
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s"
     seconds = round(seconds)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def _number(value) -> str:
+def format_number(value) -> str:
     if value is None:
         return "—"
     return f"{value:.3f}" if value < 100 else f"{value:.0f}"
 
 
-def _percent(value) -> str:
+def format_percent(value) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 

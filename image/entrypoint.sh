@@ -1,5 +1,5 @@
 #!/bin/bash
-# Entry point of the SoFiA-2 task image.
+# Entry point of the task images (SoFiA-2's, and PyBDSF's with SRCNET_IMAGE/SRCNET_FINDER set).
 #
 # Skaha's `cmd` replaces the entry point, and srcnet-tui always launches `srcnet-task ARGS...`, so
 # this script serves `docker run` and sessions started without a command:
@@ -9,8 +9,17 @@
 # Arguments are passed on as they are, never evaluated by a shell.
 set -euo pipefail
 
+image=${SRCNET_IMAGE:-sofia-task}
+finder=${SRCNET_FINDER:-sofia}
+
+finder_location() {
+    command -v "$finder" && return
+    python3 -c 'import importlib.util, sys; s = importlib.util.find_spec(sys.argv[1]); print(s.origin if s else "missing")' \
+        "$finder" 2>/dev/null || echo missing
+}
+
 if [ "$#" -eq 0 ]; then
-    echo "srcnet sofia-task image: sofia $(command -v sofia || echo missing), srcnet-task $(command -v srcnet-task || echo missing)"
+    echo "srcnet ${image} image: ${finder} $(finder_location), srcnet-task $(command -v srcnet-task || echo missing)"
     exec srcnet-task --help
 fi
 case "$1" in

@@ -30,7 +30,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from srcnet_tui.core.errors import AuthError, SrcnetError, UsageError
 from srcnet_tui.core.keymap_file import Keymap, load_keymap, unknown_ids_problem
-from srcnet_tui.core.settings import Settings, resolve
+from srcnet_tui.core.settings import Settings, add_global_options, from_args
 from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents, ShowPane, ShowRunSessions, ShowRunUsage
 from srcnet_tui.tui.panes.logs import LogsPane
 from srcnet_tui.tui.panes.runs import RunsPane
@@ -123,6 +123,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         self._problems_shown: set[str] = set()
         self._startup_problems = startup_problems or []
         self.screenshot_dir = screenshot_dir or default_screenshot_dir()
+        self.set_keymap(self.user_keymap)  # before the panes compose: their hints name keys as remapped
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
@@ -142,7 +143,6 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         return self.query_one(StatusHeader)
 
     def on_mount(self) -> None:
-        self.set_keymap(self.user_keymap)
         header = self.status_header
         header.site = site_of(self.settings)
         if self.settings.backend == "local":
@@ -363,12 +363,18 @@ def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
     """The app as the console script builds it: settings from flags/env/config, keymap from its file."""
     import argparse
 
-    from srcnet_tui.core.settings import add_global_options
+    from srcnet_tui.core import __version__
 
-    parser = argparse.ArgumentParser(prog="srcnet-tui", description="Keyboard-driven terminal UI for SRCNet workloads.")
+    parser = argparse.ArgumentParser(
+        prog="srcnet-tui",
+        description="Keyboard-driven terminal UI for SRCNet workloads.",
+        epilog="Scripts and cron: srcnet-tui --headless COMMAND ... (srcnet-tui --headless --help lists the commands).",
+    )
+    parser.add_argument("--version", action="version", version=f"srcnet-tui {__version__}")
+    parser.add_argument("--headless", action="store_true", help="run a command without the UI (see the epilog)")
     add_global_options(parser)
     args = parser.parse_args(argv or [])
-    settings = resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    settings = from_args(args)
     if "keymap" not in options:
         try:
             options["keymap"] = load_keymap()

@@ -11,11 +11,12 @@ that thread too, after the app's first frame.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.credentials import credential_status
-from srcnet_tui.core.errors import SrcnetError
+from srcnet_tui.core.errors import SrcnetError, Unreachable
 from srcnet_tui.core.settings import Settings
 
 TUI_RETRIES = Backoff(first_s=0.25, cap_s=2.0, attempts=3, total_s=8.0, jitter=True)
@@ -25,8 +26,10 @@ TUI_RETRIES = Backoff(first_s=0.25, cap_s=2.0, attempts=3, total_s=8.0, jitter=T
 class Platform:
     """Lazily opened :class:`srcnet_tui.core.skaha.SkahaClient` for one :class:`srcnet_tui.core.settings.Settings`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, timeout_s: float = 15.0) -> None:
         self.settings = settings
+        self.timeout_s = timeout_s
+        """How long one request may take before it counts as unanswered."""
         self._client: Any = None
         self._opening: asyncio.Lock | None = None
 
@@ -42,11 +45,27 @@ class Platform:
     def _open(self) -> Any:
         from srcnet_tui.core import connect
 
-        return connect.open_client(self.settings, timeout=15.0, retries=TUI_RETRIES)
+        if self.settings.backend == "local" and (hung := hung_local_server(self.settings.state_dir)):
+            raise Unreachable(hung)  # starting a second daemon beside it would only fail, and again on every retry
+        return connect.open_client(self.settings, timeout=self.timeout_s, retries=TUI_RETRIES)
+
+    async def recover(self) -> str | None:
+        """After the platform stopped answering: a hung local server is named and kept (its client too,
+        so the next poll is answered the moment it resumes); otherwise the client is dropped and the next
+        call opens a new one (for the local backend that restarts the daemon; its sessions survive on disk)."""
+        hung = await self.diagnose()
+        if hung is None:
+            await self.reconnect()
+        return hung
+
+    async def diagnose(self) -> str | None:
+        """Why the platform is not answering, when the client can tell: a hung local server (checked in a thread)."""
+        if self.settings.backend != "local":
+            return None
+        return await asyncio.to_thread(hung_local_server, self.settings.state_dir)
 
     async def reconnect(self) -> None:
-        """Drop the client after the platform stopped answering; the next call opens a new one
-        (for the local backend that restarts the daemon, whose sessions survive on disk)."""
+        """Drop the client; the next call opens a new one."""
         client, self._client = self._client, None
         if client is not None:
             try:
@@ -62,6 +81,27 @@ class Platform:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def hung_local_server(state_dir: Path) -> str | None:
+    """One line naming the local server when its daemon runs but does not answer (stopped, or stuck);
+    None when it answers or is gone (then starting a new one is right)."""
+    import psutil
+
+    from srcnet_tui.core.local.daemon import answers
+    from srcnet_tui.core.local.service import read_server_file
+
+    info = read_server_file(state_dir)
+    if info is None:
+        return None
+    try:
+        status = psutil.Process(int(info["pid"])).status()
+    except (psutil.Error, ValueError, TypeError):
+        return None
+    if status == psutil.STATUS_ZOMBIE or answers(info["url"]):
+        return None
+    why = "stopped (SIGSTOP; kill -CONT resumes it)" if status == psutil.STATUS_STOPPED else "not answering"
+    return f"local server (pid {info['pid']}) is hung: {why}; no second server is started while it runs"
 
 
 def error_line(exc: BaseException) -> str:

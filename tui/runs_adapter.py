@@ -1,4 +1,4 @@
-"""The Runs pane's calls into srcnet_tui.core.runs: the ledger, a run's folder, launch and resume.
+"""The Runs pane's calls into srcnet_tui.core.runs: the ledger, a run's folder, launch, resume and retry.
 
 The ledger and folder reads block (SQLite, files), so the pane calls them through
 ``asyncio.to_thread``; each opens what it needs and closes it before returning. A launch or a
@@ -21,16 +21,22 @@ from rich.table import Table
 from rich.text import Text
 
 from srcnet_tui.core.errors import SrcnetError
+from srcnet_tui.core.runs.causes import advised_ram
 from srcnet_tui.core.runs.config import load_run_config
-from srcnet_tui.core.runs.ledger import LAUNCHED, Ledger, RunRecord
+from srcnet_tui.core.runs.ledger import LAUNCHED, RETRYABLE_STATES, Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.plan import task_label
 from srcnet_tui.core.runs.scope import Reporter
 from srcnet_tui.core.settings import Settings
+from srcnet_tui.tui.wording import plural
 
 if TYPE_CHECKING:
     from srcnet_tui.core.runs.collecting import TaskProfile
     from srcnet_tui.core.runs.orchestrate import RunResult
+    from srcnet_tui.core.runs.retry import Retry
 
 MAX_FILES_SHOWN = 40
+MAX_TASKS_ASKED = 20
+"""The failed tasks a retry's confirmation names one by one."""
 _contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Each platform's ``/context``, read once (it lists resource options, which do not change)."""
 
@@ -73,20 +79,23 @@ def folder_listing(folder: Path) -> Text:
 
 
 def describe_run(settings: Settings, run: RunRecord) -> Group:
-    """A run's tasks with their sessions and states, and its folder of results."""
+    """A run's tasks with their sessions, states and attempts, its failed tasks' causes and advice,
+    and its folder of results."""
     with Ledger(settings.state_dir) as ledger:
         tasks = ledger.tasks(run.id)
     table = Table(expand=True)
-    for column in ("#", "session name", "session id", "state", "exit", "message"):
+    for column in ("#", "session name", "session id", "state", "attempt", "message"):
         table.add_column(column)
     for task in tasks:
-        exit_code = "" if task.exit_code is None else str(task.exit_code)
-        table.add_row(str(task.index), task.name, task.session_id or "", task.state, exit_code, task.message or "")
+        table.add_row(str(task.index), task.name, task.session_id or "", task.state, str(task.attempt), task.message or "")
     head = Text.assemble(
         (f"{run.kind} run, {run.phase}", "bold"), f"\nconfig: {run.config or '-'} [{run.section or '-'}]",
-        f"\nremote folder: {run.remote_dir or '-'}\nlocal folder: {run.local_dir or '-'}\n",
+        f"\nsite: {run.where or '-'}\nremote folder: {run.remote_dir or '-'}\nlocal folder: {run.local_dir or '-'}\n",
     )  # fmt: skip
     parts: list[RenderableType] = [head, table]
+    failed = [t for t in tasks if t.state in RETRYABLE_STATES]
+    if failed:
+        parts += [Text("\nfailed tasks (R retries them):", style="bold red"), Text("\n".join(failure_lines(failed)))]
     if run.local_dir:
         parts += [Text("\nresults:", style="bold"), folder_listing(Path(run.local_dir))]
     return Group(*parts)
@@ -146,6 +155,54 @@ async def launch_run(settings: Settings, path: Path, section: str, kind: str, re
 
     config = await asyncio.to_thread(load_run_config, path, section=section, kind=kind)
     return result_line(await start_run(settings, config, reporter=reporter))
+
+
+def failed_tasks(settings: Settings, run_id: str) -> list[TaskRecord]:
+    """The run's tasks that ended without a result (failed or lost), with their causes."""
+    with Ledger(settings.state_dir) as ledger:
+        return ledger.tasks(run_id, RETRYABLE_STATES)
+
+
+def failures_of(settings: Settings, run_ids: list[str]) -> dict[str, list[str]]:
+    """For each run, a line per failed task with its cause (:func:`cause_line`), in one look at the ledger."""
+    with Ledger(settings.state_dir) as ledger:
+        return {run_id: [cause_line(t) for t in ledger.tasks(run_id, RETRYABLE_STATES)] for run_id in run_ids}
+
+
+def cause_line(task: TaskRecord) -> str:
+    """A failed task's label and its cause in words: ``task-002: out of memory: peak 2.3 GB of 2 GB requested``."""
+    return f"{task_label(task.index)}: {task.message or task.state}"
+
+
+def failure_lines(tasks: list[TaskRecord]) -> list[str]:
+    """A line per failed task: its cause (:func:`cause_line`) and the advice when there is some."""
+    return [cause_line(t) + (f" — {t.advice}" if t.advice else "") for t in tasks]
+
+
+def retry_plan(settings: Settings, run_id: str) -> tuple[Retry, str] | None:
+    """What ``R`` retries: every failed or lost task, with the RAM their causes advise (else as before),
+    and the question that names them and the resources they will use; None when none failed."""
+    from srcnet_tui.core.runs.retry import Retry, retried_spec
+
+    tasks = failed_tasks(settings, run_id)
+    if not tasks:
+        return None
+    retry = Retry(ram_gb=advised_ram(tasks))
+    lines = []
+    for task, line in zip(tasks[:MAX_TASKS_ASKED], failure_lines(tasks)):
+        spec = retried_spec(task.spec, retry)
+        lines.append(f"  {line}\n    attempt {task.attempt + 1}: {plural(spec.cores, 'core')}, {spec.ram_gb} GB RAM")
+    if len(tasks) > MAX_TASKS_ASKED:
+        lines.append(f"  … and {len(tasks) - MAX_TASKS_ASKED} more (enter on the run lists them all)")
+    question = f"Retry {plural(len(tasks), 'failed task')} of run {run_id} as new attempts?\n" + "\n".join(lines)
+    return retry, question
+
+
+async def retry_failed_tasks(settings: Settings, run_id: str, retry: Retry, reporter: Reporter) -> str:
+    """Relaunch the run's failed tasks as new attempts and drive the run to its end (retry.retry_run)."""
+    from srcnet_tui.core.runs.retry import retry_run
+
+    return result_line(await retry_run(settings, run_id, retry, reporter=reporter))
 
 
 async def resume_existing_run(settings: Settings, run_id: str, reporter: Reporter) -> str:

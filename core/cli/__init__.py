@@ -21,9 +21,13 @@ COMMAND_MODULES = {
     "srcnet_tui.core.cli.sessions": (
         "sessions", "launch", "info", "logs", "events", "wait", "delete", "renew", "stats", "images", "context",
     ),
-    "srcnet_tui.core.cli.usage": ("record", "aggregate"),
+    "srcnet_tui.core.cli.usage": ("record", "aggregate", "usage"),
     "srcnet_tui.core.cli.runs": ("run", "parallel", "runs", "resume", "merge", "quickstart"),
+    "srcnet_tui.core.cli.submit": ("submit", "schedule"),
+    "srcnet_tui.core.cli.retry": ("retry",),
     "srcnet_tui.core.cli.local": ("serve-local",),
+    "srcnet_tui.core.cli.sites": ("sites",),
+    "srcnet_tui.core.cli.data": ("clean", "keep", "rerun", "verify"),
 }  # fmt: skip
 """Each family's module and the commands it registers (a test holds the two together)."""
 
@@ -47,14 +51,28 @@ def command_modules(argv: list[str]) -> list[str]:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser for ``argv`` (with only its command's family registered), or for every command."""
-    parser = _Parser(prog="srcnet-tui --headless", description="Headless srcnet-tui commands.")
+    parser = _Parser(
+        prog="srcnet-tui --headless",
+        description="The headless srcnet-tui commands, for scripts and cron: srcnet-tui --headless [GLOBAL OPTIONS] COMMAND "
+        "(srcnet-tui without --headless opens the terminal UI). COMMAND --help describes each command.",
+    )
     parser.add_argument("--version", action="version", version=f"srcnet-tui {__version__}")
     add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in command_modules(argv) if argv is not None else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _describe_commands(sub)
     return parser
+
+
+def _describe_commands(sub) -> None:
+    """Every command's ``--help`` opens with a description: its summary line, when its module gave none longer."""
+    summaries = {action.dest: action.help for action in sub._get_subactions()}
+    for name, command in sub.choices.items():
+        summary = summaries.get(name)
+        if not command.description and summary:
+            command.description = f"{summary[0].upper()}{summary[1:]}."
 
 
 def split_command(argv: list[str]) -> tuple[list[str], list[str]]:

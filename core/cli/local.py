@@ -64,10 +64,21 @@ def register(subparsers) -> None:
     )
     p.add_argument("--cores", type=_positive(int), help="cores sessions may hold at once (default: this machine's)")
     p.add_argument("--ram-gb", type=_positive(float), help="GiB of memory sessions may hold at once (default: this machine's)")
+    p.add_argument(
+        "--no-preempt",
+        dest="preempt",
+        action="store_false",
+        help="never evict running headless sessions to admit interactive ones (default: preempt, as CANFAR's Kueue does)",
+    )
     p.add_argument("--fault-latency-ms", type=float, default=0.0, help="delay every API request (tests/benchmarks)")
     p.add_argument("--fault-503-rate", type=_rate, default=0.0, help="fraction of API requests answered 503 before acting")
     p.add_argument("--fault-drop-rate", type=_rate, default=0.0, help="fraction of API connections dropped after acting")
     p.add_argument("--fault-seed", type=int, help="seed for the fault dice (reproducible runs)")
+    p.add_argument(
+        "--fault-preempt",
+        action="store_true",
+        help="let clients force a preemption: POST session/ID with action=preempt (tests)",
+    )
     p.add_argument("--stop", action="store_true", help="stop the server running for the state folder (its sessions keep running)")
     p.set_defaults(handler=run_serve_local)
 
@@ -92,6 +103,13 @@ def run_serve_local(args) -> int:
         max_runtime_s=args.max_runtime,
         cores=args.cores,
         ram_gb=args.ram_gb,
-        faults=FaultConfig(args.fault_latency_ms, args.fault_503_rate, args.fault_drop_rate, args.fault_seed),
+        preempt=args.preempt,
+        faults=FaultConfig(
+            args.fault_latency_ms,
+            args.fault_503_rate,
+            args.fault_drop_rate,
+            args.fault_seed,
+            preempt_on_request=args.fault_preempt,
+        ),
     )
     return serve(options)

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from srcnet_tui.core import settings as settings_module
-from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
+from srcnet_tui.core.cli.output import command_prefix, notice, print_json, stderr, stdout
 from srcnet_tui.core.cli.sessions import settings_from_args
 from srcnet_tui.core.errors import SrcnetError, UsageError
 from srcnet_tui.core.runs import ledger as L
@@ -42,11 +48,60 @@ STATE_STYLE = {
 }
 
 
+PREDECESSORS = {
+    L.PLANNED: (L.FAILED, L.LOST, L.PLANNED, L.LAUNCHING, L.LAUNCHED),
+    L.LAUNCHING: (L.PLANNED, L.LAUNCHING),
+    L.LAUNCHED: (L.LAUNCHING, L.PLANNED, L.LAUNCHED),
+}
+"""The states a task most likely left for the one it reached (a finished one: any unfinished state)."""
+_UNFINISHED = (L.LAUNCHED, L.LAUNCHING, L.PLANNED)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class RunTally:
+    """How many of a run's tasks are pending, running, done and failed, from the counts the run started
+    with and the changes reported since (a task's earlier state is inferred the first time it changes)."""
+
+    def __init__(self, counts: dict[str, int]):
+        self.unseen = dict(counts)
+        self.seen: dict[int, TaskRecord] = {}
+
+    def change(self, task: TaskRecord) -> None:
+        if task.index not in self.seen:
+            for state in PREDECESSORS.get(task.state, _UNFINISHED):
+                if self.unseen.get(state, 0) > 0:
+                    self.unseen[state] -= 1
+                    break
+        self.seen[task.index] = task
+
+    def groups(self) -> dict[str, int]:
+        """``pending`` (planned or launching), ``running`` (launched), ``done``, ``failed`` (or lost)."""
+        counts = dict.fromkeys(("pending", "running", "done", "failed"), 0)
+        for state, n in self.unseen.items():
+            counts[_group(state)] += n
+        for task in self.seen.values():
+            counts[_group(task.state)] += 1
+        return counts
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} {name}" for name, n in self.groups().items())
+
+
+def _group(state: str) -> str:
+    if state in L.SUCCESS_STATES:
+        return "done"
+    if state in (L.FAILED, L.LOST):
+        return "failed"
+    return "running" if state == L.LAUNCHED else "pending"
+
+
 class CliReporter(Reporter):
-    """Progress on stderr: the run id first, then one line per task change worth knowing.
+    """Progress on stderr: the run id first, then one line per task change worth knowing, and on a
+    terminal a live bar of tasks pending, running, done and failed with the time elapsed.
 
     Runs of more than ``QUIET_ABOVE`` tasks get one line per phase instead of one per launch;
-    finished tasks are always named.
+    finished tasks are always named. Use it as a context manager around the run, so the bar stops.
     """
 
     QUIET_ABOVE = 20
@@ -54,19 +109,52 @@ class CliReporter(Reporter):
     def __init__(self):
         self.run_id: str | None = None
         self.quiet_launches = False
+        self.live = stderr.is_terminal
+        self.tally = RunTally({})
+        self.progress: Progress | None = None
+        self.bar: TaskID | None = None
+
+    def __enter__(self) -> CliReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self._update_bar()
+            self.progress.stop()
 
     def run_started(self, run: RunRecord) -> None:
         self.run_id = run.id
         self.quiet_launches = run.tasks > self.QUIET_ABOVE
+        self.tally = RunTally(run.counts)
         stderr.print(
             f"run {run.id}: {run.tasks} task(s), {run.kind}; outputs {run.remote_dir}; results {run.local_dir}", highlight=False
         )
+        if self.live and self.progress is None:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=20),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[tally]}"),
+                TimeElapsedColumn(),
+                console=stderr,
+                refresh_per_second=4,
+            )
+            self.bar = self.progress.add_task(f"run {run.id}", total=run.tasks, tally=self.tally.describe())
+            self.progress.start()
+            self._update_bar()
+
+    def _update_bar(self) -> None:
+        if self.progress is not None and self.bar is not None:
+            groups = self.tally.groups()
+            self.progress.update(self.bar, completed=groups["done"] + groups["failed"], tally=self.tally.describe())
 
     def phase(self, run_id: str, phase: str) -> None:
         if self.quiet_launches and phase in ("launching", "watching", "collecting"):
             notice(f"run {run_id}: {phase}")
 
     def task_changed(self, task: TaskRecord) -> None:
+        self.tally.change(task)
+        self._update_bar()
         if task.state in (L.LAUNCHING, L.PLANNED) or (task.state == L.LAUNCHED and self.quiet_launches):
             return
         detail = f" session {task.session_id}" if task.session_id else ""
@@ -88,28 +176,31 @@ class CliReporter(Reporter):
 
 
 def plan_table(plan: Plan) -> Table:
-    table = Table(title=f"{plan.run_kind} run: {len(plan.tasks)} task(s)", title_justify="left")
+    table = Table(title=f"{plan.run_kind} run: {len(plan.tasks)} task(s)", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("#", "session name", "region", "parameter file", "cores", "RAM GiB"):
-        table.add_column(column, justify="right" if column in ("#", "cores", "RAM GiB") else "left")
+        numeric = column in ("#", "cores", "RAM GiB")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
     for task in plan.tasks:
         table.add_row(str(task.index), task.name, str(task.region or "-"), task.par_file, str(task.cores), str(task.ram_gb))
     return table
 
 
 def print_plan(plan: Plan) -> None:
-    settings = Table(title=f"{plan.config.path.name} [{plan.config.section}]", title_justify="left")
+    settings = Table(title=f"{plan.config.path.name} [{plan.config.section}]", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("key", "value", "note"):
-        settings.add_column(column)
+        settings.add_column(column, no_wrap=column == "key", overflow="fold")  # paths fold onto more lines, never cut
     for key, value, note in plan.config.describe():
         settings.add_row(key, "-" if value in (None, {}, "") else str(value), note)
     stdout.print(settings)
     stdout.print(plan_table(plan))
-    stdout.print(f"image: {plan.image}   outputs: {plan.output_dir}   input: {plan.input_data}", highlight=False)
+    for label, value in (("image", plan.image), ("outputs", plan.output_dir), ("input", plan.input_data)):
+        stdout.print(f"{label}: {value}", highlight=False)  # one a line: long paths wrap whole, never cut
     for upload in plan.uploads:
         stdout.print(f"upload: {upload.local} -> {upload.remote}", highlight=False)
     if plan.tasks:
-        first = plan.tasks[0]
-        stdout.print(f"task command: {first.cmd} {' '.join(first.args)}", markup=False, highlight=False)
+        stdout.print(f"task command: {shlex.join(plan.tasks[0].command_line)}", markup=False, highlight=False)
+    if plan.estimate:
+        stdout.print(plan.estimate.line(), markup=False, highlight=False)
     for line in plan.adjustments:
         notice(line)
     for warning in plan.warnings:
@@ -122,7 +213,7 @@ def print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         print_json(
             {
-                **run.to_json(),
+                **run_json(run),
                 "exit_code": result.exit_code,
                 "usage": result.usage,
                 "merged": result.merged,
@@ -130,11 +221,12 @@ def print_result(result: RunResult, as_json: bool) -> None:
             }
         )
     elif not result.waited:
-        notice(f"run {run.id}: launched; follow it with `runs --refresh`, finish it with `resume {run.id}`")
+        cli = command_prefix()
+        notice(f"run {run.id}: launched; follow it with `{cli} runs --refresh`, finish it with `{cli} resume {run.id}`")
     else:
         _print_finished(result)
     if result.waited and any(t.state == L.LOST for t in result.tasks):
-        notice(f"lost tasks are relaunched by `resume {run.id}`")
+        notice(f"lost tasks are relaunched by `{command_prefix()} resume {run.id}`")
 
 
 def _print_finished(result: RunResult) -> None:
@@ -172,7 +264,7 @@ def _run_command(kind: str):
             print_json(plan.to_dict()) if args.json else print_plan(plan)
             return 0
         reporter = CliReporter()
-        return _finish(
+        return finish_run(
             args,
             reporter,
             start_run(settings, config, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching),
@@ -181,24 +273,62 @@ def _run_command(kind: str):
     return handler
 
 
-def _finish(args, reporter: CliReporter, work) -> int:
-    """Drive the run; on Ctrl-C say how to pick it up again (the ledger already has everything)."""
+class DaemonThreads(ThreadPoolExecutor):
+    """Worker threads that never hold the process up, as the run's default executor.
+
+    ``asyncio.run`` (and the interpreter's exit) wait for the pool's threads, so Ctrl-C during a
+    blocking copy (a 2 GB upload) would wait for the copy. The ledger already has everything
+    ``resume`` needs (as after ``kill -9``), so the CLI ends at once and the copy dies with it. One
+    daemon thread per call, none pooled (asyncio accepts only a ThreadPoolExecutor as its default):
+    the calls are ledger writes and file transfers, few beside the work they do.
+    """
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+
+        def work() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine, as ThreadPoolExecutor does
+                    future.set_exception(exc)
+
+        threading.Thread(target=work, name="srcnet-cli-worker", daemon=True).start()
+        return future
+
+
+def drive(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)`` with :class:`DaemonThreads` for ``asyncio.to_thread``: Ctrl-C stops it at once."""
+
+    async def with_daemon_threads() -> T:
+        asyncio.get_running_loop().set_default_executor(DaemonThreads())
+        return await work
+
+    return asyncio.run(with_daemon_threads())
+
+
+def finish_run(args, reporter: CliReporter, work, after: Callable[[RunResult], None] | None = None) -> int:
+    """Drive the run; on Ctrl-C say how to pick it up again (the ledger already has everything).
+    ``after`` sees the result before it is printed (``submit`` puts HTCondor's files in place)."""
     try:
-        result = asyncio.run(work)
+        with reporter:
+            result = drive(work)
     except KeyboardInterrupt:
         if reporter.run_id:
             notice(
                 f"run {reporter.run_id} interrupted; sessions already launched keep running. "
-                f"Finish it with: srcnet-tui --headless resume {reporter.run_id}"
+                f"Finish it with: {command_prefix()} resume {reporter.run_id}"
             )
         raise
     except (SrcnetError, OSError):  # OSError: e.g. the results folder became unusable mid-run
         if reporter.run_id:
             notice(
                 f"run {reporter.run_id} stopped; once the problem below is fixed, finish it with: "
-                f"srcnet-tui --headless resume {reporter.run_id}"
+                f"{command_prefix()} resume {reporter.run_id}"
             )
         raise
+    if after is not None:
+        after(result)
     print_result(result, args.json)
     return result.exit_code
 
@@ -206,7 +336,7 @@ def _finish(args, reporter: CliReporter, work) -> int:
 def cmd_resume(args) -> int:
     settings = settings_from_args(args)
     reporter = CliReporter()
-    return _finish(
+    return finish_run(
         args,
         reporter,
         resume_run(settings, args.run_id, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching),
@@ -234,9 +364,11 @@ def cmd_merge(args) -> int:
 
 
 def runs_table(runs: list[RunRecord]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
-    for column in ("run", "created UTC", "kind", "phase", "done", "ok", "failed", "lost"):
-        table.add_column(column, no_wrap=True, justify="right" if column in ("done", "ok", "failed", "lost") else "left")
+    """One line per run, 80 columns for the usual ids and sites: where it ran, its phase and its task counts."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0, show_edge=False)
+    for column in ("run", "created UTC", "kind", "site", "phase", "done", "ok", "fail", "lost"):
+        counted = column in ("done", "ok", "fail", "lost")
+        table.add_column(column, no_wrap=column != "site", overflow="fold", justify="right" if counted else "left")
     for run in runs:
         counts = run.counts
         ok = counts.get(L.COMPLETED, 0) + counts.get(L.NO_SOURCES, 0)
@@ -245,6 +377,7 @@ def runs_table(runs: list[RunRecord]) -> Table:
             run.id,
             created,
             run.kind,
+            run.where or "-",
             run.phase,
             f"{run.done}/{run.tasks}",
             str(ok),
@@ -254,8 +387,15 @@ def runs_table(runs: list[RunRecord]) -> Table:
     return table
 
 
+def run_json(run: RunRecord) -> dict:
+    """A run as ``runs --json`` lists it: the ledger's fields, and run.json's names for the same values
+    (``run_id`` beside ``id``, ``output_dir`` beside ``remote_dir``)."""
+    listed = run.to_json()
+    return {"id": listed["id"], "run_id": run.id, **listed, "output_dir": run.remote_dir}
+
+
 def cmd_runs(args) -> int:
-    settings = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    settings = settings_module.from_args(args)
     state_dir = settings.state_dir
     L.check_state_dir(state_dir)
     if not L.ledger_path(state_dir).exists():
@@ -266,7 +406,7 @@ def cmd_runs(args) -> int:
         with Ledger(state_dir) as ledger:
             runs = ledger.runs()
     if args.json:
-        print_json([run.to_json() for run in runs])
+        print_json([run_json(run) for run in runs])
     elif runs:
         stdout.print(runs_table(runs))
     else:
@@ -282,16 +422,18 @@ def cmd_quickstart(args) -> int:
     notice(settings.describe())
     example = quickstart.make_example(Path(args.dir or "srcnet-quickstart"))
     notice(f"quickstart: synthetic image {example.image} ({len(example.sources)} sources), config {example.config}")
+    for path in example.kept:
+        notice(f"quickstart: kept your edited {path} (delete it to get the quickstart's own)")
     config = load_config(example.config, "parallel", quickstart.SECTION)
     reporter = CliReporter()
-    code = _finish(
+    code = finish_run(
         args,
         reporter,
         start_run(settings, config, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching),
     )
     notice(
-        f"next: edit {example.config} and run `srcnet-tui --headless parallel {example.config} "
-        f"--section {quickstart.SECTION}`, or open the TUI with `srcnet-tui`"
+        f"next: edit {example.config} and run `{command_prefix()} parallel {example.config} "
+        f"--section {quickstart.SECTION}`, or open the TUI with `{command_prefix().removesuffix(' --headless')}`"
     )
     return code
 

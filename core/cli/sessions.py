@@ -10,23 +10,28 @@ Tables are for people; ``--json`` output is for scripts and uses Skaha's field n
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
+import re
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from rich.table import Table
 
+from srcnet_tui.core import multisite, sites
 from srcnet_tui.core import settings as settings_module
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
 from srcnet_tui.core.connect import open_sync
-from srcnet_tui.core.credentials import require_credential
+from srcnet_tui.core.credentials import credential_status, require_credential
 from srcnet_tui.core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
 from srcnet_tui.core.logtail import new_text
 from srcnet_tui.core.models import Session, parse_events
-from srcnet_tui.core.skaha import LaunchSpec, SyncSkaha, validate_spec
-from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING, TERMINATING
+from srcnet_tui.core.pending import explain_pending
+from srcnet_tui.core.skaha import LaunchSpec, SkahaClient, SyncSkaha, validate_spec
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING, STATUSES, TERMINATING
 
 STATUS_STYLE = {PENDING: "yellow", RUNNING: "cyan", COMPLETED: "green", FAILED: "red", TERMINATING: "magenta"}
 FOLLOW_POLL = Backoff(first_s=0.5, factor=1.5, cap_s=5.0)
@@ -40,7 +45,7 @@ WAIT_POLL = Backoff(first_s=1.0, factor=1.5, cap_s=10.0)
 
 def settings_from_args(args):
     """Resolve settings, refuse an unusable credential (exit 3), print the backend notice on stderr."""
-    resolved = settings_module.resolve(args.backend, args.url, args.token, args.cert, args.state_dir)
+    resolved = settings_module.from_args(args)
     require_credential(resolved)
     notice(resolved.describe())
     return resolved
@@ -94,24 +99,27 @@ def short_image(image: str) -> str:
     return image.split("/", 1)[1] if image.count("/") >= 2 else image
 
 
-def sessions_table(sessions: list[Session]) -> Table:
+def sessions_table(sessions: list[Session], sites: list[str] | None = None) -> Table:
+    """The sessions as a table; ``sites`` (one per session) adds a SITE column."""
     table = Table(header_style="bold")
-    for column in ("ID", "NAME", "STATUS", "IMAGE", "STARTED UTC", "CPU use/req", "RAM GB use/req"):
+    columns = ("ID", "NAME", "STATUS", "IMAGE", "STARTED UTC", "CPU use/req", "RAM GiB use/req")
+    for column in ("SITE", *columns) if sites is not None else columns:
         table.add_column(
             column,
-            no_wrap=column in ("ID", "STATUS", "STARTED UTC"),
+            no_wrap=column in ("SITE", "ID", "STATUS", "STARTED UTC"),
             overflow="fold",
             min_width=22 if column == "IMAGE" else None,
         )
-    for s in sessions:
+    for i, s in enumerate(sessions):
         table.add_row(
+            *([sites[i]] if sites is not None else []),
             s.id,
             s.name,
             status_text(s.status),
             short_image(s.image),
             _when(s),
             _usage(s.cores_in_use, s.requested_cores),
-            _usage(s.ram_in_use_gb, s.requested_ram_gb),
+            _usage(s.ram_in_use_gib, s.requested_ram_gib),
         )
     return table
 
@@ -120,29 +128,106 @@ def _sort_key(session: Session):
     return (session.start_time is None, session.start_time or 0, session.name, session.id)
 
 
+def _no_sessions_notice(args) -> None:
+    notice("no sessions" if args.all else "no Pending or Running sessions (--all shows finished ones)")
+
+
 def cmd_sessions(args) -> int:
+    chosen = args.site_list or args.site
+    if chosen and sites.is_several(chosen):
+        return _sessions_of_sites(args, chosen)
+    args.site = chosen
     with client_from_args(args) as client:
         found = client.list_sessions()
+        reasons = client.pending_reasons(found)
     shown = sorted((s for s in found if args.all or s.is_active), key=_sort_key)
     if args.json:
-        print_json([s.to_json() for s in shown])
+        print_json([_with_reason(s.to_json(), reasons.get(s.id)) for s in shown])
     elif shown:
         stdout.print(sessions_table(shown))
+        for session in (s for s in shown if s.id in reasons):
+            stdout.print(f"{session.id} ({session.name}) Pending: {reasons[session.id]}", highlight=False, markup=False)
     else:
-        notice("no sessions" if args.all else "no Pending or Running sessions (--all shows finished ones)")
+        _no_sessions_notice(args)
     return 0
+
+
+def _with_own(session: Session, listing: list[Session]) -> list[Session]:
+    """``session`` first, then the user's other sessions (what a reason weighs it against)."""
+    return [session, *(s for s in listing if s.id != session.id)]
+
+
+def _with_reason(data: dict, reason: str | None) -> dict:
+    """``pendingReason`` (the client's estimate) beside Skaha's fields, for Pending sessions."""
+    return data if reason is None else {**data, "pendingReason": reason}
+
+
+def _site_settings(args, chosen: str) -> tuple[list[settings_module.Settings], dict[str, SrcnetError]]:
+    """Settings for each site ``chosen`` names, and the sites that cannot be reached as configured
+    (under ``all``, a site without a usable credential is skipped with a notice)."""
+    if args.backend or args.url or args.token or args.cert:
+        raise UsageError(
+            "--site: several sites are reached with their own url and credential; drop --backend/--url/--token/--cert"
+        )
+    every = chosen.strip().lower() == sites.ALL
+    reachable, refused = [], {}
+    for entry in sites.several(settings_module.known_sites(), chosen):
+        try:
+            resolved = settings_module.resolve(state_dir=args.state_dir, site=entry.name)
+        except SrcnetError as exc:
+            refused[entry.name] = exc
+            continue
+        problem = credential_status(resolved).problem
+        if every and problem:
+            notice(f"site {entry.name}: skipped ({problem})")
+        else:
+            reachable.append(resolved)
+    return reachable, refused
+
+
+async def _listing_with_reasons(client: SkahaClient) -> tuple[list[Session], dict[str, str]]:
+    sessions = await client.list_sessions()
+    return sessions, await explain_pending(client, sessions)
+
+
+def _sessions_of_sites(args, chosen: str) -> int:
+    """Every named site's sessions, asked concurrently; a site that fails is named on stderr, the others print."""
+    reachable, refused = _site_settings(args, chosen)
+    notice(f"sites: {', '.join([s.site_name for s in reachable] + list(refused))}")
+    answers = asyncio.run(multisite.ask_sites(reachable, _listing_with_reasons, args.timeout, notice))
+    failures = refused | {a.site: a.error for a in answers if a.error is not None}
+    reasons = {(a.site, i): why for a in answers if a.value for i, why in a.value[1].items()}
+    rows = sorted(
+        ((a.site, s) for a in answers if a.value for s in a.value[0] if args.all or s.is_active),
+        key=lambda row: (row[0], *_sort_key(row[1])),
+    )
+    for name, error in failures.items():
+        stderr.print(f"error: site {name}: {error}", highlight=False, markup=False)
+    if args.json:
+        print_json([{**_with_reason(s.to_json(), reasons.get((name, s.id))), "site": name} for name, s in rows])
+    elif rows:
+        stdout.print(sessions_table([s for _, s in rows], [name for name, _ in rows]))
+        for name, session in ((n, s) for n, s in rows if (n, s.id) in reasons):
+            stdout.print(
+                f"{name} {session.id} ({session.name}) Pending: {reasons[name, session.id]}", highlight=False, markup=False
+            )
+    elif not failures:
+        _no_sessions_notice(args)
+    return next((error.exit_code for error in failures.values()), 0)
 
 
 def cmd_info(args) -> int:
     with client_from_args(args) as client:
         session = client.get(args.id)
+        reasons = client.pending_reasons(_with_own(session, client.list_sessions())) if session.status == PENDING else {}
+    fields = _with_reason(session.to_json(), reasons.get(session.id))
     if args.json:
-        print_json(session.to_json())
+        print_json(fields)
         return 0
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key, value in session.to_json().items():
+    for key, value in fields.items():
         shown = status_text(value) if key == "status" else ("-" if value is None else str(value))
         table.add_row(key, shown)
     stdout.print(table)
@@ -332,10 +417,17 @@ def cmd_wait(args) -> int:
 # --- delete / renew -----------------------------------------------------------------------------
 
 
-def _confirm(ids: list[str]) -> bool:
-    if not sys.stdin.isatty():
+def _require_terminal(args) -> None:
+    """Asking needs a terminal; without one (a script, cron) only ``--yes`` deletes."""
+    if not args.yes and not sys.stdin.isatty():
         raise UsageError("delete: not on a terminal, so cannot ask; add --yes to delete without asking")
-    sys.stderr.write(f"Delete {len(ids)} session(s): {', '.join(ids)}? [y/N] ")
+
+
+def _confirmed(args, ids: list[str]) -> bool:
+    if args.yes:
+        return True
+    named = ", ".join(ids) if len(ids) <= 10 else f"{', '.join(ids[:10])} and {len(ids) - 10} more"
+    sys.stderr.write(f"Delete {len(ids)} session(s): {named}? [y/N] ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
@@ -348,10 +440,64 @@ def _require_known(client: SyncSkaha, ids: list[str]) -> None:
             client.get(session_id)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which sessions ``delete --name-prefix/--pattern/--status`` means: every condition given must hold."""
+
+    prefix: str | None = None
+    pattern: re.Pattern[str] | None = None
+    statuses: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.prefix or self.pattern or self.statuses)
+
+    def matches(self, session: Session) -> bool:
+        return (
+            (self.prefix is None or session.name.lower().startswith(self.prefix.lower()))
+            and (self.pattern is None or self.pattern.search(session.name) is not None)
+            and (not self.statuses or session.status in self.statuses)
+        )
+
+
+def selection_from_args(args) -> Selection:
+    """The selection the flags describe; one line naming the flag when one is malformed."""
+    try:
+        pattern = re.compile(args.pattern) if args.pattern else None
+    except re.error as exc:
+        raise UsageError(f"--pattern {args.pattern!r}: not a regular expression ({exc})") from None
+    by_lower = {status.lower(): status for status in STATUSES}
+    statuses = set()
+    for item in (part.strip() for part in (args.status or "").split(",") if part.strip()):
+        if item.lower() not in by_lower:
+            raise UsageError(f"--status {item!r}: must be one of {', '.join(STATUSES)}")
+        statuses.add(by_lower[item.lower()])
+    return Selection(args.name_prefix or None, pattern, frozenset(statuses))
+
+
+def _delete_selected(args, resolved, selection: Selection) -> int:
+    with client_from_args(args, resolved) as client:
+        chosen = sorted((s for s in client.list_sessions() if selection.matches(s)), key=_sort_key)
+        if not chosen:
+            notice("delete: no session matches")
+            return 0
+        stderr.print(sessions_table(chosen))
+        ids = [s.id for s in chosen]
+        if not _confirmed(args, ids):
+            notice("nothing deleted")
+            return 0
+        return _report(ids, client.delete_all(ids), "deleted")
+
+
 def cmd_delete(args) -> int:
     ids = list(dict.fromkeys(args.ids))
+    selection = selection_from_args(args)
+    if bool(ids) == bool(selection):
+        raise UsageError("delete: give session ids, or choose sessions with --name-prefix, --pattern or --status (not both)")
+    _require_terminal(args)
     resolved = settings_from_args(args)
-    if not args.yes and not _confirm(ids):
+    if selection:
+        return _delete_selected(args, resolved, selection)
+    if not _confirmed(args, ids):
         notice("nothing deleted")
         return 0
     with client_from_args(args, resolved) as client:
@@ -438,7 +584,7 @@ def _number_argument(convert, minimum, what):
 
 
 _positive = _number_argument(int, 1, "a positive whole number")
-_seconds = _number_argument(float, 0, "a number of seconds")
+seconds_argument = _number_argument(float, 0, "a number of seconds")
 
 
 def register(subparsers) -> None:
@@ -451,6 +597,18 @@ def register(subparsers) -> None:
 
     p = command("sessions", cmd_sessions, "list sessions (Pending and Running; --all adds finished ones)", json_flag=True)
     p.add_argument("--all", action="store_true", help="include Completed and Failed sessions")
+    p.add_argument(
+        "--site",
+        dest="site_list",
+        metavar="all|NAME[,NAME]",
+        help="sessions of several sites, asked concurrently (a SITE column)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=seconds_argument,
+        default=multisite.SITE_TIMEOUT_S,
+        help=f"with several sites: how long each may take to answer (default {multisite.SITE_TIMEOUT_S:g} s)",
+    )
 
     p = command("launch", cmd_launch, "launch headless session(s) running `-- CMD [ARG ...]`; prints the new ids")
     p.add_argument("--name", required=True, help="session name (letters, digits, '-')")
@@ -473,10 +631,13 @@ def register(subparsers) -> None:
 
     p = command("wait", cmd_wait, "wait until sessions end; exit 0 only if all Completed")
     p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--timeout", type=_seconds, help="give up after S seconds (exit 1)")
+    p.add_argument("--timeout", type=seconds_argument, help="give up after S seconds (exit 1)")
 
-    p = command("delete", cmd_delete, "delete sessions (asks first unless --yes)")
-    p.add_argument("ids", nargs="+", metavar="ID")
+    p = command("delete", cmd_delete, "delete sessions by id, or all that match (lists them and asks first unless --yes)")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--name-prefix", metavar="P", help="sessions whose name starts with P")
+    p.add_argument("--pattern", metavar="REGEX", help="sessions whose name matches REGEX (anywhere; anchor with ^ and $)")
+    p.add_argument("--status", metavar="S,...", help=f"sessions in these statuses ({', '.join(STATUSES)})")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     p = command("renew", cmd_renew, "extend sessions' expiry")

@@ -10,8 +10,10 @@ Modules, outside in:
                 fault injection, Skaha's error texts and content types.
 - ``context``   what this machine offers (/context, /image, /repository) and create validation.
 - ``views``     records rendered as Skaha renders them (Session JSON, events table, stats).
-- ``scheduler`` admission by cores and RAM (strict FIFO), process lifecycle, TTL, max runtime,
-                usage sampling, recovery after a restart.
+- ``scheduler`` admission by cores and RAM, preemption, process lifecycle, TTL, max runtime,
+                memory limits, usage sampling, recovery after a restart.
+- ``priority``  Kueue's rules: interactive before headless, strict FIFO within a priority, whom to evict.
+- ``memory``    memory limits by sampling: when to look again, the OOMKilled event.
 - ``procs``     starting the shim detached, liveness by (pid, create time), ending whole trees.
 - ``shim``      the parent of every session command: captures output, records the exit status.
 - ``journal``   session records: one append-only journal, group-committed (one fdatasync per batch of
@@ -20,5 +22,5 @@ Modules, outside in:
 - ``service``   one server per state folder (flock), ``server.json`` for clients, signals.
 - ``daemon``    ``ensure_running(state_dir) -> Endpoint(url, token)`` (replaces a daemon of other code)
                 and ``stop(state_dir)``.
-- ``faults``    latency, 503 answers and connections dropped after acting (tests and benchmarks).
+- ``faults``    latency, 503 answers, connections dropped after acting, forced preemption (tests and benchmarks).
 """

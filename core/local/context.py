@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,18 @@ from srcnet_tui.core.skaha_rules import (
 )
 
 IMAGES: tuple[dict[str, Any], ...] = (
-    {"id": "images.canfar.net/srcnet/sofia-task:2.6.0", "types": ["headless"]},
+    {"id": "images.canfar.net/srcnet/sofia-task:2.5.0", "types": ["headless"]},
+    {"id": "images.canfar.net/srcnet/bdsf-task:1.14.1", "types": ["headless"]},
     {"id": "images.canfar.net/skaha/terminal:1.1.2", "types": ["headless"]},
     {"id": "images.canfar.net/skaha/astroml:24.10", "types": ["headless"]},
 )
+
+
+MAX_INTERACTIVE_SESSIONS = 5  # the chart's maxCount: Pending+Running interactive sessions per user
+INTERACTIVE_EXPIRY_S = 4 * 24 * 3600.0  # the chart's sessionexpiry for interactive kinds
+IDLE_ARGS = ("-c", "import signal\nwhile True: signal.pause()")
+"""What an interactive session runs (with this Python) when it names no command: in effect a server
+waiting for a browser that never comes, until it is deleted or expires."""
 
 
 class BadRequest(Exception):
@@ -57,6 +66,11 @@ class Capacity:
     @property
     def ram_options(self) -> list[int]:
         return [gib for gib in CHART_RAM_GIB if gib <= self.ram_gb] or [1]
+
+    def default_limit(self, kind: str) -> int:
+        """The ceiling of a flexible session (context ``defaultLimit``): the chart's, cut to this machine's options."""
+        options = self.core_options if kind == "cores" else self.ram_options
+        return min(CHART_DEFAULT_LIMIT[kind], options[-1])
 
     def flexible(self, kind: str) -> float:
         """What an omitted ``cores``/``ram`` holds while running (clamped to what exists here)."""
@@ -93,17 +107,17 @@ def context_document(capacity: Capacity) -> dict:
         "cores": {
             "default": min(2, cores[-1]),
             "defaultRequest": 1,
-            "defaultLimit": min(CHART_DEFAULT_LIMIT["cores"], cores[-1]),
+            "defaultLimit": capacity.default_limit("cores"),
             "options": cores,
         },
         "memoryGB": {
             "default": min(8, ram[-1]),
             "defaultRequest": min(4, ram[-1]),
-            "defaultLimit": min(CHART_DEFAULT_LIMIT["ram"], ram[-1]),
+            "defaultLimit": capacity.default_limit("ram"),
             "options": ram,
         },
         "gpus": {"options": []},
-        "maxInteractiveSessions": 5,
+        "maxInteractiveSessions": MAX_INTERACTIVE_SESSIONS,
     }
 
 
@@ -152,19 +166,20 @@ def validate_create(params: dict[str, list[str]], capacity: Capacity) -> LaunchR
     kind = (_first(params, "type") or "headless").lower()
     if kind not in SESSION_TYPES:
         raise BadRequest(f"Invalid session type: {_first(params, 'type')}")
-    if kind != "headless":
-        raise BadRequest(f"session type '{kind}' is not offered by the local server: only headless sessions run here")
+    if kind == "desktop-app":
+        raise BadRequest("desktop-app sessions are not offered by the local server")
     if not from_registry(image):
         raise BadRequest(f"session image '{image}' must come from one of [{', '.join(DEFAULT_REGISTRIES)}]")
     cores = _option(params, "cores", capacity.core_options)
     ram = _option(params, "ram", capacity.ram_options)
     gpus = _option(params, "gpus", [], integer=True) if _first(params, "gpus") not in (None, "", "0") else None
-    cmd = _first(params, "cmd")
-    if not cmd:
+    cmd, args = _first(params, "cmd"), split_args(_first(params, "args") or "")
+    if not cmd and kind == "headless":
         raise BadRequest(
             "Missing parameter 'cmd': the local server runs commands, not containers, so a headless session must name its command"
         )
-    args = split_args(_first(params, "args") or "")
+    if not cmd:
+        cmd, args = sys.executable, list(IDLE_ARGS)
     env = [pair for pair in map(split_env, params.get("env", [])) if pair is not None]
     return LaunchRequest(
         name=stored_name(name),

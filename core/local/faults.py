@@ -1,8 +1,10 @@
-"""Fault injection for tests and benchmarks: latency, 503 answers, connections dropped after acting.
+"""Fault injection for tests and benchmarks: latency, 503 answers, connections dropped after acting, preemption.
 
 Off by default. A seeded generator makes a run reproducible for a given request order. A dropped
 connection is decided *after* the server acted, so the client cannot know whether (for example) a
-create happened: exactly the ambiguity a real network produces.
+create happened: exactly the ambiguity a real network produces. With ``preempt_on_request``, a
+``POST session/ID`` with ``action=preempt`` evicts that Running session as a higher-priority arrival
+would (Skaha has no such action: without the flag it is refused as any unknown action is).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ class FaultConfig:
     rate_503: float = 0.0
     drop_rate: float = 0.0
     seed: int | None = None
+    preempt_on_request: bool = False
 
     @property
     def active(self) -> bool:
-        return bool(self.latency_ms or self.rate_503 or self.drop_rate)
+        return bool(self.latency_ms or self.rate_503 or self.drop_rate or self.preempt_on_request)
 
 
 class Faults:
@@ -48,3 +51,7 @@ class Faults:
 
     def drop_after_acting(self) -> bool:
         return self._roll(self.config.drop_rate)
+
+    def may_preempt(self) -> bool:
+        """True when clients may force a preemption (``action=preempt``)."""
+        return self.config.preempt_on_request

@@ -117,6 +117,27 @@ def tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def kill_largest(root: psutil.Process) -> None:
+    """SIGKILL the process of ``root``'s tree with the largest RSS, as the kernel's OOM killer picks
+    its victim: its parent (a recorder, say) lives on to see it killed and to say so."""
+    sizes = []
+    for proc in tree(root):
+        try:
+            sizes.append((proc.memory_info().rss, proc.pid, proc))
+        except psutil.Error:
+            continue
+    if sizes:
+        try:
+            max(sizes, key=lambda size: size[:2])[2].kill()
+        except psutil.Error:
+            pass
+
+
+def wait_gone(proc: psutil.Process, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``proc`` to exit (reaping it when it is our child)."""
+    psutil.wait_procs([proc], timeout=timeout_s)
+
+
 def marked_processes(arc_root: Path, session_id: str | None = None) -> dict[str, list[psutil.Process]]:
     """Live processes carrying a session marker of this state folder (``skaha_sessionid`` and
     ``SRCNET_ARC_ROOT``), by session id, wherever they are in the process table."""

@@ -1,16 +1,21 @@
-"""The local "cluster": session records, admission by cores and RAM, process lifecycle, recovery.
+"""The local "cluster": session records, admission by cores and RAM, preemption, process lifecycle, recovery.
 
 A session is created Pending and costs nothing but a record until the cores and RAM it asked for
-are free on this machine (strict FIFO, like a Kueue queue); then it is started under the shim and
-is Running; the shim's exit file turns it Completed (exit 0) or Failed. A monitor thread notices
-exits, enforces the maximum runtime, samples usage of Running sessions, expires finished sessions
-TTL seconds after they end, and admits the next Pending ones.
+are free on this machine (strict FIFO within a priority, interactive kinds before headless, like
+CANFAR's Kueue queue: srcnet_tui.core.local.priority); then it is started under the shim and is
+Running; the shim's exit file turns it Completed (exit 0) or Failed. An interactive session that
+does not fit evicts running headless ones (unless preemption is off): each goes back to Pending
+(no start time, no logs, events 404), its process tree is ended, and it is queued again, to start
+from the beginning under a fresh shim with the same id. A monitor thread notices exits, enforces
+the maximum runtime and the memory limits (srcnet_tui.core.local.memory), samples usage of Running
+sessions, expires finished sessions TTL seconds after they end, and admits the next Pending ones.
 
 Persistence: a record is changed under the scheduler lock and appended to the journal; before the
 request that caused the change is answered, the journal is made durable outside the lock, together
 with every other change appended meanwhile (group commit, see srcnet_tui.core.local.journal). Whatever a ``kill -9`` cuts short is re-derived by :meth:`recover` from the processes
 and the shim's files: a live shim (it holds its flock) is re-adopted even if its record still says
-Pending, a finished one reports its exit status, a vanished one becomes Failed with an event.
+Pending, a finished one reports its exit status, a vanished one becomes Failed with an event, and
+an eviction that was recorded is carried out (processes are ended only once it is durable).
 """
 
 from __future__ import annotations
@@ -25,10 +30,19 @@ import threading
 import time
 from dataclasses import dataclass
 
+import psutil
+
 from srcnet_tui.core.backoff import Backoff, wait_until
-from srcnet_tui.core.local import procs
-from srcnet_tui.core.local.context import Capacity, LaunchRequest
+from srcnet_tui.core.local import memory, procs
+from srcnet_tui.core.local.context import (
+    INTERACTIVE_EXPIRY_S,
+    MAX_INTERACTIVE_SESSIONS,
+    BadRequest,
+    Capacity,
+    LaunchRequest,
+)
 from srcnet_tui.core.local.journal import Batch, Journal
+from srcnet_tui.core.local.priority import AdmissionQueue, Resources, fits, minus, plus, victims_for
 from srcnet_tui.core.local.store import Store
 from srcnet_tui.core.local.views import local_user, new_event
 from srcnet_tui.core.skaha_rules import (
@@ -36,6 +50,7 @@ from srcnet_tui.core.skaha_rules import (
     CREATE_ID_ENV,
     FAILED,
     FINISHED_LISTED_S,
+    GIB,
     HEADLESS_DEADLINE_S,
     PENDING,
     RUNNING,
@@ -60,6 +75,7 @@ class Limits:
     ttl_s: float = FINISHED_LISTED_S
     max_runtime_s: float = HEADLESS_DEADLINE_S
     kill_grace_s: float = 2.0
+    preempt: bool = True
 
 
 class NoActiveJob(Exception):
@@ -75,16 +91,16 @@ class Scheduler:
         self.user = local_user()
         self._lock = threading.RLock()
         self._records: dict[str, dict] = {}
-        self._queue: dict[str, dict] = {}  # Pending records in arrival order (the admission queue)
-        self._holding: dict[str, dict] = {}  # Running/Terminating records: what occupies the machine
+        self._queue = AdmissionQueue()  # Pending records waiting for admission
+        self._holding: dict[str, dict] = {}  # Running/Terminating/evicting records: what occupies the machine
         self._children: dict[str, subprocess.Popen] = {}  # id -> Popen of shims we started (to reap them)
         self._usage: dict[str, tuple[float, int]] = {}
         self._samplers: dict[str, procs.UsageSampler] = {}
+        self._next_sample: dict[str, float] = {}  # id -> when to sample its usage (and memory) again
         self._seq = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._monitor: threading.Thread | None = None
-        self._last_usage = 0.0
         self.journal = Journal(store.root)
         self._unsynced = threading.local()  # .batch: the newest batch holding a change made by this thread
         self._doomed: list[tuple[str, Batch]] = []  # forgotten sessions: folders go once the forget is durable
@@ -94,17 +110,24 @@ class Scheduler:
     def recover(self) -> None:
         """Load the state folder and reconcile it with the processes that are actually there."""
         self._load_records()
-        for record in sorted(self._records.values(), key=lambda r: r.get("seq", 0)):
+        evicting = []
+        for record in sorted(self._records.values(), key=_queue_order):
+            if record.get("evicting"):
+                evicting.append(record)
+                self._holding[record["id"]] = record  # what it holds is free once its processes are gone
+                continue
             if record["state"] == RUNNING or (record["state"] == PENDING and self.store.lock_path(record["id"]).exists()):
                 self._readopt(record)
             if record["state"] == PENDING:
-                self._queue[record["id"]] = record
+                self._queue.add(record)
             elif record["state"] in (RUNNING, TERMINATING):
                 self._holding[record["id"]] = record
         self._admit()
         self._flush()
         # Ending processes takes a grace period each: do it in the background, the server can answer meanwhile.
         self._in_background(self._end_strays)
+        for record in evicting:
+            self._in_background(self._evict, record, None)
         for record in [r for r in self._records.values() if r["state"] == TERMINATING]:
             self._in_background(self._complete_delete, record)
 
@@ -116,7 +139,7 @@ class Scheduler:
         self.store.drop_per_session_records()
         for session_id, record in records.items():
             self._records[session_id] = record
-            self._seq = max(self._seq, record.get("seq", 0))
+            self._seq = max(self._seq, record.get("seq", 0), record.get("queue_seq", 0))
             if create_id := _create_id(record):
                 self._by_create_id[create_id] = (session_id, None)
 
@@ -151,9 +174,13 @@ class Scheduler:
             return dict(record), self._usage.get(session_id) if record["state"] == RUNNING else None
 
     def logs(self, session_id: str) -> bytes | None:
+        """The session's output; empty while it is queued (also after a preemption: that log is gone)."""
         with self._lock:
-            if session_id not in self._records:
+            record = self._records.get(session_id)
+            if record is None:
                 return None
+            if record["state"] == PENDING:
+                return b""
         return self.store.read_log(session_id)
 
     def events(self, session_id: str) -> list | None:
@@ -178,6 +205,7 @@ class Scheduler:
         with self._lock:
             known = self._by_create_id.get(create_id) if create_id else None
             if known is None:
+                self._check_interactive_limit(request)
                 record = self._new_record(request)
                 batch = self.journal.append(record["id"], self.store.encode(record))
                 if create_id:
@@ -195,10 +223,18 @@ class Scheduler:
             if create_id:
                 self._by_create_id[create_id] = (record["id"], None)
             self._records[record["id"]] = record
-            self._queue[record["id"]] = record
+            self._queue.add(record)
             self._admit()
         self._flush()
         return record["id"]
+
+    def _check_interactive_limit(self, request: LaunchRequest) -> None:
+        """Skaha's per-user cap on interactive sessions (Pending or Running); headless ones are not counted."""
+        if request.type == "headless":
+            return
+        active = sum(r["type"] != "headless" and r["state"] in (PENDING, RUNNING) for r in self._records.values())
+        if active >= MAX_INTERACTIVE_SESSIONS:
+            raise BadRequest(f"User {self.user} has reached the maximum of {MAX_INTERACTIVE_SESSIONS} active sessions.")
 
     def _when_durable(self, session_id: str, batch: Batch | None) -> str:
         if batch is not None:
@@ -253,7 +289,7 @@ class Scheduler:
             record = self._records.get(session_id)
             if record is None or record["state"] != RUNNING:
                 raise NoActiveJob(f"No active job for user {self.user} with session ID {session_id}")
-            record["expiry"] = max(record.get("expiry") or 0, time.time() + self.limits.max_runtime_s)
+            record["expiry"] = max(record.get("expiry") or 0, time.time() + self._lifetime(record))
             self._save(record)
         self._flush()
 
@@ -262,16 +298,79 @@ class Scheduler:
         value = record.get(kind)
         return float(value) if value is not None else self.limits.capacity.flexible(kind)
 
+    def _needs(self, record: dict) -> Resources:
+        return self._demand(record, "cores"), self._demand(record, "ram")
+
+    def _free(self) -> Resources:
+        return minus((self.limits.capacity.cores, self.limits.capacity.ram_gb), self.allocation())
+
     def _admit(self) -> None:
-        """Start Pending sessions in creation order while the head of the queue fits."""
+        """Start Pending sessions in queue order while the head of the queue fits; a head that does
+        not fit may evict sessions of lower priority, and waits for them to be gone."""
         with self._lock:
-            cores, ram = self.allocation()
-            for record in list(self._queue.values()):
-                need_cores, need_ram = self._demand(record, "cores"), self._demand(record, "ram")
-                if cores + need_cores > self.limits.capacity.cores + 1e-9 or ram + need_ram > self.limits.capacity.ram_gb + 1e-9:
+            free = self._free()
+            for record in self._queue:
+                need = self._needs(record)
+                if not fits(need, free):
+                    self._make_room(record, need)
                     return
                 self._start(record)
-                cores, ram = cores + need_cores, ram + need_ram
+                free = minus(free, need)
+
+    def _make_room(self, head: dict, need: Resources) -> None:
+        """Evict just enough running sessions of lower priority for ``head`` (counting evictions under way)."""
+        if not self.limits.preempt:
+            return
+        leaving = [r for r in self._holding.values() if r.get("evicting")]
+        free_soon = self._free()
+        for record in leaving:
+            free_soon = plus(free_soon, self._needs(record))
+        if fits(need, free_soon):
+            return  # room is being made already
+        running = [r for r in self._holding.values() if r["state"] == RUNNING]
+        for victim in victims_for(head, need, free_soon, running, self._needs):
+            self._preempt(victim, head["id"])
+
+    # --- preemption --------------------------------------------------------------------------
+    def preempt(self, session_id: str) -> None:
+        """Evict a Running session as a higher-priority arrival would (fault injection for tests)."""
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None or record["state"] != RUNNING:
+                raise NoActiveJob(f"No active job for user {self.user} with session ID {session_id}")
+            self._preempt(record, None)
+        self._flush()
+
+    def _preempt(self, record: dict, preemptor_id: str | None) -> None:
+        """Suspend a Running session back to Pending, as Kueue evicts a workload; its processes are
+        ended (in the background) once that is durable, then it is queued again."""
+        uid = preemptor_id or "UNKNOWN"
+        message = f"Preempted to accommodate a workload (UID: {uid}, JobUID: {uid}) due to prioritization in the ClusterQueue"
+        record.update(state=PENDING, evicting=True)
+        record.pop("started", None)
+        record.pop("expiry", None)
+        record["events"].append(new_event("Normal", "Preempted", message))
+        self._forget_usage(record["id"])
+        log.info("session %s preempted (for %s)", record["id"], uid)
+        self._in_background(self._evict, record, self._save(record))
+
+    def _evict(self, record: dict, eviction: Batch | None) -> None:
+        """End an evicted session's processes and queue it again (behind those waiting at its priority)."""
+        self._unsynced.batch = eviction
+        self._flush()  # a crash after ending them must find the eviction on disk, not a lost Running session
+        self._end_processes(record)
+        self.store.clear_attempt(record["id"])
+        with self._lock:
+            if self._records.get(record["id"]) is record:  # not deleted meanwhile
+                self._holding.pop(record["id"], None)
+                for key in ("evicting", "pid", "pid_created"):
+                    record.pop(key, None)
+                self._seq += 1
+                record["queue_seq"] = self._seq
+                self._queue.add(record)
+                self._save(record)
+            self._admit()
+        self._flush()
 
     def _session_env(self, record: dict) -> dict[str, str]:
         env = procs.without_credentials(os.environ)
@@ -287,7 +386,7 @@ class Scheduler:
     def _start(self, record: dict) -> None:
         """Admit one session: record the intent, then fork the shim (see recover() for the gap)."""
         session_id = record["id"]
-        self._queue.pop(session_id, None)
+        self._queue.discard(session_id)
         meta, workdir = self.store.meta_dir(session_id), self.store.workdir(session_id)
         command = [record["cmd"], *record["args"]]
         try:
@@ -302,10 +401,16 @@ class Scheduler:
         self._mark_started(record, time.time(), child.pid, created)
         self._save(record)
 
+    def _lifetime(self, record: dict) -> float:
+        """Seconds from start (or renewal) to expiry: 14 days headless, 4 days interactive (never above --max-runtime)."""
+        if record["type"] == "headless":
+            return self.limits.max_runtime_s
+        return min(INTERACTIVE_EXPIRY_S, self.limits.max_runtime_s)
+
     def _mark_started(self, record: dict, when: float, pid: int | None, created: float | None) -> None:
-        record.update(state=RUNNING, started=when, expiry=when + self.limits.max_runtime_s, pid=pid, pid_created=created)
+        record.update(state=RUNNING, started=when, expiry=when + self._lifetime(record), pid=pid, pid_created=created)
         self._holding[record["id"]] = record
-        host = f"skaha-headless-{self.user}-{record['id']}"
+        host = f"skaha-{record['type']}-{self.user}-{record['id']}"
         record["events"].append(new_event("Normal", "Scheduled", f"Successfully assigned {host} to localhost", when))
         if pid is not None:
             record["events"].append(new_event("Normal", "Started", f"Started container main (pid {pid})", when))
@@ -328,9 +433,7 @@ class Scheduler:
         for record in running:
             self._check_running(record, now)
         self._expire_finished(now)
-        if now - self._last_usage >= USAGE_EVERY_S:
-            self._last_usage = now
-            self._sample_usage()
+        self._sample_usage(now)
         self._admit()
         self._flush()
 
@@ -391,9 +494,13 @@ class Scheduler:
         self._holding.pop(record["id"], None)
         record["events"].append(new_event(*event, when))
         self._save(record)
-        self._usage.pop(record["id"], None)
-        self._samplers.pop(record["id"], None)
+        self._forget_usage(record["id"])
         self._wake.set()
+
+    def _forget_usage(self, session_id: str) -> None:
+        self._usage.pop(session_id, None)
+        self._samplers.pop(session_id, None)
+        self._next_sample.pop(session_id, None)
 
     def _expire_finished(self, now: float) -> None:
         with self._lock:
@@ -405,18 +512,48 @@ class Scheduler:
             for session_id in expired:
                 self._forget(session_id)
 
-    def _sample_usage(self) -> None:
+    def _sample_usage(self, now: float) -> None:
+        """Sample the Running sessions whose turn it is; one over its memory limit is OOM-killed."""
         with self._lock:
-            running = [(r["id"], r.get("pid"), r.get("pid_created")) for r in self._holding.values() if r["state"] == RUNNING]
-        fresh = {}
-        for session_id, pid, created in running:
+            due = [
+                (r, r.get("pid"), r.get("pid_created"))
+                for r in self._holding.values()
+                if r["state"] == RUNNING and self._next_sample.get(r["id"], 0.0) <= now
+            ]
+        for record, pid, created in due:
             proc = procs.process_if_alive(pid, created)
             if proc is None:
                 continue
-            sampler = self._samplers.setdefault(session_id, procs.UsageSampler())
-            fresh[session_id] = sampler.sample(proc)
-        with self._lock:
-            self._usage.update({k: v for k, v in fresh.items() if k in self._records})
+            usage = self._samplers.setdefault(record["id"], procs.UsageSampler()).sample(proc)
+            with self._lock:
+                over_limit = self._records.get(record["id"]) is record and self._apply_sample(record, usage, now)
+            if over_limit:
+                procs.kill_largest(proc)
+                self._in_background(self._end_after_oom_kill, dict(record), proc)
+
+    def _apply_sample(self, record: dict, usage: tuple[float, int], now: float) -> bool:
+        """Keep a Running session's usage; True when it is over its memory limit (it is Failed then)."""
+        if record["state"] != RUNNING:
+            return False
+        limit = self._memory_limit(record)
+        if usage[1] > limit:
+            self._finish(record, FAILED, memory.OOM_EXIT_CODE, memory.oom_event(usage[1], limit))
+            return True
+        self._usage[record["id"]] = usage
+        self._next_sample[record["id"]] = now + memory.next_sample_in(limit - usage[1], TICK_S, USAGE_EVERY_S)
+        return False
+
+    def _end_after_oom_kill(self, record: dict, root: psutil.Process) -> None:
+        """Let the tree end by itself for the grace period (the victim's parent, a recorder say, writes
+        down how it ended), then end what is left: the container is over."""
+        procs.wait_gone(root, self.limits.kill_grace_s)
+        self._end_processes(record)
+
+    def _memory_limit(self, record: dict) -> int:
+        """Bytes a session's processes may hold: the RAM it requested, or the flexible ceiling (``defaultLimit``)."""
+        ram = record.get("ram")
+        gib = float(ram) if ram is not None else self.limits.capacity.default_limit("ram")
+        return int(gib * GIB)
 
     # --- ending and forgetting ---------------------------------------------------------------
     def _end_processes(self, record: dict) -> None:
@@ -435,20 +572,19 @@ class Scheduler:
             return
         if create_id := _create_id(record):
             self._by_create_id.pop(create_id, None)
-        self._queue.pop(session_id, None)
+        self._queue.discard(session_id)
         self._holding.pop(session_id, None)
-        self._usage.pop(session_id, None)
-        self._samplers.pop(session_id, None)
+        self._forget_usage(session_id)
         self._doomed.append((session_id, self._append(session_id, None)))
         self._wake.set()
 
     # --- persistence -------------------------------------------------------------------------
-    def _save(self, record: dict) -> None:
+    def _save(self, record: dict) -> Batch | None:
         """Append the record's new version to the journal (under the lock); :meth:`_flush` makes it durable."""
         if self._records.get(record["id"]) is not record:
-            return  # forgotten meanwhile: its forget is final
+            return None  # forgotten meanwhile: its forget is final
         record["version"] = record.get("version", 0) + 1
-        self._append(record["id"], self.store.encode(record))
+        return self._append(record["id"], self.store.encode(record))
 
     def _append(self, session_id: str, data: bytes | None) -> Batch:
         self._unsynced.batch = self.journal.append(session_id, data)
@@ -504,6 +640,11 @@ class Scheduler:
 
     def _wait_for_shim_info(self, session_id: str, timeout_s: float = 5.0) -> dict | None:
         return wait_until(lambda: self.store.shim_info(session_id), SHIM_POLL.within(timeout_s))
+
+
+def _queue_order(record: dict) -> int:
+    """Creation order, or for a session queued again after a preemption, the order of that."""
+    return record.get("queue_seq") or record.get("seq", 0)
 
 
 def _create_id(record: dict) -> str | None:

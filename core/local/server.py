@@ -260,7 +260,8 @@ class SkahaHandler(BaseHTTPRequestHandler):
             cores, ram = scheduler.allocation()
             return 200, stats_json(self.server.capacity, cores, ram), "application/json"
         if view == "interactive":
-            return 200, [], "application/json"
+            interactive = [(r, usage) for r, usage in scheduler.snapshot() if r["type"] != "headless"]
+            return 200, [session_json(r, usage, scheduler.user) for r, usage in interactive], "application/json"
         kind, status = (_one(params, "type") or "").lower(), (_one(params, "status") or "").lower()
         rows = [
             (record, usage)
@@ -293,10 +294,15 @@ class SkahaHandler(BaseHTTPRequestHandler):
         action = _one(params, "action")
         if action is None:
             raise BadRequest("Cannot modify an existing session")
-        if action != "renew":
+        scheduler = self.server.scheduler
+        if action == "renew":
+            act = scheduler.renew
+        elif action == "preempt" and self.server.faults.may_preempt():
+            act = scheduler.preempt
+        else:
             raise BadRequest("unrecognized action")
         try:
-            self.server.scheduler.renew(session_id)
+            act(session_id)
         except NoActiveJob as exc:
             raise BadRequest(str(exc)) from None
         return 200, "", "text/plain"

@@ -47,6 +47,7 @@ class ServeOptions:
     max_runtime_s: float = skaha_rules.HEADLESS_DEADLINE_S
     cores: int | None = None
     ram_gb: float | None = None
+    preempt: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
 
 
@@ -92,7 +93,8 @@ def serve(options: ServeOptions, announce=lambda message: print(message, file=sy
     lock_fd = _hold_server_lock(store)
     token = store.load_or_create_token(options.token)
     capacity = Capacity.of_this_machine(options.cores, options.ram_gb)
-    scheduler = Scheduler(store, Limits(capacity, ttl_s=options.ttl_s, max_runtime_s=options.max_runtime_s))
+    limits = Limits(capacity, ttl_s=options.ttl_s, max_runtime_s=options.max_runtime_s, preempt=options.preempt)
+    scheduler = Scheduler(store, limits)
     scheduler.recover()
     try:
         httpd = LocalSkahaServer((options.host, options.port), scheduler, token, Faults(options.faults), capacity)

@@ -142,6 +142,17 @@ class Store:
         except FileNotFoundError:
             return b""
 
+    def clear_attempt(self, session_id: str) -> None:
+        """Remove what a session's ended processes left (log, exit status, shim info, lock), so that
+        it starts again from the beginning, as a preempted container does."""
+        for path in (
+            self.exit_path(session_id),
+            self.shim_path(session_id),
+            self.log_path(session_id),
+            self.lock_path(session_id),
+        ):
+            path.unlink(missing_ok=True)
+
     def remove_folders(self, session_id: str) -> None:
         """Remove a forgotten session's files (its forget is already durable: whatever a crash
         leaves behind is swept at the next start)."""

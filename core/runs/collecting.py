@@ -1,41 +1,66 @@
 """Collecting: a finished run's products back on this machine, its usage, merged catalogue and run.json.
 
 Every task's small products come back, failed tasks' too (cubes, masks and cubelets stay on
-storage). The usage table has the numbers of ``aggregate``, a row per task with the cores it
-requested; a split run's catalogues are merged into one of the whole cube; ``run.json`` records
-the provenance. Everything here blocks (storage, files) and is meant for a worker thread.
+storage; a task whose outputs name ``products`` globs brings back what they match, and its logs and
+catalogues), each recorded with its checksums in ``checksums.json``. The usage table has the
+numbers of ``aggregate``, a row per task with the cores it requested; a split run's catalogues are
+merged into one of the whole cube; ``run.json`` records the provenance. Everything here blocks
+(storage, files) and is meant for a worker thread.
 """
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 from srcnet_tui.core import usage
+from srcnet_tui.core.runs import checksums
+from srcnet_tui.core.runs.checksums import Checksum
 from srcnet_tui.core.runs.ledger import RunRecord, TaskRecord
-from srcnet_tui.core.runs.manifest import build_manifest, write_manifest
+from srcnet_tui.core.runs.manifest import RUN_JSON, build_manifest, update_manifest, write_manifest
 from srcnet_tui.core.runs.merge import DEFAULT_TOLERANCE, merge_split_run
 from srcnet_tui.core.runs.plan import task_label
-from srcnet_tui.core.runs.spec import RunPlan
-from srcnet_tui.core.runs.storage import Storage, join
+from srcnet_tui.core.runs.spec import RunPlan, TaskOutputs
+from srcnet_tui.core.runs.storage import Storage, file_digests, join
 
 COLLECT_SKIP_SUFFIXES = (".fits", ".fits.gz", ".fz")
 """Cubes, masks and cubelets stay on storage; everything else a task wrote comes back."""
-RUN_JSON = "run.json"
 
 
-def collect(storage: Storage, tasks: list[TaskRecord], local_dir: Path) -> None:
-    """Bring back every task's small products (failed tasks too) into ``local_dir``."""
+def collect(storage: Storage, tasks: list[TaskRecord], local_dir: Path) -> list[Checksum]:
+    """Bring back every task's small products (failed tasks too) into ``local_dir``; record and
+    return their checksums."""
     for stale in local_dir.glob(".*.part-*"):  # a download cut short by a killed driver
         stale.unlink()
+    collected = []
     for task in tasks:
         directory = task.spec.outputs.directory
         for name in storage.listdir(directory):
-            if name.lower().endswith(COLLECT_SKIP_SUFFIXES) or name.startswith("."):
+            if not brought_back(task.spec.outputs, name) or storage.stat(join(directory, name)) is None:
                 continue
-            if storage.stat(join(directory, name)) is not None:
-                storage.download(join(directory, name), local_dir / name)
+            collected.append(collect_file(storage, join(directory, name), local_dir / name))
+    checksums.record(local_dir, checksums.COLLECTED, collected)
+    return collected
+
+
+def brought_back(outputs: TaskOutputs, name: str) -> bool:
+    """Whether a file a task wrote comes back: its logs and catalogues always, then what the task's
+    ``products`` globs match, or (without globs) anything but a cube, mask or cubelet."""
+    if name.startswith("."):
+        return False
+    if name in outputs.files:
+        return True
+    if outputs.products:
+        return any(fnmatch(name, pattern) for pattern in outputs.products)
+    return not name.lower().endswith(COLLECT_SKIP_SUFFIXES)
+
+
+def collect_file(storage: Storage, path: str, local: Path) -> Checksum:
+    """Download one product (verified against the MD5 storage reports) and record its checksums."""
+    storage.download(path, local)
+    return Checksum.of(str(local), file_digests(local), source=path)
 
 
 def deliver_profile_logs(plan: RunPlan, tasks: list[TaskRecord], local_dir: Path) -> list[Path]:
@@ -103,7 +128,12 @@ def merge_collected(
         return None  # a run whose every task failed has nothing to merge (and says so by its counts)
     path = local_dir / f"{plan.run_id}_merged_cat.csv"
     result = merge_split_run(plan, [t.spec for t in tasks], lambda spec: local_dir, path, tolerance=tolerance)
-    storage.upload(path, join(remote_dir, path.name))
+    remote = join(remote_dir, path.name)
+    storage.upload(path, remote)
+    merged = Checksum.of(str(path), file_digests(path), source=remote)
+    checksums.record(local_dir, checksums.COLLECTED, [merged])
+    if (local_dir / RUN_JSON).is_file():  # merged again after the run: run.json follows
+        update_manifest(storage, local_dir / RUN_JSON, remote_dir, "products", [merged.to_dict()])
     return {"path": str(path), **result.to_dict()}
 
 

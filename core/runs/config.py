@@ -23,6 +23,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,17 +33,27 @@ from typing import Any
 from configupdater import ConfigUpdater, Option, Section
 
 from srcnet_tui.core.errors import NotFound, UsageError
+from srcnet_tui.core.runs.environment import ENV_PRESETS, read_env_file, secrets_file_problem
 from srcnet_tui.core.skaha_rules import ENV_NAME_PATTERN, NAME_PREFIX_PATTERN
+from srcnet_tui.core.task.recorder import MAX_INTERVAL_S, MIN_INTERVAL_S
 
-DEFAULT_IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
+DEFAULT_IMAGE = "images.canfar.net/srcnet/sofia-task:2.5.0"
+DEFAULT_IMAGES = {"sofia": DEFAULT_IMAGE, "bdsf": "images.canfar.net/srcnet/bdsf-task:1.14.1"}
+"""Each finder's own image (image/Dockerfile, image/bdsf.Dockerfile): the finder is in it."""
 """The SoFiA-2 task container built from ``image/`` (its tag follows the pinned SoFiA-2 release)."""
 
 SECTION_FOR_KIND = {"task": "sofia-task", "parallel": "sofia-parallel"}
 DEFAULT_CORES = {"task": 2, "parallel": 8}
 DEFAULT_RAM_GB = {"task": 8, "parallel": 32}
 DEFAULT_PROFILE_LOG = "sofia_profile.txt"
+COMMAND_PROFILE_LOG = "profile.txt"
 DEFAULT_INTERVAL_S = 1.0
 FINDERS = ("sofia", "bdsf")
+WORKLOADS = (*FINDERS, "command")
+"""The workload kinds a config.ini section can name (``submit`` adds ``k8s`` and ``condor``)."""
+COMMAND_WORKLOADS = ("command", "k8s", "condor")
+"""Kinds whose tasks run a program of the user's: the command keys apply to them."""
+DEFAULT_STDOUT, DEFAULT_STDERR = "{task}.out", "{task}.err"
 
 DEFAULT_OVERLAP = 65
 """Pixels (spatial) and channels (spectral) shared by neighbouring split regions.
@@ -87,8 +98,9 @@ class RunConfig:
     path: Path
     section: str
     kind: str  # "task" | "parallel"
+    workload: str  # the workload kind: "sofia" | "bdsf" | "command" (| "k8s" | "condor", from submit)
     vos_dir: str
-    image_file: str
+    image_file: str | None  # None: not a finder run
     parameter_file: str | None
     parameter_file_dir: str | None
     logs_dir: str | None
@@ -100,15 +112,37 @@ class RunConfig:
     ram_gb: int | None  # None: computed from the region size (split runs)
     gpus: int
     env: dict[str, str]
+    env_file: str | None
+    env_preset: str | None
+    secret_env: tuple[str, ...]
+    secrets_file: str | None
     interval: float
     finder: str
+    command: tuple[str, ...] | None  # kind = command: the argv, templates unexpanded
+    arguments: tuple[str, ...] | None
+    arguments_file: str | None
+    products: tuple[str, ...]
+    inputs: tuple[str, ...]
+    keep: tuple[str, ...]
+    remove: tuple[str, ...]
+    stdout: str | None
+    stderr: str | None
     split: SplitSpec | None
     overlap: tuple[int, int]  # (spatial pixels, spectral channels)
     region_max_gb: float
     max_parallel: int | None
+    max_output_gb: float | None
     defaulted: frozenset[str] = field(default_factory=frozenset)
     fitted: Mapping[str, int] = field(default_factory=dict)
     """Keys the user did not write whose default the platform does not offer: key -> that default."""
+    at_least: frozenset[str] = field(default_factory=frozenset)
+    """Resource keys whose value is a minimum (a Job's or an HTCondor request): rounded up to what is offered."""
+
+    @property
+    def task_env(self) -> dict[str, str]:
+        """Every task's env (secrets aside): the preset, then the env file, then ``env``, each overriding the one before."""
+        preset = ENV_PRESETS[self.env_preset] if self.env_preset else {}
+        return {**preset, **(_env_file_entries(self.env_file, self.error) if self.env_file else {}), **self.env}
 
     def where(self, key: str) -> str:
         """The prefix every message about ``key`` starts with: ``config.ini [section] key``."""
@@ -119,8 +153,8 @@ class RunConfig:
         return _key_error(self.path, self.section, key, message)
 
     def fitted_to(self, values: Mapping[str, int]) -> RunConfig:
-        """This config with the defaulted keys of ``values`` set to what the platform offers instead."""
-        unwritten = {key: value for key, value in values.items() if key in self.defaulted}
+        """This config with the defaulted (or minimum) keys of ``values`` set to what the platform offers instead."""
+        unwritten = {key: value for key, value in values.items() if key in self.defaulted | self.at_least}
         changes: dict[str, Any] = {KEYS_BY_NAME[key].attribute: value for key, value in unwritten.items()}
         return replace(
             self,
@@ -144,6 +178,8 @@ class RunConfig:
         rows: list[tuple[str, object, str]] = []
         for key in CONFIG_KEYS:
             value = getattr(self, key.attribute)
+            if not key.for_workload(self.workload):
+                continue
             if key.ignored:
                 if value:
                     rows.append((key.name, value, key.ignored))
@@ -197,8 +233,12 @@ class _Reader:
             self.read[name] = self._value(KEYS_BY_NAME[name])
         return self.read[name]
 
+    @property
+    def workload(self) -> str:
+        return str(self.get("kind"))
+
     def _value(self, key: ConfigKey) -> Any:
-        if not key.applies(self):
+        if (key.workloads and not key.for_workload(self.workload)) or not key.applies(self):
             return None
         text = (self.values.get(key.name) or "").strip()
         value = key.parse(self, key.name, text) if text else None
@@ -245,6 +285,13 @@ def _positive_number(r: _Reader, key: str, text: str) -> float:
     if number is None or not 0 < number < float("inf"):
         raise r.error(key, f"must be a positive number, not {text!r}")
     return number
+
+
+def _interval(r: _Reader, key: str, text: str) -> float:
+    seconds = _parsed(text, float)
+    if seconds is None or not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+        raise r.error(key, f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds, not {text!r}")
+    return seconds
 
 
 def _text(r: _Reader, key: str, text: str) -> str:
@@ -299,17 +346,117 @@ def _env(r: _Reader, key: str, text: str) -> dict[str, str]:
         name, value = name.strip(), value.strip()
         if not sep or not ENV_NAME_PATTERN.fullmatch(name):
             raise r.error(key, f"entries must be KEY=VALUE, not {item!r}")
-        if "=" in value:
-            raise r.error(key, f"{name}: a value may not contain '=' (Skaha drops such entries)")
         env[name] = value
-    return env
+    return _checked_env(r.error, key, env)
+
+
+def _checked_env(error: Callable[[str, str], UsageError], key: str, entries: dict[str, str]) -> dict[str, str]:
+    for name, value in entries.items():
+        if not ENV_NAME_PATTERN.fullmatch(name):
+            raise error(key, f"{name!r} is not an environment variable name")
+        if "=" in value:
+            raise error(key, f"{name}: a value may not contain '=' (Skaha drops such entries)")
+    return entries
+
+
+def _env_file_entries(path: str, error: Callable[[str, str], UsageError]) -> dict[str, str]:
+    """The entries of the ``env_file`` at ``path``, checked; ``error`` makes the config error naming the key."""
+    try:
+        return _checked_env(error, "env_file", read_env_file(Path(path)))
+    except (OSError, ValueError) as exc:
+        raise error("env_file", str(exc)) from None
+
+
+def _env_file(r: _Reader, key: str, text: str) -> str:
+    path = r.local_path(key, text, must_exist="file")
+    _env_file_entries(path, r.error)
+    return path
+
+
+def _env_preset(r: _Reader, key: str, text: str) -> str:
+    if text not in ENV_PRESETS:
+        raise r.error(key, f"must be one of {', '.join(ENV_PRESETS)}, not {text!r}")
+    return text
+
+
+def _secret_env(r: _Reader, key: str, text: str) -> tuple[str, ...]:
+    names = _globs(r, key, text)
+    for name in names:
+        if not ENV_NAME_PATTERN.fullmatch(name):
+            raise r.error(key, f"{name!r} is not an environment variable name")
+    return names
+
+
+def _secrets_file(r: _Reader, key: str, text: str) -> str:
+    path = r.local_path(key, text, must_exist="file")
+    problem = secrets_file_problem(Path(path))
+    if problem:
+        raise r.error(key, f"{path} {problem}")
+    return path
 
 
 def _finder(r: _Reader, key: str, text: str) -> str:
     finder = text.lower()
     if finder not in FINDERS:
         raise r.error(key, f"must be one of {', '.join(FINDERS)}, not {finder!r}")
+    if r.workload != finder:
+        raise r.error(key, f"{finder} conflicts with kind = {r.workload}")
     return finder
+
+
+def _kind(r: _Reader, key: str, text: str) -> str:
+    kind = text.lower()
+    if kind not in WORKLOADS:
+        raise r.error(key, f"must be one of {', '.join(WORKLOADS)}, not {kind!r}")
+    return kind
+
+
+def _kind_default(r: _Reader) -> str:
+    """Without ``kind``, the finder says what runs (the seed's sections run SoFiA-2)."""
+    finder = (r.values.get("finder") or "").strip().lower()
+    return finder if finder in FINDERS else FINDERS[0]
+
+
+def _image_default(r: _Reader) -> str:
+    if r.workload not in FINDERS:
+        raise r.error("image", f"is required for kind = {r.workload} (the container the command runs in)")
+    return DEFAULT_IMAGES[r.workload]
+
+
+def _command(r: _Reader, key: str, text: str) -> tuple[str, ...]:
+    """The argv, split as a POSIX shell would split words (quotes group) but never given to a shell."""
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise r.error(key, f"cannot be split into arguments ({exc}): {text!r}") from None
+    if not argv:
+        raise r.error(key, "is empty")
+    return argv
+
+
+def _arguments(r: _Reader, key: str, text: str) -> tuple[str, ...]:
+    if (r.values.get("arguments_file") or "").strip():
+        raise r.error(key, "give either arguments or arguments_file, not both")
+    return _command(r, key, text)
+
+
+def _arguments_file(r: _Reader, key: str, text: str) -> str:
+    return r.local_path(key, text, must_exist="file")
+
+
+def _globs(r: _Reader, key: str, text: str) -> tuple[str, ...]:
+    return tuple(item for item in re.split(r"[,\s]+", text) if item)
+
+
+def _inputs(r: _Reader, key: str, text: str) -> tuple[str, ...]:
+    return tuple(r.local_path(key, item, must_exist="file") for item in _globs(r, key, text))
+
+
+def _file_name(r: _Reader, key: str, text: str) -> str:
+    """A file name inside the task's folder (templates allowed), never a path."""
+    if "/" in text or text in (".", ".."):
+        raise r.error(key, f"must be a file name (it is written in the task's folder), not {text!r}")
+    return text
 
 
 def _split(r: _Reader, key: str, text: str) -> SplitSpec | None:
@@ -385,6 +532,11 @@ class ConfigKey:
     note: Callable[[RunConfig], str] = _DEFAULT_NOTE  # what --dry-run says next to the default
     ignored: str = ""  # why the key is read but not used (listed only when set; not in the form)
     field_name: str = ""  # the RunConfig field, when it is not the key's name
+    workloads: tuple[str, ...] = ()  # the workload kinds the key belongs to (empty: every kind)
+    in_form: bool = True  # False: not in the TUI's form yet (the workload and environment keys)
+
+    def for_workload(self, workload: str) -> bool:
+        return not self.workloads or workload in self.workloads
 
     @property
     def attribute(self) -> str:
@@ -393,45 +545,79 @@ class ConfigKey:
     @property
     def editable(self) -> bool:
         """Shown in the TUI's form."""
-        return not self.ignored
+        return not self.ignored and self.in_form
 
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("kind", "from `finder`", "workload: `sofia`, `bdsf` or `command` (any program, one task per argument)", _kind,
+              default=_kind_default, field_name="workload", in_form=False),
     ConfigKey("vos_dir", "required", "folder under `/arc/` the run writes to (`arc:...` also accepted)", _vos_dir,
               required=_constant("is required")),
-    ConfigKey("image_file", "required", "the cube to search: `/arc/...`, or a local file (uploaded)", _local_path("file"),
-              required=_constant("is required")),
+    ConfigKey("image_file", "required (finders)", "the cube to search: `/arc/...`, or a local file (uploaded)", _local_path("file"),
+              required=_constant("is required"), workloads=FINDERS),
     ConfigKey("parameter_file", "required (task; parallel with `split`)",
               "finder parameter file; with `split`, the template every region runs", _local_path("file"),
-              required=_parameter_file_missing, applies=_uses_one_parameter_file),
+              required=_parameter_file_missing, applies=_uses_one_parameter_file, workloads=FINDERS),
     ConfigKey("parameter_file_dir", "required (parallel without `split`)", "folder of `*.par` files, one task each",
-              _local_path("dir"), required=_constant("is required"), applies=lambda r: not _uses_one_parameter_file(r)),
+              _local_path("dir"), required=_constant("is required"), applies=lambda r: not _uses_one_parameter_file(r),
+              workloads=FINDERS),
     ConfigKey("logs_dir", "`<state_dir>/runs`", "local folder each run's results come back to, in `RUN_ID/`", _local_path(None),
               note=_constant("default: the run folder")),
-    ConfigKey("profile_log", f"`{DEFAULT_PROFILE_LOG}`",
+    ConfigKey("profile_log", f"`{DEFAULT_PROFILE_LOG}` (finders), `{COMMAND_PROFILE_LOG}`",
               "recorder log: each task's log is also put at this path (numbered when there are several tasks)", _profile_log,
-              default=_constant(DEFAULT_PROFILE_LOG)),
-    ConfigKey("image", f"`{DEFAULT_IMAGE}`", "task container (see `image/`)", _image, default=_constant(DEFAULT_IMAGE)),
+              default=lambda r: DEFAULT_PROFILE_LOG if r.workload in FINDERS else COMMAND_PROFILE_LOG),
+    ConfigKey("image", f"`{DEFAULT_IMAGE}` (sofia), `{DEFAULT_IMAGES['bdsf']}` (bdsf); required (command)", "task container (see `image/`)", _image,
+              default=_image_default),
     ConfigKey("name", "from the section", "session name prefix", _name, default=_name_from_section),
     ConfigKey("cores", f"{DEFAULT_CORES['task']} (task), {DEFAULT_CORES['parallel']} (parallel)",
               "cores per task; also `pipeline.threads`", _integer(1), default=lambda r: DEFAULT_CORES[r.kind]),
-    ConfigKey("ram", f"{DEFAULT_RAM_GB['task']} (task), {DEFAULT_RAM_GB['parallel']} (parallel); split runs: computed", "GB per task",
+    ConfigKey("ram", f"{DEFAULT_RAM_GB['task']} (task), {DEFAULT_RAM_GB['parallel']} (parallel); split runs: computed", "GiB per task",
               _integer(1), default=lambda r: None if r.get("split") else DEFAULT_RAM_GB[r.kind], note=_ram_note,
               field_name="ram_gb"),
     ConfigKey("gpus", "0", "GPUs per task", _integer(0), default=_constant(0)),
     ConfigKey("env", "none", "`env = KEY=VALUE, ...` (or one a line), set in every task", _env, default=lambda r: {}),
-    ConfigKey("interval", f"{DEFAULT_INTERVAL_S}", "recorder sampling interval, seconds", _positive_number,
+    ConfigKey("env_file", "none", "file of `KEY=VALUE` lines set in every task (`env` overrides them)", _env_file, in_form=False),
+    ConfigKey("env_preset", "none", f"shipped env entries: {', '.join(f'`{name}`' for name in ENV_PRESETS)} (seed 002's Dask settings)",
+              _env_preset, in_form=False),
+    ConfigKey("secret_env", "none", "`NAME, ...`: secrets read from `secrets_file` (else the caller's environment) when a "
+              "task is launched; only their names are kept", _secret_env, default=lambda r: (), in_form=False),
+    ConfigKey("secrets_file", "none (the environment)", "`KEY=VALUE` file of the secrets, mode 0600 (else refused)", _secrets_file, in_form=False),
+    ConfigKey("interval", f"{DEFAULT_INTERVAL_S}", f"recorder sampling interval, {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g} seconds",
+              _interval,
               default=_constant(DEFAULT_INTERVAL_S)),
-    ConfigKey("finder", f"`{FINDERS[0]}`", " or ".join(f"`{f}`" for f in FINDERS), _finder, default=_constant(FINDERS[0])),
+    ConfigKey("finder", "from `kind`, else `sofia`", " or ".join(f"`{f}`" for f in FINDERS), _finder,
+              default=lambda r: r.workload, workloads=FINDERS),
+    ConfigKey("command", "required (command)",
+              "the program and its arguments, split like shell words but run without a shell; templates `{run_id}` `{task}` "
+              "`{index}` `{arg}` `{timestamp}`", _command, required=_constant("is required for kind = command"),
+              workloads=COMMAND_WORKLOADS, in_form=False),
+    ConfigKey("arguments", "none (one task)", "`a b c`: one task per argument (`{arg}`), like HTCondor's `queue arguments from`",
+              _arguments, workloads=COMMAND_WORKLOADS, in_form=False),
+    ConfigKey("arguments_file", "none", "file of arguments, one a line (`#` comments): one task each", _arguments_file,
+              workloads=COMMAND_WORKLOADS, in_form=False),
+    ConfigKey("products", "every file but cubes", "globs of the files each task writes that come back (templates allowed)",
+              _globs, default=lambda r: (), workloads=COMMAND_WORKLOADS, in_form=False),
+    ConfigKey("inputs", "none", "local files (uploaded) or `/arc` paths put in each task's folder before it starts, "
+              "like HTCondor's `transfer_input_files`", _inputs, default=lambda r: (), workloads=COMMAND_WORKLOADS, in_form=False),
+    ConfigKey("keep", "the kind's policy", "`clean`: globs of products to keep whatever the policy says (wins over `remove`)",
+              _globs, default=lambda r: (), in_form=False),
+    ConfigKey("remove", "the kind's policy", "`clean`: globs of products to remove whatever the policy says", _globs,
+              default=lambda r: (), in_form=False),
+    ConfigKey("stdout", f"`{DEFAULT_STDOUT}`", "file in the task's folder that receives the command's standard output",
+              _file_name, default=_constant(DEFAULT_STDOUT), workloads=COMMAND_WORKLOADS, in_form=False),
+    ConfigKey("stderr", f"`{DEFAULT_STDERR}`", "file in the task's folder that receives its standard error", _file_name,
+              default=_constant(DEFAULT_STDERR), workloads=COMMAND_WORKLOADS, in_form=False),
     ConfigKey("split", "none",
               "`auto`, `NX,NY,NZ` (grid), or a region size `SXxSYxSZ`: split the cube from its FITS header",
-              _split, note=_constant("default: no split")),
+              _split, note=_constant("default: no split"), workloads=FINDERS),
     ConfigKey("overlap", f"{DEFAULT_OVERLAP}", "pixels (`spatial,spectral` also accepted), as in SDC2 practice", _overlap,
-              default=_constant((DEFAULT_OVERLAP, DEFAULT_OVERLAP))),
+              default=_constant((DEFAULT_OVERLAP, DEFAULT_OVERLAP)), workloads=FINDERS),
     ConfigKey("region_max_gb", f"{DEFAULT_REGION_MAX_GB}", "largest region `split = auto` cuts", _positive_number,
-              default=_constant(DEFAULT_REGION_MAX_GB)),
+              default=_constant(DEFAULT_REGION_MAX_GB), workloads=FINDERS),
     ConfigKey("max_parallel", "no cap", "tasks running at once; the platform schedules the rest", _integer(1),
               note=_constant("default: no cap, the platform schedules")),
+    ConfigKey("max_output_gb", "no limit", "refuse a run whose estimated products (`--dry-run` shows them) exceed this many GiB",
+              _positive_number, note=_constant("default: no limit (the storage's free space still is)"), in_form=False),
     ConfigKey("cmd_file", "none", "the seed's shell script: ignored, tasks run without a shell", _text,
               ignored="ignored: tasks run without a shell script"),
 )  # fmt: skip
@@ -485,10 +671,24 @@ def _parsed_file(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        first_line = str(exc).splitlines()[0]
-        raise UsageError(f"{path.name}: not a valid configuration file ({first_line})") from None
+    except configparser.Error as exc:
+        raise _parse_error(path, exc) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path.name}: not a valid configuration file (not UTF-8 text at byte {exc.start})") from None
     return parser
+
+
+def _parse_error(path: Path, exc: configparser.Error) -> UsageError:
+    """configparser's complaint as one line of ours: file, section, key and line, without Python reprs."""
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return _key_error(path, exc.section, exc.option, f"is given twice (again on line {exc.lineno}); keep one")
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return UsageError(f"{path.name} line {exc.lineno}: section [{exc.section}] is given twice; merge them")
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return UsageError(f"{path.name} line {exc.lineno}: {exc.line.strip()!r} comes before any [section]")
+    if isinstance(exc, configparser.ParsingError) and exc.errors:
+        return UsageError(f"{path.name} line {exc.errors[0][0]}: expected KEY = VALUE (or a [section])")
+    return UsageError(f"{path.name}: not a valid configuration file ({exc.message.splitlines()[0]})")
 
 
 def config_sections(path: str | Path) -> list[str]:

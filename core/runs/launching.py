@@ -5,7 +5,7 @@ session name, and followed by ``launched`` with the session id. Launches are con
 a semaphore only (the platform schedules). On resume, :meth:`Launcher.reconcile` settles tasks a
 killed process left in ``launching``: a session of that name is adopted, a task that wrote its
 results is finished from them, anything else goes back to ``planned``; ``lost`` tasks are
-relaunched under their next attempt's name.
+relaunched under their next attempt's name (the lost attempt's files kept apart first).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.models import Session
 from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs.attempts import keep_attempt_files
 from srcnet_tui.core.runs.ledger import TaskRecord
 from srcnet_tui.core.runs.plan import task_label
 from srcnet_tui.core.runs.preflight import first_refusal
@@ -91,7 +92,8 @@ class Launcher:
             for task in stuck:
                 await self._settle_stuck(task, by_name.get(task.name.lower(), []))
         for task in await self.scope.tasks(L.LOST):
-            await self.scope.record(self.scope.ledger.mark_planned, task.index, next_attempt=True)
+            files = await asyncio.to_thread(keep_attempt_files, self.scope.storage, task, self.scope.local_dir)
+            await self.scope.record(self.scope.ledger.plan_retry, [task.spec], {task.index: files})
             self.scope.reporter.notice(
                 f"{task_label(task.index)}: {task.name} was lost; relaunching as attempt {task.attempt + 1}"
             )

@@ -7,6 +7,10 @@ what may already be running: a task still in ``launching`` is looked up by name 
 adopted if its session exists, so nothing is launched twice and nothing is lost.
 
 Task states: planned -> launching -> launched -> completed | no-sources | failed | lost.
+A task's row is its current attempt; every attempt also has a row of its own in ``attempts`` (its
+session, times, state, cause, profile log and summary, usage), kept when the task is relaunched after a
+loss, retried, or restarted by the platform (preempted: the same session starts again). A run records
+the backend and site it was launched on: it is driven and refreshed there only.
 Every change is its own committed transaction (WAL, synchronous=NORMAL: a committed change survives
 the process being killed at any moment; only a power cut can lose the last few). A run keeps its
 plan and every task its spec as typed records (:mod:`srcnet_tui.core.runs.spec`), stored as JSON.
@@ -16,6 +20,7 @@ its calls take turns.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -39,6 +44,9 @@ COMPLETED, NO_SOURCES, FAILED, LOST = "completed", "no-sources", "failed", "lost
 TASK_STATES = (PLANNED, LAUNCHING, LAUNCHED, COMPLETED, NO_SOURCES, FAILED, LOST)
 FINISHED_STATES = frozenset({COMPLETED, NO_SOURCES, FAILED, LOST})
 SUCCESS_STATES = frozenset({COMPLETED, NO_SOURCES})
+RETRYABLE_STATES = (FAILED, LOST)
+PREEMPTED = "preempted"
+"""An attempt's state (never a task's) when the platform ended it to start it again later."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,7 +78,33 @@ CREATE TABLE IF NOT EXISTS tasks (
     PRIMARY KEY (run_id, idx)
 );
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks(session_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    session_id TEXT,
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    cause TEXT,
+    message TEXT,
+    advice TEXT,
+    cores INTEGER,
+    ram_gb INTEGER,
+    launched_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    profile_log TEXT,
+    summary TEXT,
+    usage TEXT,
+    PRIMARY KEY (run_id, idx, attempt)
+);
 """
+ADDED_COLUMNS = {
+    "runs": ("site TEXT",),
+    "tasks": ("cause TEXT", "advice TEXT", "started_at REAL"),
+}
+"""Columns later versions added to the tables of earlier ones (added to an old ledger when opened)."""
 
 
 def ledger_path(state_dir: Path) -> Path:
@@ -126,6 +160,11 @@ class TaskRecord:
     launched_at: float | None
     finished_at: float | None
     spec: TaskSpec
+    cause: str | None = None
+    """How the current attempt ended, in the words of :class:`srcnet_tui.core.runs.causes.Cause` (its state)."""
+    advice: str | None = None
+    started_at: float | None = None
+    """When the platform last reported the current attempt's session started (a restart moves it)."""
 
     @property
     def finished(self) -> bool:
@@ -134,6 +173,55 @@ class TaskRecord:
     def launch_spec(self) -> LaunchSpec:
         """The create request for this task's current attempt (its session name)."""
         return self.spec.launch_spec(self.name)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a task: a session (or one start of it), how it ended, its files and usage.
+
+    ``wasted``: a later attempt replaced it (a relaunch, a retry, a restart by the platform), so its
+    usage bought no result."""
+
+    run_id: str
+    index: int
+    attempt: int
+    name: str
+    session_id: str | None
+    state: str
+    exit_code: int | None
+    cause: str | None
+    message: str | None
+    advice: str | None
+    cores: int | None
+    ram_gb: int | None
+    launched_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    profile_log: str | None
+    summary: str | None
+    usage: dict | None
+    wasted: bool
+
+    def to_json(self) -> dict:
+        return {
+            "attempt": self.attempt,
+            "name": self.name,
+            "session_id": self.session_id,
+            "state": self.state,
+            "exit_code": self.exit_code,
+            "cause": self.cause,
+            "message": self.message,
+            "advice": self.advice,
+            "cores": self.cores,
+            "ram_gb": self.ram_gb,
+            "launched": _iso(self.launched_at),
+            "started": _iso(self.started_at),
+            "finished": _iso(self.finished_at),
+            "profile_log": self.profile_log,
+            "summary": self.summary,
+            "usage": self.usage,
+            "wasted": self.wasted,
+        }
 
 
 @dataclass(frozen=True)
@@ -152,6 +240,14 @@ class RunRecord:
     local_dir: str | None
     plan: RunPlan | None
     counts: dict[str, int]
+    site: str | None = None
+    attempts: int = 0
+    """Attempts of all its tasks: its tasks plus every relaunch, retry and restart by the platform."""
+
+    @property
+    def where(self) -> str | None:
+        """The site it ran at (or, for runs recorded before sites, its backend)."""
+        return self.site or self.backend
 
     @property
     def tasks(self) -> int:
@@ -170,9 +266,11 @@ class RunRecord:
             "config": self.config,
             "section": self.section,
             "backend": self.backend,
+            "site": self.where,
             "phase": self.phase,
             "finished": _iso(self.finished),
             "tasks": self.tasks,
+            "attempts": self.attempts,
             "counts": {state: self.counts.get(state, 0) for state in TASK_STATES},
             "remote_dir": self.remote_dir,
             "local_dir": self.local_dir,
@@ -218,8 +316,19 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._add_missing_columns()
         except sqlite3.Error as exc:
             raise UsageError(f"{self.path}: not a usable run ledger ({exc}); move it aside to start a new one") from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a ledger an earlier version wrote up to this layout (in one transaction, so two
+        processes opening it at once do not both add a column)."""
+        with self._transaction() as db:
+            for table, columns in ADDED_COLUMNS.items():
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                for column in columns:
+                    if column.split()[0] not in present:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     @_in_turn
     def close(self) -> None:
@@ -255,15 +364,16 @@ class Ledger:
         remote_dir: str | None = None,
         local_dir: str | None = None,
         plan: RunPlan | None = None,
+        site: str | None = None,
     ) -> None:
         """Record a run and all its planned tasks (named as planned) in one transaction."""
         now = time.time()
         details = json.dumps({"plan": plan.to_dict()} if plan else {})
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs (id, created, kind, config, section, backend, phase, remote_dir, local_dir, details)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?)",
-                (run_id, now, kind, config, section, backend, remote_dir, local_dir, details),
+                "INSERT INTO runs (id, created, kind, config, section, backend, site, phase, remote_dir, local_dir, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?)",
+                (run_id, now, kind, config, section, backend, site, remote_dir, local_dir, details),
             )
             db.executemany(
                 "INSERT INTO tasks (run_id, idx, name, state, spec) VALUES (?, ?, ?, 'planned', ?)",
@@ -272,6 +382,7 @@ class Ledger:
 
     @_in_turn
     def set_phase(self, run_id: str, phase: str, *, finished: bool = False) -> None:
+        """The run's phase; ``finished`` stamps its end (any other phase clears it: the run goes on)."""
         stamp = time.time() if finished else None
         self._db.execute("UPDATE runs SET phase = ?, finished = ? WHERE id = ?", (phase, stamp, run_id))
 
@@ -290,9 +401,10 @@ class Ledger:
         return [self._run_record(row, with_details=False) for row in rows]
 
     def _run_record(self, row: sqlite3.Row, with_details: bool = True) -> RunRecord:
-        counts = dict(
-            self._db.execute("SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)).fetchall()
-        )
+        rows = self._db.execute(
+            "SELECT state, COUNT(*), SUM(attempt) FROM tasks WHERE run_id = ? GROUP BY state", (row["id"],)
+        ).fetchall()
+        counts = {state: n for state, n, _ in rows}
         recorded = json.loads(row["details"]).get("plan") if with_details else None
         return RunRecord(
             row["id"],
@@ -307,6 +419,8 @@ class Ledger:
             row["local_dir"],
             RunPlan.from_dict(recorded) if recorded else None,
             counts,
+            row["site"],
+            sum(attempts for _, _, attempts in rows),
         )
 
     @contextmanager
@@ -353,31 +467,167 @@ class Ledger:
 
     @_in_turn
     def mark_launched(self, run_id: str, index: int, session_id: str) -> None:
-        self._update(run_id, index, "state = 'launched', session_id = ?, launched_at = ?", (session_id, time.time()))
+        """The create answered (or a session of the task's name was adopted): its attempt begins."""
+        with self._transaction():
+            self._update(run_id, index, "state = 'launched', session_id = ?, launched_at = ?", (session_id, time.time()))
+            self._open_attempt(self.task(run_id, index))
+
+    @_in_turn
+    def mark_started(self, run_id: str, index: int, started_at: float) -> None:
+        """The platform reports the current attempt's session started at ``started_at``."""
+        with self._transaction():
+            self._update(run_id, index, "started_at = ?", (started_at,))
+            self._update_attempt(self.task(run_id, index), "started_at = ?", (started_at,))
 
     @_in_turn
     def mark_finished(
-        self, run_id: str, index: int, state: str, exit_code: int | None = None, message: str | None = None
+        self,
+        run_id: str,
+        index: int,
+        state: str,
+        exit_code: int | None = None,
+        message: str | None = None,
+        *,
+        cause: str | None = None,
+        advice: str | None = None,
     ) -> None:
         if state not in FINISHED_STATES:
             raise UsageError(f"task state {state!r} is not a finished state")
-        self._update(
-            run_id, index, "state = ?, exit_code = ?, message = ?, finished_at = ?", (state, exit_code, message, time.time())
-        )
+        outcome = (state, exit_code, message, cause, advice, time.time())
+        with self._transaction():
+            self._update(run_id, index, "state = ?, exit_code = ?, message = ?, cause = ?, advice = ?, finished_at = ?", outcome)
+            task = self.task(run_id, index)
+            if not self._has_attempt(task):  # finished from its outputs without a session of its own
+                self._open_attempt(task)
+            self._update_attempt(task, "state = ?, exit_code = ?, message = ?, cause = ?, advice = ?, finished_at = ?", outcome)
+
+    @_in_turn
+    def mark_preempted(
+        self, run_id: str, index: int, message: str, advice: str, *, files: AttemptFiles, started_at: float | None = None
+    ) -> TaskRecord:
+        """The platform ended the current attempt's session to start it again (Kueue preemption): that
+        attempt ends ``preempted`` with its files and usage, and the same session begins the next one."""
+        with self._transaction():
+            task = self.task(run_id, index)
+            if not self._has_attempt(task):
+                self._open_attempt(task)
+            self._update_attempt(
+                task,
+                "state = ?, cause = ?, message = ?, advice = ?, finished_at = ?",
+                (PREEMPTED, PREEMPTED, message, advice, time.time()),
+            )
+            self._record_files(task, files)
+            self._update(run_id, index, "attempt = ?, started_at = ?", (task.attempt + 1, started_at))
+            restarted = self.task(run_id, index)
+            self._open_attempt(restarted)
+            return restarted
+
+    @_in_turn
+    def record_attempt_files(self, run_id: str, files: dict[tuple[int, int], AttemptFiles]) -> None:
+        """Attempts' profile logs and summaries (names in the run's results folder) and usage, by
+        (task index, attempt), in one transaction."""
+        with self._transaction():
+            for (index, attempt), kept in files.items():
+                self._record_files(dataclasses.replace(self.task(run_id, index), attempt=attempt), kept)
 
     @_in_turn
     def mark_planned(self, run_id: str, index: int, *, next_attempt: bool = False) -> None:
         """Back to ``planned`` (nothing was created); with ``next_attempt`` the task gets a fresh name."""
-        task = self.task(run_id, index)
+        with self._transaction():
+            self._back_to_planned(self.task(run_id, index), next_attempt, None)
+
+    @_in_turn
+    def plan_retry(self, run_id: str, specs: Sequence[TaskSpec], files: dict[int, AttemptFiles]) -> None:
+        """Put the ended tasks of ``specs`` (by index) back in the queue as their next attempts, with
+        those specs and the files of the attempts they replace recorded, all in one transaction:
+        a retry killed at any moment has either queued them all or changed nothing."""
+        with self._transaction():
+            for spec in specs:
+                task = self.task(run_id, spec.index)
+                if not task.finished or task.state in SUCCESS_STATES:
+                    raise UsageError(f"run {run_id}: task {spec.index} is {task.state}; only failed or lost tasks are retried")
+                if not self._has_attempt(task):  # launched by an earlier version, which kept no attempts
+                    self._open_attempt(task)
+                if spec.index in files:
+                    self._record_files(task, files[spec.index])
+                self._back_to_planned(task, True, spec)
+            self._db.execute("UPDATE runs SET phase = 'planned', finished = NULL WHERE id = ?", (run_id,))
+
+    def _back_to_planned(self, task: TaskRecord, next_attempt: bool, spec: TaskSpec | None) -> None:
         name, attempt = task.name, task.attempt
         if next_attempt:
             attempt += 1
-            name = f"{_base_name(task.name, task.attempt)}-a{attempt}"
+            name = attempt_name(task.spec.name, attempt)
         self._update(
-            run_id,
-            index,
-            "state = 'planned', session_id = NULL, exit_code = NULL, message = NULL, name = ?, attempt = ?, finished_at = NULL",
-            (name, attempt),
+            task.run_id,
+            task.index,
+            "state = 'planned', session_id = NULL, exit_code = NULL, message = NULL, cause = NULL, advice = NULL,"
+            " started_at = NULL, name = ?, attempt = ?, finished_at = NULL, spec = ?",
+            (name, attempt, json.dumps((spec or task.spec).to_dict())),
+        )
+
+    # -- attempts ------------------------------------------------------------------------------
+    @_in_turn
+    def attempts(self, run_id: str, index: int | None = None) -> list[AttemptRecord]:
+        """Every attempt of the run's tasks (or of one), by task and attempt. A task an earlier version
+        launched, which has no attempt rows, shows its current attempt from its task row."""
+        tasks = self.tasks(run_id) if index is None else [self.task(run_id, index)]
+        sql = "SELECT * FROM attempts WHERE run_id = ?" + (" AND idx = ?" if index is not None else "")
+        rows = self._db.execute(sql + " ORDER BY idx, attempt", (run_id,) if index is None else (run_id, index)).fetchall()
+        by_task: dict[int, list[sqlite3.Row]] = {}
+        for row in rows:
+            by_task.setdefault(row["idx"], []).append(row)
+        found = []
+        for task in tasks:
+            recorded = by_task.get(task.index)
+            if recorded:
+                found += [_attempt_record(row, wasted=row["attempt"] < task.attempt) for row in recorded]
+            elif task.state != PLANNED:
+                found.append(_attempt_of_task(task))
+        return found
+
+    def _has_attempt(self, task: TaskRecord) -> bool:
+        sql = "SELECT 1 FROM attempts WHERE run_id = ? AND idx = ? AND attempt = ?"
+        return self._db.execute(sql, (task.run_id, task.index, task.attempt)).fetchone() is not None
+
+    def _open_attempt(self, task: TaskRecord) -> None:
+        """The row of the task's current attempt, as the task row has it now."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO attempts (run_id, idx, attempt, name, session_id, state, exit_code, cause, message,"
+            " advice, cores, ram_gb, launched_at, started_at, finished_at, profile_log, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                task.run_id,
+                task.index,
+                task.attempt,
+                task.name,
+                task.session_id,
+                task.state,
+                task.exit_code,
+                task.cause,
+                task.message,
+                task.advice,
+                task.spec.cores,
+                task.spec.ram_gb,
+                task.launched_at,
+                task.started_at,
+                task.finished_at,
+                task.spec.outputs.profile_log,
+                task.spec.outputs.summary,
+            ),
+        )
+
+    def _update_attempt(self, task: TaskRecord, assignments: str, values: tuple[Any, ...]) -> None:
+        self._db.execute(
+            f"UPDATE attempts SET {assignments} WHERE run_id = ? AND idx = ? AND attempt = ?",
+            (*values, task.run_id, task.index, task.attempt),
+        )
+
+    def _record_files(self, task: TaskRecord, files: AttemptFiles) -> None:
+        self._update_attempt(
+            task,
+            "profile_log = ?, summary = ?, usage = ?",
+            (files.profile_log, files.summary, json.dumps(files.usage) if files.usage is not None else None),
         )
 
     def _update(self, run_id: str, index: int, assignments: str, values: tuple[Any, ...]) -> None:
@@ -386,9 +636,69 @@ class Ledger:
             raise NotFound(f"run {run_id}: no task {index}")
 
 
-def _base_name(name: str, attempt: int) -> str:
-    suffix = f"-a{attempt}"
-    return name[: -len(suffix)] if attempt > 1 and name.endswith(suffix) else name
+def attempt_name(planned: str, attempt: int) -> str:
+    """The session name of a task's attempt launched anew: the planned name, then ``<planned>-a2``, ...
+    (a restart by the platform keeps the session, and so its name)."""
+    return planned if attempt == 1 else f"{planned}-a{attempt}"
+
+
+@dataclass(frozen=True)
+class AttemptFiles:
+    """Where an attempt's profile log and summary are kept in the run's results folder, and its usage
+    (``aggregate``'s numbers for that log; None when nothing came back)."""
+
+    profile_log: str | None
+    summary: str | None
+    usage: dict | None = None
+
+
+def _attempt_record(row: sqlite3.Row, wasted: bool) -> AttemptRecord:
+    return AttemptRecord(
+        row["run_id"],
+        row["idx"],
+        row["attempt"],
+        row["name"],
+        row["session_id"],
+        row["state"],
+        row["exit_code"],
+        row["cause"],
+        row["message"],
+        row["advice"],
+        row["cores"],
+        row["ram_gb"],
+        row["launched_at"],
+        row["started_at"],
+        row["finished_at"],
+        row["profile_log"],
+        row["summary"],
+        json.loads(row["usage"]) if row["usage"] else None,
+        wasted,
+    )
+
+
+def _attempt_of_task(task: TaskRecord) -> AttemptRecord:
+    outputs = task.spec.outputs
+    return AttemptRecord(
+        task.run_id,
+        task.index,
+        task.attempt,
+        task.name,
+        task.session_id,
+        task.state,
+        task.exit_code,
+        task.cause,
+        task.message,
+        task.advice,
+        task.spec.cores,
+        task.spec.ram_gb,
+        task.launched_at,
+        task.started_at,
+        task.finished_at,
+        outputs.profile_log,
+        outputs.summary,
+        None,
+        False,
+    )
 
 
 def _task_record(row: sqlite3.Row) -> TaskRecord:
@@ -405,4 +715,7 @@ def _task_record(row: sqlite3.Row) -> TaskRecord:
         row["launched_at"],
         row["finished_at"],
         TaskSpec.from_dict(json.loads(row["spec"])),
+        row["cause"],
+        row["advice"],
+        row["started_at"],
     )

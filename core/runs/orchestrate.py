@@ -20,6 +20,8 @@ from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.connect import open_client
 from srcnet_tui.core.errors import TaskFailed, UsageError
 from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs.attempts import final_attempt_files
+from srcnet_tui.core.runs.causes import retry_hints
 from srcnet_tui.core.runs.collecting import (
     collect,
     deliver_profile_logs,
@@ -62,8 +64,10 @@ class RunResult:
 
     @property
     def failure_line(self) -> str | None:
-        """``run ID: N of M tasks failed`` when a finished run has tasks without a result, else None."""
-        return failed_tasks_line(self.run.id, self.tasks) if self.waited else None
+        """``run ID: N of M tasks failed`` when a finished run has tasks without a result, else None;
+        followed by a line per failed task with its cause and advice, and the ``retry`` command."""
+        line = failed_tasks_line(self.run.id, self.tasks) if self.waited else None
+        return "\n".join([line, *retry_hints(self.run.id, self.tasks)]) if line else None
 
 
 def failed_tasks_line(run_id: str, tasks: list[TaskRecord]) -> str | None:
@@ -81,11 +85,29 @@ def record_plan(ledger: Ledger, plan: Plan, settings: Settings, local_dir: Path)
         config=str(plan.config.path),
         section=plan.config.section,
         backend=settings.backend,
+        site=settings.site_name,
         remote_dir=plan.output_dir,
         local_dir=str(local_dir),
         plan=plan.recorded(),
     )
     return ledger.run(plan.run_id)
+
+
+def ran_here(run: RunRecord, settings: Settings) -> bool:
+    """Whether ``run`` was launched at the site (or, recorded before sites, on the backend) of ``settings``:
+    only there do its sessions exist, and only there may a missing session mean a lost task."""
+    if run.site:
+        return run.site == settings.site_name
+    return run.backend in (None, settings.backend)
+
+
+def refuse_elsewhere(run: RunRecord, settings: Settings, command: str) -> None:
+    """One line naming where the run was launched, when ``settings`` point somewhere else (exit 2)."""
+    if ran_here(run, settings):
+        return
+    if run.site:
+        raise UsageError(f"run {run.id} ran at site {run.site}, not {settings.site_name}; {command} it with --site {run.site}")
+    raise UsageError(f"run {run.id} ran on the {run.backend} backend; {command} it with --backend {run.backend}")
 
 
 @dataclass(frozen=True)
@@ -151,6 +173,7 @@ class Runner:
         await asyncio.to_thread(deliver_profile_logs, scope.plan, tasks, scope.local_dir)
         merged = await asyncio.to_thread(merge_collected, scope.storage, scope.plan, tasks, scope.local_dir, scope.remote_dir)
         report, problems = await asyncio.to_thread(usage_report, scope.local_dir, tasks)
+        await scope.record(scope.ledger.record_attempt_files, final_attempt_files(tasks, report))
         await asyncio.to_thread(write_run_manifest, scope.storage, await scope.run(), tasks, report, merged)
         await scope.phase("done", finished=True)
         return RunResult(await scope.run(), await scope.tasks(), scope.local_dir, report, problems, merged=merged)
@@ -211,8 +234,7 @@ async def resume_run(
     ledger = await asyncio.to_thread(Ledger, settings.state_dir)
     try:
         run = await asyncio.to_thread(ledger.run, run_id)
-        if run.backend and run.backend != settings.backend:
-            raise UsageError(f"run {run_id} ran on the {run.backend} backend; resume it with --backend {run.backend}")
+        refuse_elsewhere(run, settings, "resume")
         await _warn_if_credential_expires(settings, reporter)
         storage = storage or open_storage(settings)
         with ledger.driving(run_id):
@@ -228,12 +250,13 @@ async def refresh_runs(
     settings: Settings, run_ids: list[str] | None = None, progress: Callable[[str], None] | None = None
 ) -> list[RunRecord]:
     """Bring the ledger up to date for runs nobody is watching (``--no-wait``): one session list,
-    finished tasks recorded (their logs captured); nothing is launched. Returns the runs, newest first.
-    ``progress`` hears about slow answers and retries."""
+    finished tasks recorded (their logs captured); nothing is launched. Only runs launched at the site
+    of ``settings`` are asked about: another platform does not know their sessions, which is no sign
+    they were lost. Returns the runs, newest first. ``progress`` hears about slow answers and retries."""
     ledger = await asyncio.to_thread(Ledger, settings.state_dir)
     try:
         wanted = [r for r in await asyncio.to_thread(ledger.runs) if run_ids is None or r.id in run_ids]
-        open_runs = [r for r in wanted if r.counts.get(L.LAUNCHED)]
+        open_runs = [r for r in wanted if r.counts.get(L.LAUNCHED) and ran_here(r, settings)]
         if open_runs:
             storage = open_storage(settings)
             async with open_client(settings, progress=progress) as client:

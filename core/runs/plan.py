@@ -1,50 +1,48 @@
 """Turn a checked run configuration into the exact list of sessions a run will launch.
 
-A plan is pure data: which files to stage where, and for every task its session name, region,
-parameter file, resources, output folder and the ``srcnet-task`` command line the session runs.
-It is computed before anything is created, so ``--dry-run`` shows it, ``run.json`` records it and
-a resumed run can compare against it.
+A plan is pure data: which files to stage where, and for every task its session name, resources,
+output folder and the command line the session runs. It is computed before anything is created, so
+``--dry-run`` shows it, ``run.json`` records it and a resumed run can compare against it.
+
+What the tasks are is the business of the run's *workload kind* (:mod:`srcnet_tui.core.runs.kinds`:
+SoFiA-2, PyBDSF, any command, a Kubernetes Job, an HTCondor submit file); this module holds what
+every kind shares — the platform's resource options, defaults fitted to them, the session names, the
+files staged, the checks on what reaches a session's arguments — in :class:`TaskBuilder`.
 
 Skaha splits a session's ``args`` on single spaces and cannot quote, and Kubernetes expands
 ``$(NAME)`` in them; the seed scripts also pushed paths through two shells. So every path that ends
 up in a task's arguments is checked against a small safe alphabet, and a parameter file named
 ``a b;touch pwned.par`` is refused here, by name, before any session exists. The session command is
-always ``srcnet-task``, which runs the finder without a shell.
+always ``srcnet-task``, which runs the workload without a shell.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from srcnet_tui.core.errors import UsageError
-from srcnet_tui.core.runs.config import KEYS_BY_NAME, RunConfig, SplitSpec, is_arc_path
+from srcnet_tui.core.runs.config import KEYS_BY_NAME, RunConfig, is_arc_path
 from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape
+from srcnet_tui.core.runs.kinds import kind_for
+from srcnet_tui.core.runs.sizing import SizeEstimate
 from srcnet_tui.core.runs.spec import RunPlan, TaskOutputs, TaskSpec, Upload
-from srcnet_tui.core.runs.split import (
-    Region,
-    counts_for_max_bytes,
-    counts_for_region_size,
-    grid_regions,
-    largest_region_for_ram,
-    ram_needed_gb,
-    ram_request_gb,
-    region_bytes,
-)
-from srcnet_tui.core.skaha_rules import GIB, MAX_NAME, SAFE_ARG, SAFE_CHARACTERS
+from srcnet_tui.core.skaha_rules import MAX_NAME, SAFE_ARG, SAFE_CHARACTERS
 
 _RUN_ID = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
-CATALOGUE_SUFFIXES = {"sofia": ("_cat.xml", "_cat.txt"), "bdsf": ("_cat.csv",)}
+TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+"""``{timestamp}`` in a planned task: UTC, sortable as text."""
 
 
 @dataclass(frozen=True)
 class Plan:
     """Everything a run will do, decided before it does any of it."""
 
-    run_kind: str  # "task" | "parallel" | "split"
+    run_kind: str  # "task" | "parallel" | "split" (finders) | "command" | "k8s" | "condor"
     tasks: list[TaskSpec]
     run_id: str
     config: RunConfig
@@ -56,6 +54,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     adjustments: list[str] = field(default_factory=list)
     """One line per default fitted to what the platform offers (said by ``--dry-run`` and the run)."""
+    estimate: SizeEstimate | None = None
+    """What the tasks will write, when their kind can tell."""
 
     @property
     def image(self) -> str:
@@ -67,7 +67,7 @@ class Plan:
 
     @property
     def env(self) -> dict[str, str]:
-        return dict(self.config.env)
+        return self.config.task_env
 
     def describe(self) -> list[str]:
         """Human-readable lines for ``--dry-run``: settings (defaults marked), then one line per task."""
@@ -79,7 +79,11 @@ class Plan:
         lines += [f"  upload {u.local} -> {u.remote}" for u in self.uploads]
         for task in self.tasks:
             region = f" region {task.region}" if task.region else ""
-            lines.append(f"  {task.name}: {task.cores} cores, {task.ram_gb} GiB{region}, {task.par_file}")
+            lines.append(
+                f"  {task.name}: {task.cores} cores, {task.ram_gb} GiB{region}, {task.par_file or shlex.join(task.command_line)}"
+            )
+        if self.estimate:
+            lines.append(f"  {self.estimate.line()}")
         lines += [f"  {line}" for line in self.adjustments]
         lines += [f"  warning: {w}" for w in self.warnings]
         return lines
@@ -109,6 +113,7 @@ class Plan:
             "tasks": [task.to_dict() for task in self.tasks],
             "warnings": list(self.warnings),
             "adjustments": list(self.adjustments),
+            "estimate": self.estimate.to_dict() if self.estimate else None,
         }
 
 
@@ -118,42 +123,31 @@ def plan_run(
     *,
     context: dict | None = None,
     read_header: Callable[[str], CubeShape] = read_cube_shape,
+    now: datetime | None = None,
 ) -> Plan:
-    """Plan a ``run`` (one task), a ``parallel`` run over a folder of parameter files, or a split run.
+    """Plan a run of ``config``'s workload kind: one task, a folder of parameter files, a split cube,
+    a list of arguments, a Job's completions, a submit file's queue.
 
     ``context`` is the platform's ``/v1/context`` answer: when given, cores, RAM and GPUs are checked
     against what it offers and split tasks get the smallest RAM option that fits. ``read_header``
     reads a cube's shape given ``config.image_file`` (a local path or an /arc path); the default
-    reads local files, the caller passes a storage-aware one for cubes already on /arc.
+    reads local files, the caller passes a storage-aware one for cubes already on /arc. ``now`` is
+    the ``{timestamp}`` of templates (default: the current time).
     """
     if not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"run id must be 1-40 lowercase letters, digits or '-', not {run_id!r}")
-    builder = _Builder(config, run_id, _Options.from_context(context))
-    if config.split:
-        return builder.split_plan(read_header(config.image_file), config.split)
-    if config.kind == "task":
-        return builder.files_plan("task", [_given(config, "parameter_file", config.parameter_file)], "parameter_file")
-    return builder.files_plan("parallel", _parameter_files(config), "parameter_file_dir")
+    builder = TaskBuilder(config, run_id, _Options.from_context(context), read_header, now or datetime.now(UTC))
+    return kind_for(config.workload).plan(builder)
 
 
 T = TypeVar("T")
 
 
-def _given(config: RunConfig, key: str, value: T | None) -> T:
+def given(config: RunConfig, key: str, value: T | None) -> T:
     """A setting the config loader requires for this kind of run (a missing one is still a config error)."""
     if value is None:
         raise config.error(key, "is required for this run")
     return value
-
-
-def _parameter_files(config: RunConfig) -> list[str]:
-    folder = _given(config, "parameter_file_dir", config.parameter_file_dir)
-    if is_arc_path(folder):
-        raise config.error("parameter_file_dir", f"must be a local folder, not {folder!r}")
-    files = sorted(str(p) for p in Path(folder).iterdir() if p.suffix == ".par" and p.is_file())
-    if not files:
-        raise config.error("parameter_file_dir", f"no *.par files in {folder}")
-    return files
 
 
 @dataclass(frozen=True)
@@ -191,12 +185,18 @@ FITTED_KEYS = ("cores", "ram")
 
 
 def _offered_below_defaults(config: RunConfig, options: _Options) -> dict[str, int]:
-    """For each unwritten resource key whose default is not offered: the largest offered value below it."""
+    """For each unwritten resource key whose default is not offered: the largest offered value below it;
+    for each minimum (``at_least``) not offered: the smallest offered value above it."""
     fitted = {}
     for key, offered in zip(FITTED_KEYS, (options.cores, options.ram), strict=True):
-        default = _setting(config, key)
-        below = [value for value in offered if default is not None and value <= default]
-        if key in config.defaulted and below and default not in offered:
+        value = _setting(config, key)
+        if value is None or value in offered:
+            continue
+        below = [option for option in offered if option <= value]
+        above = [option for option in offered if option >= value]
+        if key in config.at_least and above:
+            fitted[key] = min(above)
+        elif key in config.defaulted and below:
             fitted[key] = max(below)
     return fitted
 
@@ -206,152 +206,106 @@ def _setting(config: RunConfig, key: str) -> Any:
 
 
 def _fitted_line(config: RunConfig, key: str) -> str:
+    if key in config.at_least:
+        return (
+            f"{config.where(key)}: {config.fitted[key]} is not offered by the platform, "
+            f"so each task asks for {_setting(config, key)}, the smallest it offers above that"
+        )
     return (
         f"{config.where(key)}: not set; the default {config.fitted[key]} is not offered by the platform, "
         f"so each task asks for {_setting(config, key)}, the largest it offers below that"
     )
 
 
-class _Builder:
-    """Builds the tasks of one plan, collecting uploads and warnings as it goes."""
+class TaskBuilder:
+    """What every workload kind shares while it plans: the checked settings, the platform's options,
+    the run's folder, session names, staged files and warnings. A kind calls :meth:`task` per task
+    and :meth:`plan` once."""
 
-    def __init__(self, config: RunConfig, run_id: str, options: _Options):
+    def __init__(self, config: RunConfig, run_id: str, options: _Options, read_header: Callable[[str], CubeShape], now: datetime):
         config = config.fitted_to(_offered_below_defaults(config, options))
         self.config = config
         self.adjustments = [_fitted_line(config, key) for key in config.fitted]
         self.run_id = run_id
         self.options = options
+        self.read_header = read_header
+        self.timestamp = now.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
         self.output_dir = f"{config.vos_dir}/{run_id}"
         self.uploads: list[Upload] = []
         self.warnings: list[str] = []
-        self._check_arg(config.vos_dir, "vos_dir")
+        self.check_arg(config.vos_dir, "vos_dir")
         self._check_storage_path(config.vos_dir, "vos_dir")
-        self._check_arg(Path(config.profile_log).name, "profile_log")
+        if "{" not in config.profile_log:  # a template is checked by its kind once expanded
+            self.check_arg(Path(config.profile_log).name, "profile_log")
         self._check_offered("cores", config.cores, options.cores or None)
         if config.gpus:
             self._check_offered("gpus", config.gpus, options.gpus)
         if config.ram_gb is not None:
             self._check_offered("ram", config.ram_gb, options.ram or None)
-        self.input_data = self._staged(config.image_file, "image_file", config.vos_dir)
 
-    def files_plan(self, kind: str, par_files: list[str], key: str) -> Plan:
-        ram_gb = _given(self.config, "ram", self.config.ram_gb)
-        tasks = [
-            self._task(number, self._staged(par, key, f"{self.output_dir}/params"), None, ram_gb, len(par_files))
-            for number, par in enumerate(par_files, start=1)
-        ]
-        return self._plan(kind, tasks)
-
-    def split_plan(self, cube: CubeShape, split: SplitSpec) -> Plan:
-        grid = self._grid(cube, split)
-        regions = grid_regions(cube.shape, grid, self.config.overlap)
-        parameter_file = _given(self.config, "parameter_file", self.config.parameter_file)
-        par_file = self._staged(parameter_file, "parameter_file", f"{self.output_dir}/params")
-        tasks = [
-            self._task(number, par_file, region, self._split_ram(region, cube), len(regions))
-            for number, region in enumerate(regions, start=1)
-        ]
-        return self._plan("split", tasks, cube=cube, grid=grid)
-
-    def _plan(self, kind: str, tasks: list[TaskSpec], **extra) -> Plan:
+    def plan(self, kind: str, tasks: list[TaskSpec], input_data: str = "", **extra: Any) -> Plan:
         return Plan(
             run_kind=kind,
             tasks=tasks,
             run_id=self.run_id,
             config=self.config,
             output_dir=self.output_dir,
-            input_data=self.input_data,
+            input_data=input_data,
             uploads=self.uploads,
             warnings=self.warnings,
             adjustments=self.adjustments,
             **extra,
         )
 
-    def _grid(self, cube: CubeShape, split: SplitSpec) -> tuple[int, int, int]:
-        if split.mode == "grid" and split.values:
-            return split.values
-        if split.mode == "size" and split.values:
-            return counts_for_region_size(cube.shape, split.values)
-        max_bytes = self.config.region_max_gb * GIB
-        ram_ceiling = self.config.ram_gb or (max(self.options.ram) if self.options.ram else None)
-        if ram_ceiling:
-            max_bytes = min(max_bytes, largest_region_for_ram(ram_ceiling))
-        try:
-            return counts_for_max_bytes(cube.shape, cube.bytes_per_voxel, self.config.overlap, max_bytes)
-        except UsageError as exc:
-            raise self.config.error("split", str(exc)) from None
-
-    def _split_ram(self, region: Region, cube: CubeShape) -> int:
-        nbytes = region_bytes(region, cube.bytes_per_voxel)
-        if self.config.ram_gb is not None:
-            need = ram_needed_gb(nbytes)
-            if self.config.ram_gb < need:
-                self.warnings.append(
-                    f"{self.config.where('ram')}: {self.config.ram_gb} GiB is less than the ~{need:.1f} GiB region {region} needs"
-                )
-            return self.config.ram_gb
-        try:
-            return ram_request_gb(nbytes, list(self.options.ram))
-        except UsageError as exc:
-            raise self.config.error("split", str(exc)) from None
-
-    def _task(self, number: int, par_file: str, region: Region | None, ram_gb: int, count: int) -> TaskSpec:
-        config = self.config
-        tag = f"{number:03d}"
-        filename = f"{self.run_id}_{tag}"
-        outputs = TaskOutputs(
+    def outputs(self, number: int, count: int, log_name: str, profile_log: str | None = None, **files: Any) -> TaskOutputs:
+        """Task ``number``'s folder and files; its profile log (unless given) is numbered when the run has several tasks."""
+        return TaskOutputs(
             directory=f"{self.output_dir}/{task_label(number)}",
-            filename=filename,
-            profile_log=_profile_log_name(config.profile_log, tag, count),
-            finder_log=f"{filename}_{config.finder}.log",
-            catalogues=tuple(filename + suffix for suffix in CATALOGUE_SUFFIXES[config.finder]),
+            filename=self.filename(number),
+            profile_log=profile_log or _profile_log_name(self.config.profile_log, f"{number:03d}", count),
+            finder_log=log_name,
+            **files,
         )
-        args = [
-            "--finder", config.finder,
-            "--par", par_file,
-            "--data", self.input_data,
-            "--out", outputs.directory,
-            "--filename", filename,
-            "--threads", str(config.cores),
-            "--log", outputs.profile_log,
-            "--finder-log", outputs.finder_log,
-            "--interval", f"{config.interval:g}",
-        ]  # fmt: skip
-        if region:
-            args += ["--region", str(region)]
-        return TaskSpec(
-            index=number,
-            name=self._session_name(tag),
-            region=region,
-            par_file=par_file,
-            cores=config.cores,
-            ram_gb=ram_gb,
-            args=args,
-            outputs=outputs,
-            image=config.image,
-            env=dict(config.env),
-            gpus=config.gpus,
-        )
+
+    def filename(self, number: int) -> str:
+        """The base name of task ``number``'s products: ``<run>_003``."""
+        return f"{self.run_id}_{number:03d}"
+
+    def task(self, number: int, outputs: TaskOutputs, args: list[str], **fields: Any) -> TaskSpec:
+        """Task ``number`` with the run's resources (``fields`` override them: ``ram_gb``, ``env``, ...)."""
+        config = self.config
+        settings: dict[str, Any] = {"region": None, "par_file": "", "cores": config.cores, "image": config.image}
+        secrets = {"secret_env": config.secret_env, "secrets_file": config.secrets_file}
+        settings.update({"env": config.task_env, "gpus": config.gpus, **secrets, **fields})
+        if "ram_gb" not in settings:
+            settings["ram_gb"] = given(config, "ram", config.ram_gb)
+        return TaskSpec(index=number, name=self._session_name(f"{number:03d}"), args=args, outputs=outputs, **settings)
 
     def _session_name(self, tag: str) -> str:
         suffix = f"-{self.run_id}-{tag}"
         prefix = self.config.name[: MAX_NAME - len(suffix)].rstrip("-")
         return f"{prefix}{suffix}" if prefix else suffix.lstrip("-")
 
-    def _staged(self, path: str, key: str, remote_dir: str) -> str:
+    def staged(self, path: str, key: str, remote_dir: str) -> str:
         """Where the sessions find ``path``: /arc paths as written, local files uploaded to ``remote_dir``."""
         if is_arc_path(path):
-            self._check_arg(path, key)
+            self.check_arg(path, key)
             self._check_storage_path(path, key)
             return path
         local = Path(path)
-        self._check_arg(local.name, key, shown=str(local))
+        self.check_arg(local.name, key, shown=str(local))
         self._check_readable(local, key)
         remote = f"{remote_dir}/{local.name}"
         upload = Upload(local, remote)
         if upload not in self.uploads:
             self.uploads.append(upload)
         return remote
+
+    def staged_definition(self, remote_dir: str) -> str:
+        """The file that defines the run (config.ini, manifest, submit file), uploaded with it for provenance."""
+        upload = Upload(self.config.path, f"{remote_dir}/{self.config.path.name}")
+        self.uploads.append(upload)
+        return upload.remote
 
     def _check_storage_path(self, path: str, key: str) -> None:
         """Storage refuses '..' when staging; refuse it here, before the run is recorded."""
@@ -366,7 +320,8 @@ class _Builder:
         except OSError as exc:
             raise self.config.error(key, f"cannot read {local} ({exc.strerror})") from None
 
-    def _check_arg(self, value: str, key: str, shown: str | None = None) -> None:
+    def check_arg(self, value: str, key: str, shown: str | None = None) -> None:
+        """``value`` (a path or name put into a session's arguments) keeps to the safe alphabet."""
         if not SAFE_ARG.fullmatch(value):
             raise self.config.error(
                 key,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 from srcnet_tui.core.connect import open_client
@@ -18,6 +19,7 @@ from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.runs.config import RunConfig, is_arc_path, load_run_config
 from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape, read_cube_shape_from
 from srcnet_tui.core.runs.plan import Plan, plan_run, task_label
+from srcnet_tui.core.runs.sizing import gib
 from srcnet_tui.core.runs.spec import TaskSpec
 from srcnet_tui.core.runs.storage import LocalArc, Storage, open_storage
 from srcnet_tui.core.settings import Settings
@@ -124,12 +126,42 @@ def credential_warning(settings: Settings, expected_s: float = LONG_RUN_S) -> st
     )
 
 
+def free_bytes(storage: Storage, path: str) -> int | None:
+    """Free space where ``path`` is stored, when the storage can tell (the local backend's /arc can)."""
+    if not isinstance(storage, LocalArc):
+        return None
+    folder = storage.local_path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def refuse_oversized(plan: Plan, storage: Storage) -> None:
+    """A run whose estimated products exceed ``max_output_gb`` or the storage's free space is refused, with the numbers."""
+    estimate, config = plan.estimate, plan.config
+    if estimate is None:
+        return
+    if config.max_output_gb is not None and estimate.total_gib > config.max_output_gb:
+        raise config.error(
+            "max_output_gb",
+            f"the run would write about {gib(estimate.total_bytes)}, above {config.max_output_gb:g} GiB ({estimate.basis})",
+        )
+    free = free_bytes(storage, plan.output_dir)
+    if free is not None and estimate.total_bytes > free:
+        raise config.error(
+            "vos_dir",
+            f"the run would write about {gib(estimate.total_bytes)}, but {config.vos_dir} has {gib(free)} free ({estimate.basis})",
+        )
+
+
 async def checked_plan(config: RunConfig, run_id: str, client: SkahaClient, storage: Storage, state_dir: Path) -> Plan:
     """The plan of a run, with every check the run makes before it is recorded: the platform's
     resource options (defaults fitted, RAM rounded), its launch rules (image, GPUs), the /arc
-    inputs and the results folder. What a real run and ``--dry-run`` both call."""
+    inputs, the estimated products against the limit and the free space, and the results folder.
+    What a real run and ``--dry-run`` both call."""
     plan = await asyncio.to_thread(make_plan, config, run_id, storage, await client.context())
     await refuse_what_would_fail(plan, client, storage)
+    await asyncio.to_thread(refuse_oversized, plan, storage)
     await asyncio.to_thread(refuse_unwritable_results_dir, config, state_dir)
     return plan
 

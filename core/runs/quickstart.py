@@ -5,7 +5,8 @@ continuum image (Gaussian sources of one beam plus noise, with a proper WCS and 
 header) and runs PyBDSF (``pip install 'srcnet-tui[examples]'``) on it as a split parallel run on
 the local server: the image is cut into regions with an overlap, every region is one session,
 and the run ends like any other with its products, ``run.json`` and the usage table. The config
-it writes is an ordinary run configuration; edit it and run ``parallel`` on it again.
+it writes is an ordinary run configuration; edit it and run ``parallel`` on it again. Running the
+quickstart again keeps a config or parameter file the user edited (and runs it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Example:
     config: Path
     image: Path
     sources: list[tuple[float, float, float]]  # (x, y, peak Jy/beam), 0-based pixels
+    kept: tuple[Path, ...] = ()  # files the user edited, left as they are
 
 
 def synthetic_image(path: Path, size: int = 512, sources: int = 24, seed: int = 2026) -> list[tuple[float, float, float]]:
@@ -67,8 +69,8 @@ def synthetic_image(path: Path, size: int = 512, sources: int = 24, seed: int = 
     return placed
 
 
-def parameter_file(path: Path) -> None:
-    path.write_text(
+def parameter_text() -> str:
+    return (
         "# PyBDSF process_image options, one per line (Python literals)\n"
         "thresh_isl = 3.0\n"
         "thresh_pix = 5.0\n"
@@ -97,15 +99,29 @@ def config_text(images_folder: str, grid: tuple[int, int]) -> str:
 
 
 def make_example(folder: Path, grid: tuple[int, int] = (2, 2), size: int = 512, sources: int = 24) -> Example:
-    """Write the image, the PyBDSF parameter file and the run configuration into ``folder``."""
+    """Write the image, the PyBDSF parameter file and the run configuration into ``folder``; a
+    parameter file or config that differs from what the quickstart writes is the user's and is kept."""
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     image = folder / "images" / IMAGE_NAME
     placed = synthetic_image(image, size=size, sources=sources)
-    parameter_file(folder / PAR_NAME)
     config = folder / CONFIG_NAME
-    config.write_text(config_text("images", grid))
-    return Example(folder, config, image, placed)
+    written = {folder / PAR_NAME: parameter_text(), config: config_text("images", grid)}
+    kept = tuple(path for path, text in written.items() if not _write_unless_edited(path, text))
+    return Example(folder, config, image, placed, kept)
+
+
+def _write_unless_edited(path: Path, text: str) -> bool:
+    """Write ``text`` unless ``path`` holds something else (the user's edits); True when written."""
+    try:
+        if path.read_text() != text:
+            return False
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc}); move it aside to start over") from None
+    path.write_text(text)
+    return True
 
 
 def check_installed() -> None:

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srcnet_tui.core.runs.environment import resolve_secrets
 from srcnet_tui.core.runs.fits import CubeShape
 from srcnet_tui.core.runs.split import Region
 from srcnet_tui.core.skaha import LaunchSpec
 from srcnet_tui.core.task.recorder import summary_path
 
 TASK_COMMAND = "srcnet-task"
+EXEC_MODE = "exec"  # srcnet-task's mode that runs any program under the recorder
 
 
 @dataclass(frozen=True)
@@ -102,16 +104,25 @@ class TaskSpec:
     env: dict[str, str] = field(default_factory=dict)
     gpus: int = 0
     cmd: str = TASK_COMMAND
+    secret_env: tuple[str, ...] = ()  # names only: their values are read when the launch request is built
+    secrets_file: str | None = None
+
+    @property
+    def command_line(self) -> list[str]:
+        """What the task runs: the user's program for ``srcnet-task exec`` tasks, else the session's command."""
+        if self.args[:1] == [EXEC_MODE] and "--" in self.args:
+            return self.args[self.args.index("--") + 1 :]
+        return [self.cmd, *self.args]
 
     def launch_spec(self, name: str | None = None) -> LaunchSpec:
         """The Skaha request that starts this task, as session ``name`` (default: the planned name).
-        No GPUs: the field is left out."""
+        No GPUs: the field is left out. The one place secret values are read (and they go nowhere else)."""
         return LaunchSpec(
             name=name or self.name,
             image=self.image,
             cmd=self.cmd,
             args=list(self.args),
-            env=dict(self.env),
+            env={**self.env, **resolve_secrets(self.secret_env, self.secrets_file)},
             cores=self.cores,
             ram=self.ram_gb,
             gpus=self.gpus or None,
@@ -131,6 +142,7 @@ class TaskSpec:
             "image": self.image,
             "env": dict(self.env),
             "gpus": self.gpus or None,
+            **({"secret_env": list(self.secret_env), "secrets_file": self.secrets_file} if self.secret_env else {}),
         }
 
     @classmethod
@@ -148,6 +160,8 @@ class TaskSpec:
             env=dict(data.get("env") or {}),
             gpus=data.get("gpus") or 0,
             cmd=data.get("cmd") or TASK_COMMAND,
+            secret_env=tuple(data.get("secret_env") or ()),
+            secrets_file=data.get("secrets_file"),
         )
 
 
@@ -157,7 +171,7 @@ class RunPlan:
     the ledger's own rows). ``config`` is the effective configuration as ``run.json`` records it."""
 
     run_id: str
-    kind: str  # "task" | "parallel" | "split"
+    kind: str  # "task" | "parallel" | "split" (finders) | "command" | "k8s" | "condor"
     config: dict[str, Any]
     image: str
     gpus: int

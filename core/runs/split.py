@@ -75,8 +75,8 @@ def axis_ranges(length: int, count: int, overlap: int) -> list[tuple[int, int]]:
     size = (length + (count - 1) * overlap) // count
     if size <= overlap:
         raise UsageError(
-            f"cannot cut an axis of {length} pixels into {count} regions overlapping by {overlap} pixels "
-            f"(each would be {size} pixels); use fewer regions or less overlap"
+            f"cannot cut {length} pixels into {count} regions overlapping by {overlap} pixels "
+            f"(each would be {size} pixels, not more than the overlap); use fewer regions or less overlap"
         )
     step = size - overlap
     ranges = [(i * step, i * step + size - 1) for i in range(count - 1)]
@@ -91,13 +91,25 @@ def max_count(length: int, overlap: int) -> int:
     return length - overlap
 
 
+AXES = ("x", "y", "z")
+
+
 def grid_regions(shape: tuple[int, int, int], counts: tuple[int, int, int], overlap: tuple[int, int]) -> list[Region]:
-    """All regions of a grid, in s2p_setup's order (x fastest, then y, then z)."""
+    """All regions of a grid, in s2p_setup's order (x fastest, then y, then z); UsageError naming the axis that cannot be cut."""
     spatial, spectral = overlap
-    xs = axis_ranges(shape[0], counts[0], spatial)
-    ys = axis_ranges(shape[1], counts[1], spatial)
-    zs = axis_ranges(shape[2], counts[2], spectral)
+    ranges = []
+    for axis, length, count, shared in zip(AXES, shape, counts, (spatial, spatial, spectral)):
+        try:
+            ranges.append(axis_ranges(length, count, shared))
+        except UsageError as exc:
+            raise UsageError(f"the {axis} axis: {exc}") from None
+    xs, ys, zs = ranges
     return [Region(*x, *y, *z) for z in zs for y in ys for x in xs]
+
+
+def too_many_regions(shape: tuple[int, int, int], counts: tuple[int, int, int]) -> bool:
+    """More regions along some axis than it has pixels: the grid is at fault, not the overlap."""
+    return any(count > length for length, count in zip(shape, counts))
 
 
 def counts_for_region_size(shape: tuple[int, int, int], size: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -6,7 +6,8 @@ server hands its sessions as ``SRCNET_ARC_ROOT``). Both implementations share on
 :class:`Storage`: uploads skip a file whose size and MD5 already match and are verified after the
 transfer; downloads land in a temporary file that is renamed into place only once verified;
 ``mkdir_p`` tolerates folders that exist; transient failures are retried with a bounded back-off and
-end, if they persist, in :class:`srcnet_tui.core.errors.Unreachable` naming the path.
+end, if they persist, in :class:`srcnet_tui.core.errors.Unreachable` naming the path. ``walk`` lists a
+folder's files with their sizes (no checksum is read) and ``remove`` deletes one, for ``clean`` and ``keep``.
 """
 
 from __future__ import annotations
@@ -59,27 +60,43 @@ def join(base: str, *names: str) -> str:
 MD5_CACHE_MIN_BYTES = 64 << 20
 
 
-def file_md5(path: Path) -> str:
-    """MD5 (hex) of a file. A large one (a cube) is remembered while its size, inode and modification
-    time stay the same, so it is not read again for every comparison; small files, which can be
-    rewritten within one timestamp tick, are always read."""
+@dataclass(frozen=True)
+class Digests:
+    """A file's size, MD5 (what VOSpace reports) and SHA-256 (checked locally), hex."""
+
+    size: int
+    md5: str
+    sha256: str
+
+
+def file_digests(path: Path) -> Digests:
+    """Size, MD5 and SHA-256 of a file, read once. A large one (a cube) is remembered while its size,
+    inode and modification time stay the same, so it is not read again for every comparison; small
+    files, which can be rewritten within one timestamp tick, are always read."""
     info = os.stat(path)
     if info.st_size < MD5_CACHE_MIN_BYTES:
-        return _read_md5(path)
-    return _remembered_md5(os.path.realpath(path), info.st_size, info.st_ino, info.st_mtime_ns)
+        return _read_digests(path)
+    return _remembered_digests(os.path.realpath(path), info.st_size, info.st_ino, info.st_mtime_ns)
+
+
+def file_md5(path: Path) -> str:
+    """MD5 (hex) of a file (see :func:`file_digests`)."""
+    return file_digests(path).md5
 
 
 @lru_cache(maxsize=256)
-def _remembered_md5(path: str, size: int, inode: int, mtime_ns: int) -> str:
-    return _read_md5(path)
+def _remembered_digests(path: str, size: int, inode: int, mtime_ns: int) -> Digests:
+    return _read_digests(path)
 
 
-def _read_md5(path) -> str:
-    digest = hashlib.md5()
+def _read_digests(path) -> Digests:
+    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            md5.update(block)
+            sha256.update(block)
+            size += len(block)
+    return Digests(size, md5.hexdigest(), sha256.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,14 @@ class Transfer:
     size: int
     md5: str
     skipped: bool
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file found by :meth:`Storage.walk`: its path relative to the folder walked, and its size."""
+
+    relative: str
+    size: int
 
 
 class TransientError(Exception):
@@ -138,6 +163,14 @@ class Storage:
     def _get(self, path: str, local: Path) -> None:
         raise NotImplementedError
 
+    def _walk(self, path: str) -> list[StoredFile]:
+        """Every file under a folder with its size (relative paths), without reading a checksum."""
+        raise NotImplementedError
+
+    def _delete(self, path: str) -> None:
+        """Remove one file, or one empty folder."""
+        raise NotImplementedError
+
     def _classify(self, exc: BaseException) -> BaseException | None:
         """Map a backend exception to TransientError (retry), a SrcnetError (stop), or None (re-raise)."""
         if isinstance(exc, (TransientError, TimeoutError)):
@@ -167,6 +200,20 @@ class Storage:
 
     def exists(self, path: str) -> bool:
         return self.is_dir(path) or self.stat(path) is not None
+
+    def walk(self, path: str) -> list[StoredFile]:
+        """Every file under a folder (sub-folders included) with its size, sorted; empty if it does not exist."""
+        found = self._retrying(f"list {self.describe(path)}", lambda: self._walk(path))
+        return sorted(found, key=lambda f: f.relative)
+
+    def remove(self, path: str) -> None:
+        """Delete a file (or an empty folder); one that is gone already is fine."""
+        if self.is_dir(path) or self.is_file(path):
+            self._retrying(f"remove {self.describe(path)}", lambda: self._delete(path))
+
+    def sha256(self, path: str) -> str | None:
+        """SHA-256 of a stored file when this storage can read it cheaply (on this machine), else None."""
+        return None
 
     def open_read(self, path: str) -> BinaryIO:
         """A binary stream of a file's bytes from the start (e.g. to read a FITS header)."""
@@ -329,6 +376,20 @@ class VOSpace(Storage):
     def _open(self, path: str) -> BinaryIO:
         return self._client.open(to_uri(path), view="data")
 
+    def _delete(self, path: str) -> None:
+        self._client.delete(to_uri(path))
+
+    def _walk(self, path: str) -> list[StoredFile]:
+        """One node request per entry (its type and length together)."""
+        found = []
+        for name in self._listdir(path):
+            node = self._node(join(path, name))
+            if node is not None and node.isdir():
+                found += [StoredFile(f"{name}/{f.relative}", f.size) for f in self._walk(join(path, name))]
+            elif node is not None:
+                found.append(StoredFile(name, int(node.props.get("length") or 0)))
+        return found
+
     def _already_exists(self, exc: BaseException) -> bool:
         from cadcutils import exceptions as cadc
 
@@ -423,6 +484,24 @@ class LocalArc(Storage):
 
     def _open(self, path: str) -> BinaryIO:
         return open(self.local_path(path), "rb")
+
+    def _walk(self, path: str) -> list[StoredFile]:
+        top = self.local_path(path)
+        found = []
+        for folder, _, names in os.walk(top):
+            prefix = os.path.relpath(folder, top)
+            for name in names:
+                info = os.stat(os.path.join(folder, name))
+                found.append(StoredFile(name if prefix == "." else f"{prefix}/{name}", info.st_size))
+        return found
+
+    def _delete(self, path: str) -> None:
+        target = self.local_path(path)
+        target.rmdir() if target.is_dir() else target.unlink(missing_ok=True)
+
+    def sha256(self, path: str) -> str | None:
+        target = self.local_path(path)
+        return file_digests(target).sha256 if target.is_file() else None
 
 
 def open_storage(settings, **kwargs) -> Storage:

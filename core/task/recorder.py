@@ -51,6 +51,8 @@ CSV_COLUMNS = (
 SUMMARY_FORMAT = "srcnet-recorder-summary/1"
 SUMMARY_SUFFIX = ".summary.json"
 DEFAULT_INTERVAL_S = 1.0
+MIN_INTERVAL_S = 0.1  # below this the recorder's own sampling dominates and 10 ms CPU ticks swamp each row
+MAX_INTERVAL_S = 3600.0
 DEFAULT_GRACE_S = 10.0
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 MIB = 1024.0**2
@@ -77,6 +79,16 @@ class TreeSample:
     rss: int
     vms: int
     io: IoCounters
+
+
+@dataclass(frozen=True)
+class _WrittenRow:
+    """Where the latest row starts in the log, what it measured, and the (elapsed, CPU) it was measured from."""
+
+    offset: int
+    rss: int
+    vms: int
+    since: tuple[float, float]
 
 
 class ProcTree:
@@ -346,6 +358,7 @@ class Recording:
         self.t0 = time.monotonic()
         self.ended: float | None = None
         self._last = (0.0, 0.0)  # (elapsed, cumulative CPU seconds) at the previous row
+        self._previous: _WrittenRow | None = None
 
     def start(self) -> None:
         self.t0 = time.monotonic()
@@ -364,7 +377,7 @@ class Recording:
             next_tick = time.monotonic()
             while True:
                 exited = self._reap_orphans()
-                self._write_row()
+                self._write_row(final=exited)
                 self._forward_to_newcomers()
                 if exited:
                     break
@@ -400,23 +413,43 @@ class Recording:
             if watch.wait(wake - now):
                 return
 
-    def _write_row(self) -> None:
+    def _write_row(self, final: bool = False) -> None:
         """One CSV row: ``cpu`` is the tree's CPU time since the previous row over the time elapsed.
 
         The cumulative CPU never goes backwards (a child reaped between two reads can make one
-        sample miss it), so the ``cpu`` column integrates exactly to the CPU time used.
+        sample miss it), so the ``cpu`` column integrates exactly to the CPU time used. The kernel
+        counts CPU in 10 ms ticks, so a row over a few milliseconds can read 200 % for one busy core:
+        the row taken when the command exits, sooner than a full interval after the previous one,
+        replaces that row and covers both spans (memory: the larger of the two).
         """
         tree = self.tree.sample()
         elapsed = time.monotonic() - self.t0
         cumulative = max(self._last[1], tree.cpu_s + self.reaped_cpu_s)
+        rss, vms = tree.rss, tree.vms
+        replaced = self._row_to_replace(elapsed) if final else None
+        if replaced is not None:
+            rss, vms = max(rss, replaced.rss), max(vms, replaced.vms)
+            self.log.seek(replaced.offset)
+            self.log.truncate()
+            self._last = replaced.since
+            self.samples -= 1
         span = elapsed - self._last[0]
         cpu = (cumulative - self._last[1]) / span * 100 if self.samples and span > 0 else 0.0
+        self._previous = _WrittenRow(self.log.tell() if self.log.seekable() else -1, rss, vms, self._last)
         if self.samples:
             self._last = (elapsed, cumulative)
-        row = f"{elapsed:.3f},{tree.nproc},{cpu:.1f},{tree.rss / MIB:.3f},{tree.vms / MIB:.3f}"
+        row = f"{elapsed:.3f},{tree.nproc},{cpu:.1f},{rss / MIB:.3f},{vms / MIB:.3f}"
         self.log.write(row + "," + ",".join(map(str, tree.io)) + "\n")
         self.log.flush()
         self.samples += 1
+
+    def _row_to_replace(self, elapsed: float) -> _WrittenRow | None:
+        """The previous row, if the exit row should replace it: it measured CPU (it is not the first,
+        all-zero one), came less than an interval ago, and the log can be rewritten (not a pipe)."""
+        previous = self._previous
+        if previous is None or previous.offset < 0 or self.samples < 2 or elapsed - self._last[0] >= self.interval:
+            return None
+        return previous
 
     def _reap_orphans(self) -> bool:
         """Reap exited adopted orphans; True once the command itself has exited (left unreaped)."""
@@ -628,7 +661,7 @@ def _write_summary(path: Path, summary: dict) -> None:
 def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *, grace_s: float = DEFAULT_GRACE_S) -> int:
     """Run ``command`` (no shell) under the recorder; returns its status (128 + signal if killed).
 
-    Raises ValueError for an empty command or a non-positive interval and OSError when the log
+    Raises ValueError for an empty command or an interval outside 0.1-3600 s and OSError when the log
     cannot be written; a command that cannot be started gives 127 (not found) or 126 (not
     executable), one line on stderr, and still a summary. While it runs, this process adopts the
     command's orphans, counts every child it has as part of the tree and reaps them: call it from
@@ -636,8 +669,8 @@ def record(command: list[str], log_path, interval: float = DEFAULT_INTERVAL_S, *
     """
     if not command:
         raise ValueError("no command to record (put it after --)")
-    if not interval > 0:
-        raise ValueError(f"--interval must be positive, got {interval}")
+    if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+        raise ValueError(f"--interval must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds, got {interval:g}")
     log_path = Path(log_path)
     started = time.time()
     with open(log_path, "w") as log:
@@ -684,7 +717,7 @@ def add_record_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_INTERVAL_S,
         metavar="S",
-        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g})",
+        help=f"seconds between samples, {MIN_INTERVAL_S:g}-{MAX_INTERVAL_S:g} (default {DEFAULT_INTERVAL_S:g})",
     )
     parser.add_argument(
         "--grace",

@@ -254,7 +254,7 @@ def test_a_refused_token_is_exit_3(local_server, cli):
     assert result.returncode == 3, result.stderr
 
 
-def _delete_on_a_terminal(local_server, test_env, session_id, answer):
+def _delete_on_a_terminal(local_server, test_env, answer, *delete_args):
     import os
     import pty
 
@@ -270,7 +270,7 @@ def _delete_on_a_terminal(local_server, test_env, session_id, answer):
                 "--state-dir",
                 str(local_server.state_dir),
                 "delete",
-                session_id,
+                *delete_args,
             ],
             cwd=ROOT,
             env=test_env,
@@ -289,12 +289,76 @@ def _delete_on_a_terminal(local_server, test_env, session_id, answer):
 
 def test_delete_asks_on_a_terminal(run, local_server, test_env):
     (session_id,) = launch(run, "asked", "sleep", "30")
-    code, out, err = _delete_on_a_terminal(local_server, test_env, session_id, "n\n")
+    code, out, err = _delete_on_a_terminal(local_server, test_env, "n\n", session_id)
     assert code == 0 and "[y/N]" in err and "nothing deleted" in err
     assert session_id in listed(run)
-    code, out, err = _delete_on_a_terminal(local_server, test_env, session_id, "y\n")
+    code, out, err = _delete_on_a_terminal(local_server, test_env, "y\n", session_id)
     assert code == 0 and out.strip() == f"deleted {session_id}"
     assert session_id not in listed(run)
+
+
+def test_bulk_delete_lists_what_matches_and_asks(run, local_server, test_env, status_of):
+    (done,) = launch(run, "sweep-done", "true")
+    poll(lambda: status_of(done) == "Completed")
+    sweep = launch(run, "sweep", "sleep", "30", options=("--replicas", "3"))  # some stay Pending on a small machine
+    (other,) = launch(run, "other", "sleep", "30")
+    refused = run("delete", "--name-prefix", "sweep")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].endswith("add --yes to delete without asking")
+    assert set(sweep) <= set(listed(run))
+
+    code, out, err = _delete_on_a_terminal(local_server, test_env, "n\n", "--pattern", "^sweep-[12]$")
+    assert code == 0 and "Delete 2 session(s)" in err and "nothing deleted" in err and out == ""
+    assert all(session_id in err for session_id in sweep[:2]) and sweep[2] not in err
+
+    by_status = ok(run("delete", "--name-prefix", "SWEEP", "--status", "completed", "--yes"))
+    assert by_status.stdout.split() == ["deleted", done]
+    rest = ok(run("delete", "--name-prefix", "sweep", "--status", "Running,Pending", "--yes"))
+    assert sorted(rest.stdout.split()[1::2]) == sorted(sweep)
+    assert set(listed(run)) == {other}
+    assert "no session matches" in ok(run("delete", "--pattern", "nothing-like-this", "--yes")).stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--pattern", "(unclosed"), "--pattern '(unclosed': not a regular expression"),
+        (("--status", "Done"), "--status 'Done': must be one of Pending, Running, Completed, Failed, Terminating"),
+        (("abc12345", "--name-prefix", "x"), "give session ids, or choose sessions with --name-prefix"),
+        ((), "give session ids, or choose sessions with --name-prefix"),
+    ],
+)
+def test_bulk_delete_refuses_bad_selections_in_one_line(cli, args, message):
+    result = cli("--backend", "local", "delete", *args, "--yes")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_renew_of_a_finished_session_says_so_in_our_words(run, status_of):
+    (session_id,) = launch(run, "brief", "true")
+    poll(lambda: status_of(session_id) == "Completed")
+    result = run("renew", session_id)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("backend:")]
+    assert errors == [
+        f"error: session {session_id}: already Completed, so there is nothing to renew (only a Running session can be)"
+    ]
+    assert "No active job" not in result.stderr
+
+
+def test_a_pending_session_says_why_it_waits(local_server_factory, cli):
+    server = local_server_factory(cores=2)
+
+    def run(*args):
+        return cli("--backend", "local", "--state-dir", str(server.state_dir), *args, env={"COLUMNS": "200"})
+
+    (holder,) = launch(run, "holder", "sleep", "300", options=("--cores", "2"))
+    (queued,) = launch(run, "queued", "true", options=("--cores", "2"))
+    reason = "queued: needs 2 cores, 0 of 2 free (client's estimate)"
+    assert listed(run)[queued]["pendingReason"] == reason
+    assert "pendingReason" not in listed(run)[holder]
+    assert json.loads(ok(run("info", queued, "--json")).stdout)["pendingReason"] == reason
+    assert f"{queued} (queued) Pending: {reason}" in ok(run("sessions")).stdout
+    ok(run("delete", holder, "--yes"))
 
 
 def test_a_pending_session_has_no_events_yet_and_its_follow_waits(local_server_factory, cli):

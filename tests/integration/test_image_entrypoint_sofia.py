@@ -45,6 +45,10 @@ def test_entrypoint_runs_srcnet_task_with_the_real_sofia(real_sofia, tmp_path):
     assert described.returncode == 0 and f"sofia {tmp_path / 'bin' / 'sofia'}" in described.stdout
     banner = entrypoint(["sofia"], env, tmp_path)  # no parameter file: SoFiA-2's banner, exit 7
     assert banner.returncode == 7 and "2.5.0" in banner.stdout + banner.stderr
+    checked = subprocess.run(
+        ["bash", str(ROOT / "image" / "check-finder.sh"), "sofia", "2.5.0"], env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr  # the image build's own check passes on the real build
 
     synthetic_cube(tmp_path / "cube.fits")
     (tmp_path / "sofia.par").write_text(PARAMETERS)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from conftest import session_processes, wait_for
 
-IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
+IMAGE = "images.canfar.net/srcnet/sofia-task:2.5.0"
 PY = sys.executable
 
 
@@ -175,7 +175,7 @@ def test_context_images_repository(local_server_factory):
         assert context["memoryGB"]["options"] == [1, 2, 4, 6, 8]
         assert context["gpus"]["options"] == []
         ids = [i["id"] for i in c.get("image", params={"type": "headless"}).json()]
-        assert "images.canfar.net/srcnet/sofia-task:2.6.0" in ids and "images.canfar.net/skaha/terminal:1.1.2" in ids
+        assert "images.canfar.net/srcnet/sofia-task:2.5.0" in ids and "images.canfar.net/skaha/terminal:1.1.2" in ids
         assert c.get("repository").json() == ["images.canfar.net"]
         stats = c.get("session", params={"view": "stats"}).json()
         assert stats["cores"]["cpuCoresAvailable"] == 3 and stats["ram"]["maxRAM"]["ram"] == "8Gi"

@@ -17,9 +17,12 @@ from cadcutils import exceptions as cadc
 from runs_workspace import start_workspace
 
 from srcnet_tui.core.backoff import Backoff
+from srcnet_tui.core.runs.cleaning import clean_run, run_products
 from srcnet_tui.core.runs.config import load_run_config
+from srcnet_tui.core.runs.ledger import Ledger
 from srcnet_tui.core.runs.orchestrate import start_run
 from srcnet_tui.core.runs.storage import VOSpace
+from srcnet_tui.core.runs.verifying import verify_run
 from srcnet_tui.core.settings import Settings
 
 
@@ -67,6 +70,10 @@ class FolderVosClient:
     def open(self, uri, view=None):
         return self._path(uri).open("rb")
 
+    def delete(self, uri):
+        path = self._path(uri)
+        path.rmdir() if path.is_dir() else path.unlink()
+
     def copy(self, source, destination, send_md5=False, disposition=False, head=None):
         self.copies += 1
         if self.copies % 3 == 0:
@@ -104,6 +111,17 @@ async def test_parallel_run_stages_and_collects_through_vospace(workspace, state
     remote_manifest = state_dir / "arc" / result.run.remote_dir.removeprefix("/arc/") / "run.json"
     assert json.loads(remote_manifest.read_text())["tasks"][2]["exit_code"] == 8
     assert result.usage["total"]["cpu_hours"] >= 0
+
+    run_dir = state_dir / "arc" / result.run.remote_dir.removeprefix("/arc/")
+    (run_dir / "task-001" / f"{result.run.id}_001_mask.fits").write_bytes(b"m" * 100)
+    with Ledger(state_dir) as ledger:
+        run = ledger.run(result.run.id)
+    assert verify_run(storage, run).mismatches == []
+    products = run_products(storage, run)
+    assert [p.relative for p in products if p.action == "remove"] == [f"task-001/{result.run.id}_001_mask.fits"]
+    removed = clean_run(storage, run, products)
+    assert [r["md5"] for r in removed] == [hashlib.md5(b"m" * 100).hexdigest()]
+    assert not (run_dir / "task-001" / f"{result.run.id}_001_mask.fits").exists()
 
 
 def test_a_split_plan_reads_the_cube_header_through_vospace(tmp_path, state_dir):

@@ -282,3 +282,32 @@ async def test_a_driver_cancelled_mid_watch_releases_the_run_and_resume_finishes
         assert ledger.run(run.id).phase == "watching"
     result = await resume_run(settings, run.id)
     assert result.exit_code == 0 and [t.state for t in result.tasks] == ["completed", "completed"]
+
+
+def test_a_run_is_refreshed_and_resumed_only_where_it_was_launched(tmp_path, state_dir, test_env, local_server_factory, cli):
+    """Asking another platform about a run's sessions (which it has never heard of) marks nothing lost,
+    and resuming it there is refused naming where it ran; at home it finishes with nothing launched twice."""
+    config, server = start_workspace(
+        tmp_path, state_dir, test_env, local_server_factory, small_tasks=True, thresholds=("3.5",), sleep_s=2
+    )
+    launched = cli("parallel", config, "--no-wait", "--json", timeout=60)
+    assert launched.returncode == 0, launched.stderr
+    run_id = json.loads(launched.stdout)["id"]
+    elsewhere = local_server_factory(state_dir=tmp_path / "elsewhere")
+    other = ("--backend", "canfar", "--url", elsewhere.url, f"--token={elsewhere.token}")  # a token may start with -
+
+    refreshed = cli(*other, "runs", "--refresh", "--json", timeout=60)
+    assert refreshed.returncode == 0, refreshed.stderr
+    [listed] = [r for r in json.loads(refreshed.stdout) if r["id"] == run_id]
+    assert listed["counts"]["lost"] == 0 and listed["counts"]["launched"] == 1 and listed["site"] == "local"
+    refused = cli(*other, "resume", run_id, timeout=60)
+    assert (
+        refused.returncode == 2 and f"run {run_id} ran at site local, not canfar; resume it with --site local" in refused.stderr
+    )
+    refused = cli(*other, "retry", run_id, timeout=60)
+    assert refused.returncode == 2 and f"run {run_id} ran at site local, not canfar; retry it" in refused.stderr
+
+    resumed = cli("resume", run_id, "--json", timeout=60)
+    assert resumed.returncode == 0, resumed.stderr
+    with server.client() as http:
+        assert [s["name"] for s in http.get("session").json()] == [t["name"] for t in json.loads(resumed.stdout)["tasks_detail"]]

@@ -81,7 +81,7 @@ async def test_keys_typed_right_after_slash_all_go_into_the_filter(tmp_path):
     app = pinned_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#sessions-table")
-        await wait_until(pilot, lambda: table.row_count == 8 and table.has_focus)
+        await wait_until(pilot, lambda: len(table.sessions) == 8 and table.has_focus)
         await pilot.press("slash", *"lief", "enter")  # l logs, i info, e events, f freeze: none of them may fire
         assert table.filter_text == "lief"
         await pilot.press("escape")
@@ -110,9 +110,9 @@ async def test_home_and_end_go_to_the_first_and_last_row(tmp_path):
     app = pinned_app(tmp_path)
     async with app.run_test(size=(60, 30)) as pilot:  # narrow: the table also scrolls sideways
         table = app.query_one("#sessions-table")
-        await wait_until(pilot, lambda: table.row_count == 8 and table.has_focus)
+        await wait_until(pilot, lambda: len(table.sessions) == 8 and table.has_focus)
         await pilot.press("down", "down", "end")
-        assert table.cursor_row == 7 and table.scroll_x == 0
+        assert table.cursor_row == table.row_count - 1 and table.scroll_x == 0
         await pilot.press("home")
         assert table.cursor_row == 0
         assert "sofia" in screen_text(app)
@@ -145,7 +145,7 @@ async def test_f8_and_the_palettes_screenshot_save_into_one_folder_created_when_
     folder = tmp_path / "no" / "such" / "shots"
     app = pinned_app(tmp_path, screenshot_dir=folder)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.query_one("#sessions-table").row_count == 8)
+        await wait_until(pilot, lambda: len(app.query_one("#sessions-table").sessions) == 8)
         await pilot.press("f8")
         await wait_until(pilot, lambda: len(list(folder.glob("*.svg"))) == 1, message="F8's screenshot")
         await pilot.press("ctrl+p")
@@ -155,3 +155,22 @@ async def test_f8_and_the_palettes_screenshot_save_into_one_folder_created_when_
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(list(folder.glob("*.svg"))) == 2, message="the palette's screenshot")
         assert not any("Failed" in n for n in notifications(app))
+
+
+async def test_labels_that_name_keys_follow_the_keymap(tmp_path):
+    keymap = {"sessions.freeze": "z", "sessions.toggle-finished": "h", "sessions.filter": "ctrl+f", "app.help": "f2"}
+    app = pinned_app(tmp_path, keymap=keymap)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#sessions-table")
+        await wait_until(pilot, lambda: len(table.sessions) == 8 and table.has_focus)
+        await wait_until(pilot, lambda: "Freeze" in screen_text(app), message="the footer")
+        footer = next(line for line in screen_text(app).splitlines() if "Freeze" in line)
+        assert "z Freeze" in footer and "^f Filter" in footer and "f2 Help" in footer
+        assert "2 completed hidden (h shows)" in screen_text(app)
+        await pilot.press("z")
+        assert "FROZEN (z)" in screen_text(app).splitlines()[0]
+        await pilot.press("ctrl+f")
+        assert app.query_one("#sessions-filter").placeholder.startswith("ctrl+f filter")
+        await pilot.press("escape", "f2")
+        await wait_until(pilot, lambda: "app.help" in screen_text(app), message="help")
+        assert any("f2" in line and "app.help" in line for line in screen_text(app).splitlines())

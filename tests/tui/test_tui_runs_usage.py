@@ -162,3 +162,34 @@ def test_a_task_whose_session_ended_but_is_not_collected_yet_is_not_counted_runn
     statuses = ["Running", "Completed", "Completed", "Completed", "Failed", "Completed", None]
     counts = {ledger.LAUNCHED: 7, ledger.PLANNED: 1, ledger.COMPLETED: 2}
     assert run_progress(counts, statuses) == Progress(waiting=2, running=1, done=6, failed=1)
+
+
+async def test_a_runs_failed_tasks_show_their_causes_and_R_retries_them(
+    tmp_path, state_dir, test_env, local_server_factory, cli, monkeypatch
+):
+    from runs_workspace import par_file, start_workspace
+
+    config, server = start_workspace(
+        tmp_path, state_dir, test_env, local_server_factory, small_tasks=True, thresholds=("3.5", "oops")
+    )
+    failed = cli("parallel", config, timeout=90)
+    assert failed.returncode == 1, failed.stderr
+    par_file(config.parent / "parameter_files" / "sofia_02.par", "3.5")  # the user fixes the parameter
+    monkeypatch.setenv("PATH", test_env["PATH"])  # local sessions run with the PATH of their launcher: the app
+    app = app_for(server, start_pane="runs")
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        ledger = app.query_one("#runs-ledger")
+        await wait_until(pilot, lambda: ledger.row_count == 1 and ledger.has_focus, timeout_s=30)
+        [run_id] = ledger.runs
+        await wait_until(
+            pilot, lambda: "1 failed task · R retry · enter lists · task-002: exit 7: ERROR:" in screen_text(app), timeout_s=30
+        )
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), timeout_s=30)
+        assert "Retry 1 failed task of run" in app.screen._body and "attempt 2: 1 core, 1 GB RAM" in app.screen._body
+        assert "task-002: exit 7: ERROR: Failed to parse scfind.threshold" in app.screen._body
+        await pilot.press("y")
+        await wait_until(
+            pilot, lambda: any(f"Run {run_id}: 2 completed" in n for n in notifications(app)), timeout_s=60, message="the retry"
+        )
+        await wait_until(pilot, lambda: "failed task" not in screen_text(app), timeout_s=30)

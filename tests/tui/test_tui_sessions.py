@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input
 from tui_support import app_for, launch, notifications, screen_text, server_sessions, wait_until
 
@@ -27,8 +28,11 @@ async def test_rows_are_keyed_and_updated_in_place(local_server):
         await wait_until(pilot, lambda: app.query_one("#sessions-pane").polls > polls + 1)
         assert table(app).current_id == sleeper
         assert not cleared
-        assert "Completed" in screen_text(app) and "sleeper" in screen_text(app)
+        assert "1 completed hidden" in screen_text(app) and "sleeper" in screen_text(app)
         assert "updated" in screen_text(app)
+        del table(app).clear  # a user action may refill it
+        await pilot.press("a")
+        assert "Completed" in screen_text(app) and table(app).current_id == sleeper
 
 
 async def test_mark_and_delete_after_a_confirmation_naming_them(local_server):
@@ -155,11 +159,11 @@ async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
     now = [NOW]
     app = SrcnetApp(local_settings(tmp_path), platform=platform, clock=lambda: now[0], keymap={}, poll_interval=0.5)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: table(app).row_count == 8 and platform._client.answered > 1)
+        await wait_until(pilot, lambda: len(table(app).sessions) == 8 and platform._client.answered > 1)
         assert "stale" not in screen_text(app)
         now[0] = NOW + timedelta(seconds=6)  # three intervals, and more than five seconds, without an answer
         await wait_until(pilot, lambda: f"stale since {NOW:%H:%M:%S}" in screen_text(app), timeout_s=5)
-        assert table(app).row_count == 8
+        assert len(table(app).sessions) == 8
 
 
 async def test_while_stale_the_header_counts_down_to_the_next_try_and_its_key_tries_now(tmp_path):
@@ -183,7 +187,7 @@ async def test_while_stale_the_header_counts_down_to_the_next_try_and_its_key_tr
     keymap = {"sessions.refresh": "ctrl+g"}  # the header names the key as remapped
     app = SrcnetApp(local_settings(tmp_path), platform=platform, keymap=keymap, poll_interval=30.0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: table(app).row_count == 8)
+        await wait_until(pilot, lambda: len(table(app).sessions) == 8)
         await pilot.press("ctrl+g")
         await wait_until(pilot, lambda: "retrying in 30 s — ctrl+g now" in screen_text(app).splitlines()[0])
         await wait_until(pilot, lambda: "retrying in 29 s" in screen_text(app), message="the countdown")
@@ -191,3 +195,46 @@ async def test_while_stale_the_header_counts_down_to_the_next_try_and_its_key_tr
         asked = client.asked
         await pilot.press("ctrl+g")
         await wait_until(pilot, lambda: client.asked == asked + 1, message="a try at once")
+
+
+def serve_local_processes(state_dir) -> list[int]:
+    """Every serve-local process of this state folder (the test's own, and any the app started)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "serve-local" in cmdline and str(state_dir) in cmdline:
+            found.append(proc.info["pid"])
+    return found
+
+
+async def test_a_sigstopped_local_server_is_called_hung_and_no_second_one_is_started(local_server):
+    import os
+    import signal
+
+    from tui_support import local_settings
+
+    from srcnet_tui.core.errors import Unreachable
+    from srcnet_tui.tui.platform import Platform
+
+    await launch(local_server, "patient", "sleep", "60")
+    quick_to_give_up = Platform(local_settings(local_server.state_dir), timeout_s=2.0)
+    app = app_for(local_server, poll_interval=0.5, platform=quick_to_give_up)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        pane = app.query_one("#sessions-pane")
+        await wait_until(pilot, lambda: table(app).row_count == 1)
+        assert serve_local_processes(local_server.state_dir) == [local_server.proc.pid]
+        os.kill(local_server.proc.pid, signal.SIGSTOP)
+        try:
+            await wait_until(pilot, lambda: "local server hung" in screen_text(app).splitlines()[0], timeout_s=20)
+            assert any("is hung: stopped" in n for n in notifications(app))
+            await wait_until(pilot, lambda: pane.failures >= 1, timeout_s=30, message="the hung poll to give up")
+            assert "local server hung" in screen_text(app).splitlines()[0]
+            with pytest.raises(Unreachable, match="is hung"):  # an app started now does not start a daemon either
+                await Platform(local_settings(local_server.state_dir)).client()
+            assert serve_local_processes(local_server.state_dir) == [local_server.proc.pid]
+        finally:
+            os.kill(local_server.proc.pid, signal.SIGCONT)
+        await wait_until(pilot, lambda: "stale" not in screen_text(app), timeout_s=10, message="fresh again")
+        assert "hung" not in screen_text(app).splitlines()[0] and table(app).row_count == 1

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 from tui_snapshot_data import pinned_app
-from tui_support import wait_until
+from tui_support import screen_text, wait_until
 
 SEED = FIXTURES / "seed"
 PROFILES = FIXTURES / "profiles"
-SIZE = (100, 40)
 
 
 @pytest.fixture(autouse=True)
@@ -33,35 +32,38 @@ async def settle(pilot) -> None:
     await pilot.pause(0.3)
 
 
-def test_sessions_pane(snap_compare, tmp_path):
+SIZES = pytest.mark.parametrize("size", [(80, 24), (100, 40)], ids=["80x24", "100x40"])
+
+
+async def sessions_listed(pilot) -> None:
+    await wait_until(pilot, lambda: len(pilot.app.query_one("#sessions-table").sessions) == 8)
+    await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").has_focus)
+    await wait_until(pilot, lambda: "queued:" in pilot.app.query_one("#sessions-table").reasons.get("s004pin4", ""))
+
+
+@SIZES
+def test_sessions_pane(snap_compare, tmp_path, size):
     async def ready(pilot):
-        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").row_count == 8)
-        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").has_focus)
+        await sessions_listed(pilot)
         await pilot.press("down", "space", "down", "down")
 
-    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=size, run_before=ready)
 
 
-def test_sessions_pane_80x24_filtered(snap_compare, tmp_path):
+@SIZES
+def test_logs_pane_searched(snap_compare, tmp_path, size):
     async def ready(pilot):
-        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").row_count == 8)
-        pilot.app.query_one("#sessions-pane").apply_filter("running")
-
-    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=(80, 24), run_before=ready)
-
-
-def test_logs_pane(snap_compare, tmp_path):
-    async def ready(pilot):
-        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").row_count == 8)
-        await wait_until(pilot, lambda: pilot.app.query_one("#sessions-table").has_focus)
+        await sessions_listed(pilot)
         await pilot.press("l")
         await wait_until(pilot, lambda: pilot.app.query_one("#logs-pane").view.line_count == 60)
+        await pilot.press("slash", *"region 2", "enter")
         await pilot.pause(0.3)
 
-    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=size, run_before=ready)
 
 
-def test_runs_pane(snap_compare, tmp_path):
+@SIZES
+def test_runs_pane(snap_compare, tmp_path, size):
     project = tmp_path / "project"
     (project / "parameter_files").mkdir(parents=True)
     shutil.copy(SEED / "config.ini", project)
@@ -79,21 +81,23 @@ def test_runs_pane(snap_compare, tmp_path):
         pilot.app.query_one("#runs-ledger").focus()
         await pilot.pause(0.3)
 
-    assert snap_compare(pinned_app(tmp_path / "state", start_pane="runs"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(pinned_app(tmp_path / "state", start_pane="runs"), terminal_size=size, run_before=ready)
 
 
-def test_usage_pane(snap_compare, tmp_path):
+@SIZES
+def test_usage_pane(snap_compare, tmp_path, size):
     shutil.copytree(PROFILES, tmp_path / "profiles")
 
     async def ready(pilot):
         pane = pilot.app.query_one("#usage-pane")
         pane.cores = 2
         pane.open_paths([Path("profiles")])
-        await wait_until(pilot, lambda: pane.report is not None)
+        await wait_until(pilot, lambda: pane.report is not None and "% requested" in screen_text(pilot.app))
         await pilot.pause(0.3)
 
-    assert snap_compare(pinned_app(tmp_path / "state", start_pane="usage"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(pinned_app(tmp_path / "state", start_pane="usage"), terminal_size=size, run_before=ready)
 
 
-def test_help_screen(snap_compare, tmp_path):
-    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=SIZE, press=["question_mark"])
+@SIZES
+def test_help_screen(snap_compare, tmp_path, size):
+    assert snap_compare(pinned_app(tmp_path / "state"), terminal_size=size, press=["question_mark"])

@@ -16,7 +16,7 @@ from srcnet_tui.core.settings import Settings
 from srcnet_tui.tui.app import SrcnetApp
 
 NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=UTC)
-IMAGE = "images.canfar.net/srcnet/sofia-task:2.6.0"
+IMAGE = "images.canfar.net/srcnet/sofia-task:2.5.0"
 STATUSES = ["Running", "Running", "Completed", "Pending", "Failed", "Running", "Completed", "Running"]
 
 
@@ -34,7 +34,13 @@ def session_json(i: int, status: str) -> dict:
 
 
 SESSIONS_JSON = [session_json(i, status) for i, status in enumerate(STATUSES, start=1)]
-LOG_TEXT = "".join(f"SoFiA 2.6.0: region {i % 4}: {i * 37 % 1000} candidate voxels\n" for i in range(60))
+LOG_TEXT = "".join(
+    f"SoFiA 2.6.0: region {i % 4}: {i * 37 % 1000} candidate voxels\n"
+    if i % 10
+    else f"\x1b[1;33mWARNING\x1b[0m region {i % 4}: noise\n"
+    for i in range(60)
+)
+"""60 lines, every tenth a coloured warning (the Logs pane draws the colours)."""
 EVENTS_TEXT = (
     "TYPE     REASON     MESSAGE                                  FIRST-TIME             LAST-TIME\n"
     "Normal   Scheduled  Successfully assigned to localhost       2026-11-21T05:14:00Z   2026-11-21T05:14:00Z\n"
@@ -57,6 +63,12 @@ class PinnedClient:
     async def context(self) -> dict:
         return {"cores": {"default": 1, "options": [1, 2, 4, 8, 16]}, "memoryGB": {"default": 4, "options": [1, 2, 4, 8, 16, 32]}}
 
+    async def stats(self) -> dict:
+        return {
+            "cores": {"requestedCPUCores": 14, "cpuCoresAvailable": 16},
+            "ram": {"requestedRAM": "40G", "ramAvailable": "64G"},
+        }
+
     async def aclose(self) -> None:
         pass
 
@@ -73,6 +85,12 @@ class PinnedPlatform:
 
     async def reconnect(self) -> None:
         pass
+
+    async def diagnose(self) -> str | None:
+        return None
+
+    async def recover(self) -> str | None:
+        return None
 
     async def aclose(self) -> None:
         pass

@@ -1,4 +1,4 @@
-"""The SoFiA-2 task image, as far as it can be tested without Docker: its structure and its scripts."""
+"""The task images (SoFiA-2's and PyBDSF's), as far as they can be tested without Docker: their structure and scripts."""
 
 import ast
 import json
@@ -34,6 +34,29 @@ def test_sofia_is_built_from_upstream_at_a_pinned_release_tag():
     clone = next(args for op, args in STEPS if op == "RUN" and "git" in args and "clone" in args)
     assert '--branch "${SOFIA_TAG}"' in clone and "--depth 1" in clone
     assert "describe --tags --exact-match" in clone  # the checkout is the tag, not a branch of that name
+
+
+def test_sofia_is_pinned_by_commit_and_the_built_binary_runs_before_the_image_exists():
+    commits = re.findall(r"ARG SOFIA_COMMIT=(\S+)", DOCKERFILE)
+    assert commits and re.fullmatch(r"[0-9a-f]{8,40}", commits[0])
+    clone = next(args for op, args in STEPS if op == "RUN" and "clone" in args)
+    assert re.search(r'rev-parse HEAD\)"\s+in\s+"\$\{SOFIA_COMMIT\}"\*\)', clone) and "exit 1" in clone
+    build_stage_checks = [
+        args for op, args in STEPS[: len(STEPS) - len(FINAL_STAGE)] if op == "RUN" and "check-finder.sh sofia" in args
+    ]
+    assert build_stage_checks and any(op == "RUN" and "check-finder.sh sofia" in args for op, args in FINAL_STAGE)
+
+
+def test_the_bdsf_image_installs_a_pinned_pybdsf_and_imports_it_once():
+    steps = instructions((IMAGE / "bdsf.Dockerfile").read_text())
+    version = next(args.split("=", 1)[1] for op, args in steps if op == "ARG" and args.startswith("BDSF_VERSION="))
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert any(op == "RUN" and '"bdsf==${BDSF_VERSION}"' in args for op, args in steps)
+    assert any(op == "RUN" and 'check-finder.sh bdsf "${BDSF_VERSION}"' in args for op, args in steps)
+    assert [args for op, args in steps if op == "USER"][-1] not in ("root", "0")
+    for op, args in steps:
+        if op == "COPY":
+            assert all((ROOT / source).exists() for source in args.split()[:-1]), args
 
 
 def test_image_tag_and_sofia_release_agree():
@@ -187,6 +210,38 @@ def test_build_script_refuses_a_run_that_leaves_no_binary_and_installs_a_good_on
     assert installed.stdout == "SoFiA -fopenmp\n"  # compile.sh got upstream's OpenMP flag
 
 
+def fake_sofia(folder: Path, version: str, status: int) -> None:
+    (folder / "sofia").write_text(f"#!/bin/sh\necho '  Version:  {version} (24-Jun-2022)'\nexit {status}\n")
+    (folder / "sofia").chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("version", "status", "ok"),
+    [("2.5.0", 7, True), ("2.4.1", 7, False), ("2.5.0", 139, False)],
+    ids=["right", "other-release", "crashes"],
+)
+def test_check_finder_accepts_only_the_pinned_release_that_runs(tmp_path, version, status, ok):
+    fake_sofia(tmp_path, version, status)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    checked = subprocess.run(
+        ["bash", str(IMAGE / "check-finder.sh"), "sofia", "2.5.0"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert (checked.returncode == 0) is ok, checked.stderr
+    assert ok or "did not run as SoFiA-2 2.5.0" in checked.stderr
+
+
+def test_entrypoint_of_the_bdsf_image_names_its_finder(tmp_path, fake_bin):
+    (tmp_path / "bdsf").mkdir()
+    (tmp_path / "bdsf" / "__init__.py").write_text("__version__ = '1.14.1'\n")
+    python_dir = Path(sys.executable).parent
+    env = {"PATH": f"{fake_bin}:{python_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
+    env |= {"SRCNET_IMAGE": "bdsf-task", "SRCNET_FINDER": "bdsf"}
+    result = subprocess.run(
+        ["bash", str(IMAGE / "entrypoint.sh")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.stdout.startswith(f"srcnet bdsf-task image: bdsf {tmp_path / 'bdsf' / '__init__.py'}, srcnet-task ")
+
+
 def test_scripts_are_executable():
-    for name in ("entrypoint.sh", "build-sofia.sh", "srcnet-task"):
+    for name in ("entrypoint.sh", "build-sofia.sh", "srcnet-task", "check-finder.sh"):
         assert os.access(IMAGE / name, os.X_OK), name

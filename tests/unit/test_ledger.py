@@ -165,3 +165,94 @@ def test_a_ledger_written_by_the_previous_version_loads_typed(tmp_path):
         env={"A": "1"}, cores=2, ram=8, gpus=None,
     )  # fmt: skip
     assert task.spec.to_dict() == OLD_LAYOUT_SPEC, "written back, a spec keeps the layout it was read from"
+
+
+def test_every_attempt_is_a_record_of_its_own(tmp_path):
+    """A failed attempt, then a retry with more RAM that completes: two attempts, the first wasted."""
+    from dataclasses import replace
+
+    from srcnet_tui.core.runs.ledger import AttemptFiles
+
+    with Ledger(tmp_path) as ledger:
+        ledger.create_run("r1", "parallel", _tasks(2), backend="local", site="local")
+        for index, session in ((0, "s0"), (1, "s1")):
+            ledger.mark_launching("r1", index)
+            ledger.mark_launched("r1", index, session)
+        ledger.mark_finished("r1", 0, "completed", 0)
+        ledger.mark_finished(
+            "r1", 1, "failed", 137, "out of memory: peak 8.4 GB of 8 GB requested", cause="oom", advice="retry with --ram 12"
+        )
+        failed = ledger.task("r1", 1)
+        assert (failed.cause, failed.advice) == ("oom", "retry with --ram 12")
+
+        with pytest.raises(UsageError, match="task 0 is completed"):
+            ledger.plan_retry("r1", [ledger.task("r1", 0).spec], {})
+        kept = AttemptFiles("profile.a1.txt", "profile.a1.txt.summary.json", {"wall_s": 3.0})
+        ledger.plan_retry("r1", [replace(failed.spec, ram_gb=12)], {1: kept})
+        retried = ledger.task("r1", 1)
+        assert (retried.state, retried.attempt, retried.name, retried.spec.ram_gb, retried.cause) == (
+            "planned", 2, "sofia-r1-001-a2", 12, None,
+        )  # fmt: skip
+        assert ledger.run("r1").phase == "planned" and ledger.run("r1").finished is None
+        ledger.mark_launching("r1", 1)
+        ledger.mark_launched("r1", 1, "s2")
+        ledger.mark_finished("r1", 1, "completed", 0)
+
+        attempts = ledger.attempts("r1")
+        assert [(a.index, a.attempt, a.session_id, a.state, a.ram_gb, a.wasted) for a in attempts] == [
+            (0, 1, "s0", "completed", 8, False),
+            (1, 1, "s1", "failed", 8, True),
+            (1, 2, "s2", "completed", 12, False),
+        ]
+        first = attempts[1]
+        assert (first.cause, first.profile_log, first.usage) == ("oom", "profile.a1.txt", {"wall_s": 3.0})
+        assert first.to_json()["message"] == "out of memory: peak 8.4 GB of 8 GB requested"
+        assert ledger.run("r1").counts == {"completed": 2} and ledger.run("r1").to_json()["attempts"] == 3
+
+
+def test_a_session_the_platform_restarted_is_one_task_with_two_attempts(tmp_path):
+    """Kueue preemption: the same session runs, goes back to Pending, runs again and completes."""
+    from srcnet_tui.core.runs.ledger import AttemptFiles
+
+    with Ledger(tmp_path) as ledger:
+        ledger.create_run("r1", "task", _tasks(1))
+        ledger.mark_launching("r1", 0)
+        ledger.mark_launched("r1", 0, "s0")
+        ledger.mark_started("r1", 0, 1000.0)
+        wasted = AttemptFiles("profile.a1.txt", None, {"wall_s": 60.0, "alloc_core_hours": 0.0333})
+        restarted = ledger.mark_preempted("r1", 0, "preempted by the platform", "nothing to change", files=wasted)
+        assert (restarted.attempt, restarted.session_id, restarted.state, restarted.started_at) == (2, "s0", "launched", None)
+        assert restarted.name == "sofia-r1-000", "the platform restarts the same session: its name stays"
+        ledger.mark_started("r1", 0, 1100.0)
+        ledger.mark_finished("r1", 0, "completed", 0)
+
+        first, second = ledger.attempts("r1", 0)
+        assert (first.state, first.cause, first.wasted, first.usage, first.started_at) == (
+            "preempted", "preempted", True, {"wall_s": 60.0, "alloc_core_hours": 0.0333}, 1000.0,
+        )  # fmt: skip
+        assert (second.state, second.session_id, second.started_at, second.wasted) == ("completed", "s0", 1100.0, False)
+        assert ledger.run("r1").counts == {"completed": 1} and ledger.task("r1", 0).attempt == 2
+
+
+def test_an_old_ledger_gains_the_new_columns_and_shows_its_tasks_as_attempts(tmp_path):
+    """A ledger without ``site``, causes or the attempts table (as the previous version wrote it)."""
+    with sqlite3.connect(ledger_path(tmp_path)) as db:
+        db.executescript(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, created REAL NOT NULL, kind TEXT NOT NULL, config TEXT, section TEXT,"
+            " backend TEXT, phase TEXT NOT NULL, finished REAL, remote_dir TEXT, local_dir TEXT, details TEXT NOT NULL DEFAULT '{}');"
+            "CREATE TABLE tasks (run_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,"
+            " state TEXT NOT NULL, session_id TEXT, exit_code INTEGER, message TEXT, launching_at REAL, launched_at REAL,"
+            " finished_at REAL, spec TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (run_id, idx));"
+        )
+        db.execute("INSERT INTO runs (id, created, kind, backend, phase) VALUES ('r0', 1.0, 'split', 'canfar', 'done')")
+        db.execute(
+            "INSERT INTO tasks (run_id, idx, name, attempt, state, session_id, exit_code, spec)"
+            " VALUES ('r0', 1, 's-r0-001-a2', 2, 'completed', 'abc', 0, ?)",
+            (json.dumps(OLD_LAYOUT_SPEC),),
+        )
+    with Ledger(tmp_path) as ledger:
+        run, [task] = ledger.run("r0"), ledger.tasks("r0")
+        [attempt] = ledger.attempts("r0")
+    assert (run.site, run.where, run.to_json()["site"]) == (None, "canfar", "canfar")
+    assert (task.cause, task.started_at) == (None, None)
+    assert (attempt.attempt, attempt.session_id, attempt.state, attempt.profile_log) == (2, "abc", "completed", "p.txt")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from srcnet_tui.core.models import Session, parse_cores, parse_events, parse_gb, parse_sessions
+from srcnet_tui.core.models import Session, format_gib, parse_cores, parse_events, parse_gb, parse_sessions
 from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING
 
 CURRENT = {  # reference/skaha-api.md §6.6
@@ -107,6 +107,26 @@ def test_parse_cores(text, cores):
 )
 def test_parse_gb(text, gb):
     assert parse_gb(text) == (pytest.approx(gb) if gb else gb)
+
+
+@pytest.mark.parametrize(
+    "requested, shown",
+    [("2.15", "2"), ("8.59", "8"), ("206.16", "192"), ("4Gi", "4"), ("8G", "7.45"), ("<none>", "-")],
+)
+def test_ram_is_shown_in_the_gib_the_user_asked_for(requested, shown):
+    """`ram = 2` is listed by Skaha as "2.15" (decimal GB): people see the 2 they wrote."""
+    session = Session.from_json({"id": "a", "requestedRAM": requested, "ramInUse": "0.12"})
+
+    assert format_gib(session.requested_ram_gib) == shown
+    assert format_gib(session.ram_in_use_gib) == "0.11"
+
+
+def test_json_keeps_skahas_decimal_gb_and_adds_the_gib():
+    out = Session.from_json({"id": "a", "requestedRAM": "2.15", "ramInUse": "0.12"}).to_json()
+
+    assert (out["requestedRAM"], out["ramInUse"]) == (2.15, 0.12)
+    assert (out["requestedRAMGiB"], out["ramInUseGiB"]) == (2.0, 0.11)
+    assert Session.from_json({"id": "b"}).to_json()["requestedRAMGiB"] is None
 
 
 def test_missing_keys_and_garbage_never_raise():

@@ -116,8 +116,9 @@ BASE = "[s]\nvos_dir = /arc/projects/p\nimage_file = /arc/projects/p/cube.fits\n
         ("cores = 0\n", "config.ini [s] cores: must be a positive integer, not '0'"),
         ("ram = 1.5\n", "config.ini [s] ram: must be a positive integer, not '1.5'"),
         ("gpus = -1\n", "config.ini [s] gpus: must be an integer ≥ 0, not '-1'"),
-        ("interval = 0\n", "config.ini [s] interval: must be a positive number, not '0'"),
-        ("interval = nan\n", "config.ini [s] interval: must be a positive number, not 'nan'"),
+        ("interval = 0\n", "config.ini [s] interval: must be between 0.1 and 3600 seconds, not '0'"),
+        ("interval = 0.001\n", "config.ini [s] interval: must be between 0.1 and 3600 seconds, not '0.001'"),
+        ("interval = nan\n", "config.ini [s] interval: must be between 0.1 and 3600 seconds, not 'nan'"),
         ("finder = duchamp\n", "config.ini [s] finder: must be one of sofia, bdsf, not 'duchamp'"),
         ("env = NOVALUE\n", "config.ini [s] env: entries must be KEY=VALUE, not 'NOVALUE'"),
         ("env = A=b=c\n", "config.ini [s] env: A: a value may not contain '='"),
@@ -180,5 +181,5 @@ def test_missing_file_section_and_unparsable_file(tmp_path):
         load_run_config(path, kind="parallel")
     assert caught.value.key is None  # about the file, not one key
     path = write_config(tmp_path, "vos_dir = /arc/x\n")
-    with pytest.raises(UsageError, match="config.ini: not a valid configuration file"):
+    with pytest.raises(UsageError, match=r"^config.ini line 1: .vos_dir = /arc/x. comes before any \[section\]$"):
         load_run_config(path)

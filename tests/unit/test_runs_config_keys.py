@@ -4,7 +4,7 @@ import pytest
 from conftest import ROOT
 
 from srcnet_tui.core.errors import UsageError
-from srcnet_tui.core.runs.config import CONFIG_KEYS, check_run_config, markdown_key_table
+from srcnet_tui.core.runs.config import CONFIG_KEYS, KEYS_BY_NAME, check_run_config, markdown_key_table
 
 BASE = {"vos_dir": "/arc/projects/p", "image_file": "/arc/projects/p/cube.fits", "parameter_file": "/arc/projects/p/a.par"}
 
@@ -27,7 +27,7 @@ def test_every_key_in_the_table_is_accepted_and_no_other(tmp_path):
 def test_dry_run_lists_the_table_in_order_with_defaults_marked(tmp_path):
     config = check_run_config(tmp_path / "c.ini", "s", "task", {**BASE, "cores": "4", "cmd_file": "run.sh"})
     rows = config.describe()
-    assert [key for key, _, _ in rows] == [key.name for key in CONFIG_KEYS]
+    assert [key for key, _, _ in rows] == [key.name for key in CONFIG_KEYS if key.for_workload("sofia")]
     notes = {key: note for key, _, note in rows}
     assert notes["cores"] == "" and notes["gpus"] == "default" and notes["cmd_file"].startswith("ignored")
     assert "cmd_file" not in config.defaulted
@@ -36,6 +36,8 @@ def test_dry_run_lists_the_table_in_order_with_defaults_marked(tmp_path):
 @pytest.mark.parametrize("key", [key.name for key in CONFIG_KEYS if key.required])
 def test_a_required_key_left_empty_is_named_and_carried(tmp_path, key):
     values = {**BASE, "parameter_file_dir": "/arc/projects/p/pars", key: " "}
+    if not KEYS_BY_NAME[key].for_workload("sofia"):
+        values.update(kind="command", image="images.canfar.net/x/y:1")
     kind = "parallel" if key == "parameter_file_dir" else "task"
     with pytest.raises(UsageError, match=rf"\[s\] {key}: is required") as caught:
         check_run_config(tmp_path / "c.ini", "s", kind, values)

@@ -75,7 +75,7 @@ def test_task_plan_from_the_seed(seed_dir):
     assert task.outputs.summary == "sofia_profile.txt.summary.json"
     assert task.outputs.files[:3] == ("sofia_profile.txt", "sofia_profile.txt.summary.json", f"{RUN}_001_sofia.log")
     assert task.launch_spec() == LaunchSpec(
-        name=task.name, image="images.canfar.net/srcnet/sofia-task:2.6.0", cmd="srcnet-task",
+        name=task.name, image="images.canfar.net/srcnet/sofia-task:2.5.0", cmd="srcnet-task",
         args=task.args, env={}, cores=2, ram=8, gpus=None,
     )  # fmt: skip
     assert_skaha_safe(plan)

@@ -61,7 +61,7 @@ def impossible_axis_cases(draw):
 @given(impossible_axis_cases())
 def test_axis_split_that_cannot_work_is_refused_with_the_numbers(case):
     length, count, overlap = case
-    with pytest.raises(UsageError, match=f"cannot cut an axis of {length} pixels into {count} regions"):
+    with pytest.raises(UsageError, match=f"cannot cut {length} pixels into {count} regions"):
         axis_ranges(length, count, overlap)
 
 

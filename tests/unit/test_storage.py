@@ -55,6 +55,13 @@ class FakeVosClient:
         prefix = uri.rstrip("/") + "/"
         return [k[len(prefix) :] for k in self.nodes if k.startswith(prefix) and "/" not in k[len(prefix) :]]
 
+    def delete(self, uri):
+        self.calls.append(("delete", uri))
+        self._maybe_fail("delete")
+        if any(k.startswith(uri.rstrip("/") + "/") for k in self.nodes):
+            raise cadc.BadRequestException(f"{uri} is not empty")
+        del self.nodes[uri]
+
     def copy(self, source, destination, send_md5=False, disposition=False, head=None):
         self._maybe_fail("copy")
         if destination.startswith(("arc:", "vos:")):
@@ -191,3 +198,24 @@ def test_vospace_node_without_md5_is_uploaded_again_and_verified_by_size(vospace
     fake.get_node = node_without_md5
     result = vospace.upload(src, "arc:projects/f")
     assert not result.skipped and len([c for c in fake.calls if c[0] == "put"]) == 2
+
+
+@pytest.mark.parametrize("which", ["vospace", "local_arc"])
+def test_walk_lists_every_file_with_its_size_and_remove_deletes_files_then_empty_folders(which, request, tmp_path):
+    storage = request.getfixturevalue(which)
+    src = tmp_path / "f"
+    for name, size in (("a.txt", 3), ("cubelets/c1.fits", 10), ("cubelets/deeper/c2.fits", 7)):
+        src.write_bytes(b"x" * size)
+        storage.mkdir_p(f"/arc/projects/R/{name}".rsplit("/", 1)[0])
+        storage.upload(src, f"/arc/projects/R/{name}")
+    assert [(f.relative, f.size) for f in storage.walk("/arc/projects/R")] == [
+        ("a.txt", 3),
+        ("cubelets/c1.fits", 10),
+        ("cubelets/deeper/c2.fits", 7),
+    ]
+    assert storage.walk("/arc/projects/none") == []
+    storage.remove("/arc/projects/R/cubelets/deeper/c2.fits")
+    storage.remove("/arc/projects/R/cubelets/deeper")
+    storage.remove("/arc/projects/R/cubelets/deeper")  # gone already: fine
+    assert [f.relative for f in storage.walk("/arc/projects/R")] == ["a.txt", "cubelets/c1.fits"]
+    assert not storage.is_dir("/arc/projects/R/cubelets/deeper")

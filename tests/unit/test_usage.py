@@ -162,7 +162,7 @@ def test_recorder_summary_supplies_wall_rusage_cores_and_start(tmp_path):
 
     assert run["format"] == "recorder" and run["exit_code"] == 8
     assert run["wall_s"] == 10.5
-    assert run["rusage_cpu_hours"] == pytest.approx(20.0 / 3600)
+    assert run["rusage_cpu_hours"] == pytest.approx(20.0 / 3600) and run["rusage_max_rss_mib"] == 120.0
     assert run["alloc_core_hours"] == pytest.approx(4 * 10.5 / 3600)
     assert run["efficiency"] == pytest.approx((20.0 / 3600) / (4 * 10.5 / 3600), rel=1e-2)
 
@@ -194,7 +194,7 @@ def test_duplicate_file_names_get_their_folder(tmp_path):
     assert names == ["task1/sofia_profile", "task2/sofia_profile"]
 
 
-def test_timeseries_keeps_cpu_time_and_memory_peaks(tmp_path):
+def test_timeseries_keeps_cpu_and_memory_peaks_on_a_coarse_grid(tmp_path):
     rows = [(t * 0.5, 1, 0.0 if t == 0 else (300.0 if t % 2 else 100.0), 50.0 + (t == 7) * 500, 60.0) for t in range(41)]
     run = usage.load([_write_csv(tmp_path / "wave.csv", rows, "elapsed_time,nproc,cpu,mem_real,mem_virtual\n")]).runs
 
@@ -202,10 +202,17 @@ def test_timeseries_keeps_cpu_time_and_memory_peaks(tmp_path):
 
     assert list(series.columns) == ["run", "t", "cpu", "mem"]
     assert series["t"].tolist() == [2.0 * k for k in range(1, 11)]
-    assert np.allclose(series["cpu"], 200.0)
-    area_cpu_h = (series["cpu"] * 2.0).sum() / 100 / 3600
-    assert area_cpu_h == pytest.approx(usage.aggregate(run)["runs"][0]["cpu_hours"], rel=1e-6)
+    assert np.allclose(series["cpu"], 300.0)  # every 2 s step holds a 300 % sample
+    assert series["cpu"].max() == usage.aggregate(run)["runs"][0]["cpu_peak_pct"]
     assert series["mem"].max() == 550.0
+
+
+def test_a_fine_grid_draws_each_sample_over_its_own_span():
+    run = _run_of([0.0, 1.0, 2.0, 3.0], [0.0, 50.0, 150.0, 0.0], [1.0, 1.0, 1.0, 1.0])
+
+    series = usage.timeseries([run], step_s=0.5)
+
+    assert series["cpu"].tolist() == [50.0, 50.0, 150.0, 150.0, 0.0, 0.0]
 
 
 def test_timeseries_puts_runs_on_one_grid(tmp_path):
@@ -287,18 +294,19 @@ def _run_of(times, cpu, mem) -> usage.RunProfile:
     st.lists(st.tuples(st.floats(0.01, 5.0), st.floats(0, 800), st.floats(0, 4000)), min_size=1, max_size=60),
     st.floats(0.05, 10.0),
 )
-def test_resampling_keeps_the_cpu_time_of_any_run(steps, step_s):
+def test_the_chart_of_any_run_tops_at_its_aggregate_peak(steps, step_s):
     times = np.cumsum([0.0] + [dt for dt, _, _ in steps])
     cpu = np.array([0.0] + [c for _, c, _ in steps])
     mem = np.array([1.0] + [m for _, _, m in steps])
     run = _run_of(times, cpu, mem)
 
     series = usage.timeseries([run], step_s=step_s)
-    cpu_hours = usage.aggregate([run])["runs"][0]["cpu_hours"]
+    row = usage.aggregate([run])["runs"][0]
 
-    assert (series["cpu"] * step_s).sum() / 100 / 3600 == pytest.approx(cpu_hours, rel=1e-6, abs=1e-9)
+    assert series["cpu"].max() == pytest.approx(row["cpu_peak_pct"], abs=0.05)  # the report rounds to 0.1
+    assert set(series["cpu"]) <= set(cpu) | {0.0}  # drawn values are measured ones, nothing interpolated
     assert series["mem"].max() <= mem.max() + 1e-9
-    assert (series["cpu"] >= -1e-9).all()
+    assert series["t"].iloc[-1] >= times[-1]
 
 
 def test_a_single_sample_run_aggregates_and_charts():

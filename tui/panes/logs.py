@@ -2,8 +2,9 @@
 
 A worker loop fetches the log every ``interval`` seconds (never two fetches at once) and hands the
 new complete lines to the view; it stops after a last fetch once the session has finished. ``s`` or
-``end`` resume following after the user scrolled up, ``ctrl+s`` saves the whole log to a file, and
-``e`` shows the session's events.
+``end`` resume following after the user scrolled up, ``ctrl+s`` saves the whole log to a file, ``/``
+searches it (``n``/``N`` the next/previous match), and ``e`` shows the session's events. The title
+follows the session's state, also once it is no longer listed (deleted).
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import NotFound, SrcnetError
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.messages import ShowEvents, ShowPane
 from srcnet_tui.tui.platform import error_line
+from srcnet_tui.tui.screens.help import bound_key
 from srcnet_tui.tui.screens.modals import prompt
 from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.log_view import DEFAULT_MAX_LINES, LogView, take_new_lines
+from srcnet_tui.tui.widgets.sessions_table import short_name
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
 MAX_PAUSE_S = 60.0
@@ -38,9 +42,13 @@ class LogsPane(ReportsWorkerErrors, Vertical):
     BINDINGS = keys(
         "logs",
         ("s", "follow", "Follow"),
+        ("slash", "search", "Search"),
+        ("n", "next_match", "Next match"),
+        ("N", "previous_match", "Previous match", False),
         ("ctrl+s", "save", "Save"),
         ("e", "events", "Events"),
         ("escape", "back", "Back"),
+        priority=("search",),
     )
 
     def __init__(self, interval: float = 2.0, max_lines: int = DEFAULT_MAX_LINES, **kwargs: Any) -> None:
@@ -50,16 +58,26 @@ class LogsPane(ReportsWorkerErrors, Vertical):
         self.session: Any = None
         self.log_offset = 0
         self.finished = False
+        self.gone = False
+        """The followed session is no longer listed (deleted, or gone with its log)."""
 
     def compose(self) -> ComposeResult:
         yield Static("No session chosen: pick one in Sessions (2) and press l.", id="logs-title")
         yield LogView(max_lines=self.max_lines, id="logs-view")
+        keys = [self._key(name) for name in ("search", "next-match", "previous-match", "back")]
+        hint = f"{keys[0]} search the log   (enter finds, {keys[1]}/{keys[2]} next/previous, {keys[3]} closes)"
+        yield Input(placeholder=hint, id="logs-search", compact=True)
+
+    @property
+    def search_box(self) -> Input:
+        return self.query_one("#logs-search", Input)
 
     @property
     def view(self) -> LogView:
         return self.query_one(LogView)
 
     def on_mount(self) -> None:
+        self.search_box.display = False
         self.watch(self.view, "follow", self._show_title, init=False)
 
     def show_session(self, session: Any) -> None:
@@ -67,6 +85,7 @@ class LogsPane(ReportsWorkerErrors, Vertical):
         self.session = session
         self.log_offset = 0
         self.finished = False
+        self.gone = False
         self.view.clear()
         self.view.follow = True
         self._show_title()
@@ -77,7 +96,10 @@ class LogsPane(ReportsWorkerErrors, Vertical):
         if self.session is None:
             return
         latest = next((s for s in sessions if s.id == self.session.id), None)
-        if latest is not None and latest != self.session:
+        if latest is None and not self.gone:
+            self.gone = True
+            self._show_title()
+        elif latest is not None and latest != self.session:
             self.session = latest
             self._show_title()
 
@@ -91,7 +113,8 @@ class LogsPane(ReportsWorkerErrors, Vertical):
                 text = await client.logs(self.session.id)
             except NotFound:
                 self.notify(f"{self.session.name} ({self.session.id}) is gone; its log with it.", title="Logs")
-                self.finished = True
+                self.finished = self.gone = True
+                self._show_title()
                 return
             except SrcnetError as exc:  # a lost network only pauses the log
                 if failures == 0:
@@ -117,17 +140,61 @@ class LogsPane(ReportsWorkerErrors, Vertical):
         if self.session is None:
             return
         s = self.session
-        mode = (
-            Text("following", style="bold green") if self.view.follow else Text("paused — s/end to follow", style="bold yellow")
-        )
-        self.query_one("#logs-title", Static).update(
-            Text.assemble((f"{s.name} ({s.id})", "bold"), f" · {s.status} · {self.view.line_count} lines · ", mode)
-        )
+        status = Text("deleted", style="bold red") if self.gone else Text(s.status)
+        title = Text.assemble((f"{short_name(s.name)} ({s.id})", "bold"), " · ", status, " · ")
+        if self.view.search:  # before what matters less: a narrow title is cut at its end
+            title.append_text(self._search_state())
+        title.append_text(self._mode()).append(f" · {self.view.line_count} lines")
+        self.query_one("#logs-title", Static).update(title)
+
+    def _mode(self) -> Text:
+        """Following, or paused (and how to resume)."""
+        if self.view.follow:
+            return Text("following", style="bold green")
+        return Text(f"paused ({self._key('follow')} follows)", style="bold yellow")
+
+    def _search_state(self) -> Text:
+        view = self.view
+        where = f"{view.current_match + 1}/{len(view.matches)}" if view.current_match is not None else "no match"
+        return Text(f"“{view.search}” {where} · ", style="bold yellow")
+
+    def _key(self, name: str) -> str:
+        return bound_key(self, f"logs.{name}")
+
+    def action_search(self) -> None:
+        """Into the search line, at once: the keys typed right after ``/`` are the search's."""
+        box = self.search_box
+        if box.has_focus:
+            raise SkipAction  # a "/" typed in the search itself
+        box.value = self.view.search
+        box.display = True
+        self.screen.set_focus(box)
+
+    @on(Input.Submitted, "#logs-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.view.find(event.value)
+        self.search_box.display = False
+        self.view.focus()
+        self._show_title()
+
+    def action_next_match(self) -> None:
+        self.view.next_match(1)
+        self._show_title()
+
+    def action_previous_match(self) -> None:
+        self.view.next_match(-1)
+        self._show_title()
 
     def action_follow(self) -> None:
         self.view.follow = True
 
     def action_back(self) -> None:
+        """Close the search line when it is open; else back to Sessions."""
+        if self.search_box.has_focus:
+            self.search_box.display = False
+            self.view.focus()
+            return
         self.post_message(ShowPane("sessions"))
 
     def action_events(self) -> None:

@@ -2,9 +2,12 @@
 
 The table re-reads the ledger every few seconds (in a thread: SQLite) and counts each launched task
 as running only once the Sessions pane's last poll saw its session started. Its keys act on the
-selected run: ``r`` resumes it, ``enter`` shows its folder, ``s`` its sessions and ``u`` its usage
-(those two are messages: the app switches to the pane that shows them). A run launched or resumed
-here is driven from here; one that lost the platform is resumed when a poll succeeds again.
+selected run: ``r`` resumes it, ``R`` retries its failed tasks (asking first, naming them and the
+resources they will use: the RAM their causes advise), ``enter`` shows its folder and its failed
+tasks' causes, ``s`` its sessions and ``u`` its usage (those two are messages: the app switches to
+the pane that shows them). The selected run's failed tasks are named with their causes under the
+table. A run launched, resumed or retried here is driven from here; one that lost the platform is
+resumed when a poll succeeds again.
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ def ledger_row(run: Any, progress: Progress) -> tuple:
     )  # fmt: skip
 
 
+def _has_failures(run: Any) -> bool:
+    return bool(run.counts.get(L.FAILED) or run.counts.get(L.LOST))
+
+
 def resume_question(run: Any, p: Progress) -> str:
     """What resuming ``run`` would do, as the confirmation asks it."""
     if run.finished:
@@ -96,6 +103,7 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
     BINDINGS = keys(
         "runs",
         ("r", "resume", "Resume"),
+        ("R", "retry_failed", "Retry"),
         ("u", "usage", "Usage"),
         ("s", "sessions", "Sessions"),
         ("enter", "run_folder", "Run folder", False, "folder"),
@@ -111,6 +119,10 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         """Session id -> status, from the Sessions pane's last poll."""
         self.interrupted: set[str] = set()
         """Runs this app drove until the platform stopped answering; resumed at the next good poll."""
+        self.failures: dict[str, list[str]] = {}
+        """Run id -> a line per failed task with its cause, for runs with failed tasks (from the ledger)."""
+        self._failure_counts: dict[str, tuple] = {}
+        """Run id -> its task counts when its failures were read."""
 
     def on_mount(self) -> None:
         self.border_title = "Runs (ledger)"
@@ -132,7 +144,30 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
             return
         self.runs = {run.id: run for run in runs}
         self._show()
-        self.border_subtitle = f"{plural(len(runs), 'run')} · enter folder · s sessions · r resume · u usage"
+        await self._read_failures()
+        self._say_failures()
+
+    async def _read_failures(self) -> None:
+        """The failed tasks of runs whose counts changed since the last look (a task spec each: read rarely)."""
+        counts = {run.id: tuple(sorted(run.counts.items())) for run in self.runs.values() if _has_failures(run)}
+        changed = [run_id for run_id, seen in counts.items() if self._failure_counts.get(run_id) != seen]
+        if changed:
+            self.failures.update(await asyncio.to_thread(runs_adapter.failures_of, services(self).settings, changed))
+        self.failures = {run_id: lines for run_id, lines in self.failures.items() if run_id in counts}
+        self._failure_counts = counts
+
+    def _say_failures(self) -> None:
+        """The subtitle: the selected run's failed tasks with their causes, else what the keys do."""
+        run = self.selected_run()
+        lines = self.failures.get(run.id, []) if run is not None else []
+        if lines:
+            self.border_subtitle = f"{plural(len(lines), 'failed task')} · R retry · enter lists · {lines[0]}"
+        else:
+            self.border_subtitle = f"{plural(len(self.runs), 'run')} · enter folder · s sessions · r resume · u usage"
+
+    @on(DataTable.RowHighlighted)
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._say_failures()
 
     def sessions_polled(self, sessions: list[Any]) -> None:
         """A poll of the Sessions pane: launched tasks whose session started now count as running."""
@@ -191,7 +226,29 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         if run is not None:
             confirm(self.app, "Resume run", resume_question(run, self.progress(run)), lambda: self.resume(run))
 
+    def action_retry_failed(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.ask_retry(run)
+
+    @work(group="runs-action", exit_on_error=False, description="read the run's failed tasks")
+    async def ask_retry(self, run: Any) -> None:
+        planned = await asyncio.to_thread(runs_adapter.retry_plan, services(self).settings, run.id)
+        if planned is None:
+            self.notify(f"Run {run.id} has no failed or lost task to retry.", title="Runs")
+            return
+        retry, question = planned
+        confirm(self.app, "Retry failed tasks", question, lambda: self.retry(run, retry))
+
     # ---- driving runs ----------------------------------------------------------------------------
+
+    @work(group="runs-launch", exit_on_error=False, description="retry the run's failed tasks")
+    async def retry(self, run: Any, retry: Any) -> None:
+        self.notify(f"Retrying the failed tasks of {run.id}…", title="Runs")
+        reporter = runs_adapter.NotifyingReporter(self.app)
+        await self._drive(
+            runs_adapter.retry_failed_tasks(services(self).settings, run.id, retry, reporter), reporter, f"Run {run.id}"
+        )
 
     @work(group="runs-launch", exit_on_error=False, description="resume the run")
     async def resume(self, run: Any) -> None:

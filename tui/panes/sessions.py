@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -20,7 +21,6 @@ from rich.text import Text
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
@@ -29,18 +29,26 @@ from textual.widgets import DataTable, Input, Static
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, SrcnetError, Unreachable
 from srcnet_tui.core.models import parse_events
+from srcnet_tui.core.pending import explain_pending
+from srcnet_tui.core.skaha_rules import PENDING, RUNNING
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents
 from srcnet_tui.tui.platform import error_line
-from srcnet_tui.tui.screens.help import key_text
+from srcnet_tui.tui.screens.help import bound_key
 from srcnet_tui.tui.screens.modals import TextModal, confirm
 from srcnet_tui.tui.services import services
+from srcnet_tui.tui.session_outcomes import ledger_outcomes
+from srcnet_tui.tui.widgets.runs_progress import RunsProgress
 from srcnet_tui.tui.widgets.sessions_table import SessionsTable, run_of
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
 RETRY_CAP_S = {"local": 5.0}
 """Longest wait between polls while the platform is unreachable, by backend (others: REMOTE_RETRY_CAP_S)."""
 REMOTE_RETRY_CAP_S = 15.0
+PENDING_EVERY_S = 10.0
+"""Why-pending estimates are worked out again at most this often while the Pending sessions stay the same."""
+LEDGER_EVERY_S = 5.0
+"""Finished sessions the ledger has no outcome of yet are looked up again at most this often."""
 LATE_AFTER_INTERVALS = 3
 """A poll that has not come back after this many intervals marks the data stale before it fails."""
 
@@ -50,12 +58,12 @@ def backoff_delay(interval: float, failures: int, cap_s: float = REMOTE_RETRY_CA
     return Backoff(first_s=interval, cap_s=max(interval, cap_s)).pause(failures)
 
 
-def details_text(session: Any) -> Table:
-    """A session's fields as a two-column table (the details modal)."""
+def details_text(session: Any, notes: dict[str, str | None] | None = None) -> Table:
+    """A session's fields as a two-column table (the details modal), then what the client knows beside them."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    for key, value in session.to_json().items():
+    for key, value in [*session.to_json().items(), *(notes or {}).items()]:
         if value not in (None, "", []):
             table.add_row(key, str(value))
     return table
@@ -86,6 +94,7 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         ("r", "renew", "Renew", False),
         ("slash", "filter", "Filter"),
         ("f", "freeze", "Freeze"),
+        ("a", "toggle_finished", "Show/hide completed", False),
         ("R", "this_run", "Only this run", False),
         ("g", "group", "Group by run", False),
         ("ctrl+r", "refresh", "Refresh now", False),
@@ -107,14 +116,20 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         self.failures = 0
         self.polls = 0
         self._wake = asyncio.Event()
+        self._next_ledger_read = 0.0
+        self._next_pending_read = 0.0
+        self._explained: frozenset[str] = frozenset()
+        """The Pending sessions the reasons shown were worked out for."""
+        self._seen_running: dict[str, datetime] = {}
+        """When each session was last seen Running (one Pending again after that was preempted)."""
         self._next_poll_at: float | None = None
         """When the loop polls again (``time.monotonic``), while it waits; None while a poll is out."""
 
     def compose(self) -> ComposeResult:
+        yield RunsProgress(id="sessions-runs")
         yield SessionsTable(services(self).clock, id="sessions-table")
-        yield Input(
-            placeholder="/ filter: text, or run:NAME   (enter applies, escape clears)", id="sessions-filter", compact=True
-        )
+        hint = f"{self._key('filter')} filter: text, or run:NAME   (enter applies, {self._key('clear-filter')} clears)"
+        yield Input(placeholder=hint, id="sessions-filter", compact=True)
         yield Static(id="sessions-summary")
 
     @property
@@ -155,7 +170,7 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         except (SrcnetError, OSError) as exc:  # a lost network or a broken server answer must not end the loop
             self._poll_failed(exc)
             if isinstance(exc, Unreachable):
-                await platform.reconnect()
+                self._say_hung(await platform.recover())
         else:
             self._poll_succeeded(sessions)
 
@@ -166,11 +181,43 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         self.failures = 0
         self.polls += 1
         self.table.apply(sessions)
+        self.query_one(RunsProgress).show(sessions)
         self._update_summary()
+        self.learn_outcomes(sessions)
+        self.estimate_pending(sessions)
         header = services(self).status_header
         header.updated_at = now
         header.stale_since = None
+        header.trouble = ""
         self.post_message(SessionsPolled(sessions, now))
+
+    @work(exclusive=True, group="sessions-pending", exit_on_error=False, description="work out why sessions are pending")
+    async def estimate_pending(self, sessions: list[Any]) -> None:
+        """The client's estimate of why each Pending session waits (a few requests: asked at most every
+        :data:`PENDING_EVERY_S`, or at once when the set of Pending sessions changed)."""
+        now = services(self).clock()
+        self._seen_running.update({s.id: now for s in sessions if s.status == RUNNING})
+        waiting = frozenset(s.id for s in sessions if s.status == PENDING)
+        if waiting == self._explained and time.monotonic() < self._next_pending_read:
+            return
+        self._explained, self._next_pending_read = waiting, time.monotonic() + PENDING_EVERY_S
+        reasons: dict[str, str] = {}
+        if waiting:
+            client = await services(self).platform.client()
+            reasons = await explain_pending(client, sessions, self._seen_running)
+        if reasons != self.table.reasons:
+            self.table.learn({}, reasons)
+
+    @work(exclusive=True, group="sessions-outcomes", exit_on_error=False, description="read the run ledger")
+    async def learn_outcomes(self, sessions: list[Any]) -> None:
+        """Exit codes and causes the ledger has of finished sessions the table does not know yet."""
+        unknown = [s.id for s in sessions if s.is_terminal and s.id not in self.table.outcomes]
+        if not unknown or time.monotonic() < self._next_ledger_read:
+            return
+        self._next_ledger_read = time.monotonic() + LEDGER_EVERY_S
+        outcomes = await asyncio.to_thread(ledger_outcomes, services(self).settings, unknown)
+        if outcomes:
+            self.table.learn(outcomes, self.table.reasons)
 
     def _poll_failed(self, exc: SrcnetError | OSError) -> None:
         header = services(self).status_header
@@ -182,6 +229,18 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
                 self.notify(error_line(exc), title="Sessions: cannot poll", severity="warning")
         self.failures += 1
 
+    def _say_hung(self, hung: str | None) -> None:
+        """Name a hung local server in the header, and once per outage in a notification."""
+        header = services(self).status_header
+        if hung and not header.trouble:
+            self.notify(hung, title="Sessions: the platform is hung", severity="warning")
+        header.trouble = "local server hung" if hung else ""
+
+    @work(exclusive=True, group="sessions-diagnose", exit_on_error=False, description="check the local server")
+    async def diagnose_late_poll(self) -> None:
+        """A poll that is late: is the local server hung? (Said before the poll itself gives up.)"""
+        self._say_hung(await services(self).platform.diagnose())
+
     def _every_second(self) -> None:
         self._mark_stale_when_late()
         self._show_retry()
@@ -192,16 +251,14 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
             header = services(self).status_header
         except NoMatches:  # the app is closing and has already removed its header
             return
-        header.retry_key = self._refresh_key()
+        header.retry_key = self._key("refresh")
         if header.stale_since is None or self._next_poll_at is None:
             header.retry_in_s = None
         else:
             header.retry_in_s = max(0, math.ceil(self._next_poll_at - time.monotonic()))
 
-    def _refresh_key(self) -> str:
-        """The key that polls now, as the user's keymap has it."""
-        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "sessions.refresh")
-        return key_text(binding, self.app._keymap)
+    def _key(self, name: str) -> str:
+        return bound_key(self, f"sessions.{name}")
 
     def _mark_stale_when_late(self) -> None:
         """A hung platform (no answer, no error yet) shows as stale within a few intervals, not after
@@ -215,9 +272,11 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         late_s = max(self.interval * LATE_AFTER_INTERVALS, 5.0)
         if (services(self).clock() - header.updated_at).total_seconds() > late_s:
             header.stale_since = header.updated_at
+            self.diagnose_late_poll()
 
     def watch_frozen(self, frozen: bool) -> None:
         if self.is_mounted:
+            services(self).status_header.freeze_key = self._key("freeze")
             services(self).status_header.frozen = frozen
         if not frozen:
             self._wake.set()
@@ -225,19 +284,17 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
     # ---- the summary line ---------------------------------------------------------------------
 
     def _update_summary(self) -> None:
+        """Counts by state are in the progress bars above; this line says what the table leaves out or orders by."""
         table = self.table
-        counts: dict[str, int] = {}
-        for session in table.sessions.values():
-            counts[session.status] = counts.get(session.status, 0) + 1
         text = Text(f"{len(table.sessions)} sessions")
-        for status, count in sorted(counts.items()):
-            text.append(f" · {count} {status.lower()}")
+        if table.hidden_finished:
+            text.append(f" · {table.hidden_finished} completed hidden ({self._key('toggle-finished')} shows)", style="dim")
         if table.marks:
-            text.append(f" · {len(table.marks)} marked", style="bold")
+            text.append(f" · {len(table.marks)} marked", style="bold magenta")
         if table.filter_text:
             text.append(f" · filter “{table.filter_text}” ({table.row_count} shown)", style="bold yellow")
-        arrow = "↓" if table.sort_reverse else "↑"
-        text.append(f" · sort {table.sort_column} {arrow}", style="dim")
+        arrow = "▼" if table.sort_reverse else "▲"
+        text.append(f" · sort {table.sort_column} {arrow}, failed first", style="dim")
         self.query_one("#sessions-summary", Static).update(text)
 
     # ---- keys ------------------------------------------------------------------------------------
@@ -263,7 +320,9 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
     def action_details(self) -> None:
         session = self._current()
         if session:
-            self.app.push_screen(TextModal(f"Session {session.name} ({session.id})", details_text(session)))
+            outcome = self.table.outcomes.get(session.id)
+            notes = {"pending because": self.table.reasons.get(session.id), "ledger": outcome.cause if outcome else None}
+            self.app.push_screen(TextModal(f"Session {session.name} ({session.id})", details_text(session, notes)))
 
     def action_logs(self) -> None:
         session = self._current()
@@ -296,6 +355,10 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         session = self._current()
         if session:
             self.apply_filter(f"run:{run_of(session.name)}")
+
+    def action_toggle_finished(self) -> None:
+        self.table.toggle_finished()
+        self._update_summary()
 
     def action_freeze(self) -> None:
         self.frozen = not self.frozen

@@ -6,7 +6,9 @@ run of the ledger (its collected logs, with the cores each task requested); core
 :func:`srcnet_tui.core.usage.timeseries` the CPU % and memory curves of the runs marked with ``space`` (all of
 them, up to eight, until one is marked). Live: every poll of the Sessions pane adds each running
 session's ``cpuCoresInUse``/``ramInUse`` to a bounded history, drawn while the pane is visible.
-``v`` switches the charts between the two.
+``v`` switches the charts between the two. Each run keeps one colour for the life of the pane, the
+legend sits beside the charts, ticks fall on round values, the cores the tasks requested are drawn
+as a grey line, and the y axis reaches every run's Peak.
 
 pandas, plotext and :mod:`srcnet_tui.core.usage` are imported when the pane first needs them (logs
 to read, charts to draw), not before the app's first frame.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +34,10 @@ from textual.widgets import Static
 from srcnet_tui.core.skaha_rules import RUNNING
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
+from srcnet_tui.tui.screens.help import bound_key
 from srcnet_tui.tui.screens.modals import PromptModal, prompt
 from srcnet_tui.tui.services import services
+from srcnet_tui.tui.widgets.chart_style import REQUESTED_COLOUR, ColourBook, legend_text, round_ticks, tick_labels
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
@@ -45,6 +50,11 @@ USAGE_COLUMNS = (
 )  # fmt: skip
 """CPU % is the mean over the run (100 = one core busy), Core-h the core-hours allocated, Eff. CPU-h / Core-h."""
 MAX_CHARTED = 8
+CHART_TITLES = {
+    False: (("CPU % of one core (profiles)", "CPU % of one core"), ("Memory MiB (profiles)", "Memory MiB")),
+    True: (("Cores in use (live)", "Cores in use"), ("RAM in use GB (live)", "RAM in use GB")),
+}
+"""Chart titles by view (live or not), long and short for narrow charts."""
 LIVE_SAMPLES = 720
 """Samples of live use kept per session (an hour at the default 5 s poll)."""
 LIVE_KEPT_S = 600.0
@@ -111,16 +121,24 @@ class UsagePane(ReportsWorkerErrors, Vertical):
         self.live_names: dict[str, str] = {}
         self.live_at: float | None = None
         """When the last poll came back (the charts' "now")."""
+        self.live_requested: dict[str, float] = {}
+        """Cores each live session requested."""
+        self.colours = ColourBook()
 
     def compose(self) -> ComposeResult:
-        yield Static("No logs open: press o to open a folder of profile logs (v shows live use)", id="usage-source")
+        hint = f"No logs open: press {self._key('open')} to open a folder of profile logs ({self._key('view')} shows live use)"
+        yield Static(hint, id="usage-source")
         yield KeyedTable(USAGE_COLUMNS, id="usage-runs", classes="empty")  # the charts take the room until logs are open
         yield Static(id="usage-total")
-        yield Horizontal(id="usage-charts")  # the charts come with the first draw (see charts())
+        with Horizontal(id="usage-charts"):  # the charts come with the first draw (see charts())
+            yield Static(id="usage-legend")
 
     @property
     def table(self) -> KeyedTable:
         return self.query_one("#usage-runs", KeyedTable)
+
+    def _key(self, name: str) -> str:
+        return bound_key(self, f"usage.{name}")
 
     # ---- profiles ------------------------------------------------------------------------------
 
@@ -169,6 +187,7 @@ class UsagePane(ReportsWorkerErrors, Vertical):
             more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
             self.notify(result.problems[0] + more, title="Usage: some logs skipped", severity="warning")
         self.report, self.series = report, series
+        self.colours.learn(row["run"] for row in report["runs"])
         self.live_view = False
         self._show_report()
 
@@ -194,11 +213,11 @@ class UsagePane(ReportsWorkerErrors, Vertical):
 
     def _source_text(self, count: int) -> Text:
         if self.cores is not None:
-            cores = f"{self.cores:g} cores each (c)"
+            cores = f"{self.cores:g} cores each ({self._key('cores')})"
         elif self.run_tasks:
             cores = "cores as requested"
         else:
-            cores = "cores from the logs (c sets them)"
+            cores = f"cores from the logs ({self._key('cores')} sets them)"
         if self.run_id:
             where = Text.assemble(("run ", "dim"), (self.run_id, "bold"), f" · {count} tasks")
         else:
@@ -231,6 +250,9 @@ class UsagePane(ReportsWorkerErrors, Vertical):
                 history = self.live.setdefault(session.id, deque(maxlen=LIVE_SAMPLES))
                 history.append((stamp, session.cores_in_use, session.ram_in_use_gb or 0.0))
                 self.live_names[session.id] = session.name
+                if session.requested_cores:
+                    self.live_requested[session.id] = session.requested_cores
+                self.colours.colour(session.id)
         if self.live_view:
             self.draw()
 
@@ -248,6 +270,9 @@ class UsagePane(ReportsWorkerErrors, Vertical):
     def on_show(self) -> None:
         self.draw()
 
+    def on_resize(self) -> None:
+        self.draw()
+
     # ---- charts ----------------------------------------------------------------------------------
 
     def charts(self) -> tuple[PlotextPlot, PlotextPlot]:
@@ -255,8 +280,8 @@ class UsagePane(ReportsWorkerErrors, Vertical):
         from textual_plotext import PlotextPlot
 
         box = self.query_one("#usage-charts", Horizontal)
-        if not box.children:
-            box.mount(PlotextPlot(id="usage-cpu"), PlotextPlot(id="usage-mem"))
+        if not box.query(PlotextPlot):
+            box.mount(PlotextPlot(id="usage-cpu"), PlotextPlot(id="usage-mem"), before="#usage-legend")
         return box.query_one("#usage-cpu", PlotextPlot), box.query_one("#usage-mem", PlotextPlot)
 
     def draw(self) -> None:
@@ -264,41 +289,86 @@ class UsagePane(ReportsWorkerErrors, Vertical):
         if not self.is_visible_pane():
             return
         cpu, mem = self.charts()
+        if not cpu.size.width:  # just mounted: titles and ticks are chosen for the size the charts get
+            self.call_after_refresh(self.draw)
+            return
         for chart in (cpu, mem):
             chart.plt.clear_data()
             chart.plt.clear_figure()
-        if self.live_view:
-            self._draw_live(cpu.plt, mem.plt)
-        else:
-            self._draw_profiles(cpu.plt, mem.plt)
+        drawn = self._draw_live(cpu.plt, mem.plt) if self.live_view else self._draw_profiles(cpu.plt, mem.plt)
+        for chart, (long, short) in zip((cpu, mem), CHART_TITLES[self.live_view]):
+            chart.plt.title(long if len(long) + 4 <= chart.size.width else short)  # plotext drops a title too wide
+        self.query_one("#usage-legend", Static).update(drawn)
         cpu.refresh()
         mem.refresh()
 
-    def _draw_profiles(self, cpu: Any, mem: Any) -> None:
-        cpu.title("CPU % of one core (profiles)")
-        mem.title("Memory MiB (profiles)")
+    def _draw_profiles(self, cpu: Any, mem: Any) -> Text:
+        """The marked runs' curves; the legend's entries name each run with its Peak (the table's)."""
         cpu.xlabel("elapsed s")
         mem.xlabel("elapsed s")
-        if self.series is None:
-            return
+        if self.series is None or self.report is None:
+            return Text("profiles\n", style="bold").append_text(legend_text([], None))
+        peaks = {row["run"]: row for row in self.report["runs"]}
+        lines = []
         for name in self.charted_runs():
             part = self.series[self.series["run"] == name]
-            t = part["t"].tolist()
-            cpu.plot(t, part["cpu"].tolist(), label=name)
-            mem.plot(t, part["mem"].tolist(), label=name)
-        cpu.ylim(0, None)
+            t, colour = part["t"].tolist(), self.colours.colour(name)
+            cpu_values, mem_values = part["cpu"].tolist(), part["mem"].tolist()
+            cpu.plot(t, cpu_values, color=colour)
+            mem.plot(t, mem_values, color=colour)
+            row = peaks.get(name, {})
+            lines.append(
+                (name, colour, t, [row.get("cpu_peak_pct") or 0.0, *cpu_values], [row.get("rss_peak_mib") or 0.0, *mem_values])
+            )
+        requested = sorted({c * 100 for c in self._requested_cores(self.charted_runs())})
+        legend = self._finish(cpu, mem, lines, requested, lambda v: f"{v:g} % requested", self._peak_note)
+        return Text("profiles\n", style="bold").append_text(legend)
 
-    def _draw_live(self, cpu: Any, mem: Any) -> None:
+    def _requested_cores(self, names: list[str]) -> set[float]:
+        if self.cores is not None:
+            return {self.cores}
+        return {t.cores for t in self.run_tasks if t.cores and t.name in names}
+
+    def _peak_note(self, name: str) -> str:
+        row = next((r for r in (self.report or {}).get("runs", []) if r["run"] == name), None)
+        return f"peak {row['cpu_peak_pct']:.0f} %" if row and row.get("cpu_peak_pct") is not None else ""
+
+    def _draw_live(self, cpu: Any, mem: Any) -> Text:
         shown = sorted(self.live, key=lambda sid: self.live[sid][-1][0], reverse=True)[:MAX_CHARTED]
         now = self.live_at or 0.0
         running = sum(1 for sid in shown if self.live[sid][-1][0] >= now)
-        cpu.title(f"Cores in use (live: {running} running, {len(shown) - running} ended)")
-        mem.title("RAM in use GB (live)")
         cpu.xlabel("seconds ago")
         mem.xlabel("seconds ago")
+        lines = []
         for sid in shown:
             samples = list(self.live[sid])
-            ago = [t - now for t, _, _ in samples]
-            label = self.live_names.get(sid, sid)
-            cpu.plot(ago, [c for _, c, _ in samples], label=label)
-            mem.plot(ago, [r for _, _, r in samples], label=label)
+            ago, colour = [t - now for t, _, _ in samples], self.colours.colour(sid)
+            cores, ram = [c for _, c, _ in samples], [r for _, _, r in samples]
+            cpu.plot(ago, cores, color=colour)
+            mem.plot(ago, ram, color=colour)
+            lines.append((self.live_names.get(sid, sid), colour, ago, cores, ram))
+        requested = sorted({self.live_requested[sid] for sid in shown if sid in self.live_requested})
+        legend = self._finish(cpu, mem, lines, requested, lambda v: f"{v:g} core{'' if v == 1 else 's'} requested", lambda _: "")
+        return Text(f"live: {running} running, {len(shown) - running} ended\n", style="bold").append_text(legend)
+
+    def _finish(
+        self, cpu: Any, mem: Any, lines: list[tuple], requested: list[float], said: Callable[[float], str], note: Any
+    ) -> Text:
+        """Round ticks on both axes reaching every value drawn, the requested line(s), and the legend."""
+        if not lines:
+            return legend_text([], None)
+        for value in requested:
+            cpu.horizontal_line(value, color=REQUESTED_COLOUR)
+        times = [t for line in lines for t in line[2]] or [0.0]
+        x_ticks = round_ticks(min(times), max(times))
+        for chart, values in (
+            (cpu, [v for line in lines for v in line[3]] + requested),
+            (mem, [v for line in lines for v in line[4]]),
+        ):
+            y_ticks = round_ticks(0.0, max([*values, 0.0]) or 1.0)
+            chart.yticks(y_ticks, tick_labels(y_ticks))
+            chart.ylim(y_ticks[0], y_ticks[-1])
+            chart.xticks(x_ticks, tick_labels(x_ticks))
+            chart.xlim(x_ticks[0], x_ticks[-1])
+        entries = [(name, colour, note(name)) for name, colour, *_ in lines]
+        return legend_text(entries, " / ".join(said(v) for v in requested) or None)

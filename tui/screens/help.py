@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
@@ -25,6 +26,12 @@ def key_text(binding: Binding, keymap: Mapping[str, str]) -> str:
     if isinstance(keys, (list, tuple)):
         keys = ",".join(keys)
     return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
+def bound_key(node: DOMNode, binding_id: str) -> str:
+    """The key of one of ``node``'s bindings, as the user's keymap has it: for labels that name a key."""
+    binding = next(b for b in node.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+    return key_text(binding, node.app._keymap)
 
 
 def bindings_table(sections: list[tuple[str, list[Binding]]], keymap: Mapping[str, str]) -> Table:

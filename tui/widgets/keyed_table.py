@@ -44,7 +44,11 @@ class KeyedTable(DataTable):
 
     def on_mount(self) -> None:
         for key, label in self._column_spec:
-            self.add_column(label, key=key)
+            self.add_column(self.column_label(key, label), key=key)
+
+    def column_label(self, key: str, label: str) -> str:
+        """What the header shows for a column (a subclass may add to it, a sort arrow say)."""
+        return label
 
     @property
     def current_key(self) -> str | None:

@@ -10,26 +10,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
+from textual.widgets.data_table import ColumnKey
 
-from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING, TERMINATING
+from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, GIB, PENDING, RUNNING, TERMINAL_STATUSES, TERMINATING
+from srcnet_tui.tui.widgets.bars import use_bar
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable, SyncStats
 
 COLUMNS = (
     ("mark", " "),
     ("name", "Name"),
     ("status", "Status"),
-    ("age", "Age"),
-    ("cpu", "Cores req/used"),
-    ("ram", "RAM GB req/used"),
+    ("age", "Time"),
+    ("cpu", "Cores"),
+    ("ram", "RAM G"),
+    ("why", "Exit / why"),
     ("id", "ID"),
     ("image", "Image"),
 )
-"""What matters first comes first: at 80 columns the name, status, age and cores are in view."""
+"""What matters first comes first: at 80 columns the name, status, time, both bars (use against
+request: ``███░░ 1.5/2``) and the cause are in view. RAM is in the unit of a ``ram`` request (GiB, Skaha's "G"), so a session asked for 8 shows 8, not 8.59 GB."""
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+SORT_ARROWS = {False: " ▲", True: " ▼"}
 STATUS_STYLES = {
     PENDING: "bold yellow",
     RUNNING: "bold green",
@@ -39,6 +45,25 @@ STATUS_STYLES = {
 }
 STATUS_ORDER = {status: rank for rank, status in enumerate(STATUS_STYLES)}
 MARK = "●"
+NAME_CELLS = 26
+"""Longer names (a run id is in every task's) are cut in the middle, keeping the task number: the bars stay in view."""
+MARKED_STYLE = "bold magenta"
+HIDDEN_WHEN_DONE = frozenset({COMPLETED})
+"""Statuses the dashboard hides until asked (a failed session stays in view: it wants attention)."""
+
+
+@dataclass
+class RowFacts:
+    """What a row shows beside the session itself: marks, ledger outcomes, pending reasons, end times."""
+
+    now: datetime
+    marks: set[str] = field(default_factory=set)
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    """Session id -> :class:`srcnet_tui.tui.session_outcomes.Outcome` (the run ledger's word on it)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Session id -> why it is still Pending (the client's estimate)."""
+    ended_at: dict[str, datetime] = field(default_factory=dict)
+    """Session id -> when this app saw it finish (the platform lists no end time)."""
 
 
 def run_of(name: str) -> str:
@@ -72,8 +97,23 @@ def format_amount(value: float | None, digits: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def format_pair(requested: float | None, used: float | None, digits: int) -> str:
-    return f"{format_amount(requested, 2)} / {format_amount(used, digits)}"
+def use_cell(used: float | None, requested: float | None, unit: str = "") -> Text:
+    """``███░░ 1.5/2``: a bar of use against request, then both numbers."""
+    numbers = f"{format_amount(used, 1)}/{format_amount(requested, 2)}{unit}"
+    return Text.assemble(use_bar(used, requested), " ", numbers)
+
+
+def as_gib(gb: float | None) -> float | None:
+    """Decimal GB as a platform reports them, in GiB as a ``ram`` request is written."""
+    return None if gb is None else gb * 1e9 / GIB
+
+
+def short_name(name: str, cells: int = NAME_CELLS) -> str:
+    """``quickstart-20261201-182740-c4c6-003`` -> ``quickstart-2026…-c4c6-003`` (the whole name is in ``i``)."""
+    if len(name) <= cells:
+        return name
+    tail = cells // 2
+    return f"{name[: cells - tail - 1]}…{name[-tail:]}"
 
 
 def short_image(image: str) -> str:
@@ -82,15 +122,38 @@ def short_image(image: str) -> str:
     return parts[1] if len(parts) == 2 and "." in parts[0] else (image or "")
 
 
-def render_cells(session: Any, now: datetime, marked: bool) -> tuple:
-    """The cells of one session's row, as the table shows them."""
+def duration(session: Any, facts: RowFacts) -> str:
+    """How long it has run: until now while running, until it ended once finished (when known)."""
+    if session.status not in TERMINAL_STATUSES:
+        return format_age(session.start_time, facts.now)
+    outcome = facts.outcomes.get(session.id)
+    end = facts.ended_at.get(session.id)
+    if outcome is not None and outcome.finished_at is not None:
+        end = datetime.fromtimestamp(outcome.finished_at, tz=UTC)
+    return format_age(session.start_time, end) if end is not None else "-"
+
+
+def why(session: Any, facts: RowFacts) -> Text:
+    """The exit code or cause of a finished session, or why a pending one waits."""
+    outcome = facts.outcomes.get(session.id)
+    if outcome is not None:
+        return Text(outcome.cause, style="red" if session.status == FAILED else "")
+    if session.status == PENDING:
+        return Text(facts.reasons.get(session.id, ""), style="yellow")
+    return Text("being deleted" if session.status == TERMINATING else "", style="dim")
+
+
+def render_cells(session: Any, facts: RowFacts) -> tuple:
+    """The cells of one session's row, as the dashboard shows them."""
+    marked = session.id in facts.marks
     return (
-        MARK if marked else " ",
-        session.name,
+        Text(MARK, style=MARKED_STYLE) if marked else " ",
+        Text(short_name(session.name), style=MARKED_STYLE) if marked else short_name(session.name),
         Text(session.status, style=STATUS_STYLES.get(session.status, "")),
-        format_age(session.start_time, now),
-        format_pair(session.requested_cores, session.cores_in_use, 3),
-        format_pair(session.requested_ram_gb, session.ram_in_use_gb, 2),
+        duration(session, facts),
+        use_cell(session.cores_in_use, session.requested_cores),
+        use_cell(as_gib(session.ram_in_use_gb), as_gib(session.requested_ram_gb)),
+        why(session, facts),
         session.id,
         short_image(session.image),
     )
@@ -107,6 +170,7 @@ def sort_key(column: str) -> Callable[[Any], Any]:
         "ram": lambda s: (s.ram_in_use_gb or 0.0, s.requested_ram_gb or 0.0),
         "image": lambda s: s.image or "",
         "mark": lambda s: s.name,
+        "why": lambda s: s.name,
     }
     return keys[column]
 
@@ -123,7 +187,7 @@ def matches(session: Any, text: str) -> bool:
 
 
 class SessionsTable(KeyedTable):
-    """The sessions as rows; marks, filter and sort are its own state and survive every poll."""
+    """The sessions as rows; marks, filter, sort and the finished toggle are its own state and survive every poll."""
 
     def __init__(self, clock: Callable[[], datetime], **kwargs) -> None:
         super().__init__(COLUMNS, **kwargs)
@@ -134,11 +198,31 @@ class SessionsTable(KeyedTable):
         self.filter_text = ""
         self.sort_column = "name"
         self.sort_reverse = False
+        self.show_finished = False
+        """Completed sessions show only when asked (their count is in the summary)."""
+        self.outcomes: dict[str, Any] = {}
+        self.reasons: dict[str, str] = {}
+        self.ended_at: dict[str, datetime] = {}
+        self._rendered: dict[str, tuple[tuple, tuple]] = {}
+        """Session id -> (what its row was drawn from, the cells drawn)."""
+
+    def column_label(self, key: str, label: str) -> str:
+        """The header names the sort column and its direction (every label keeps room for the arrow)."""
+        if not label.strip():
+            return label
+        return label + (SORT_ARROWS[self.sort_reverse] if key == self.sort_column else "  ")
 
     @property
     def current_id(self) -> str | None:
         """The session id under the cursor, or None when the table is empty."""
         return self.current_key
+
+    @property
+    def hidden_finished(self) -> int:
+        """How many sessions the finished toggle hides now."""
+        if self.show_finished:
+            return 0
+        return sum(1 for s in self.sessions.values() if s.status in HIDDEN_WHEN_DONE)
 
     def selected_ids(self) -> list[str]:
         """The marked sessions that still exist, or else the one under the cursor."""
@@ -148,33 +232,78 @@ class SessionsTable(KeyedTable):
         current = self.current_id
         return [current] if current else []
 
+    def shows(self, session: Any) -> bool:
+        return (self.show_finished or session.status not in HIDDEN_WHEN_DONE) and matches(session, self.filter_text)
+
     def visible_rows(self) -> dict[str, tuple]:
-        now = self._clock()
-        return {s.id: render_cells(s, now, s.id in self.marks) for s in self.sessions.values() if matches(s, self.filter_text)}
+        facts = RowFacts(self._clock(), self.marks, self.outcomes, self.reasons, self.ended_at)
+        rows = {s.id: self._cells(s, facts) for s in self.sessions.values() if self.shows(s)}
+        for sid in self._rendered.keys() - self.sessions.keys():
+            del self._rendered[sid]
+        return rows
+
+    def _cells(self, session: Any, facts: RowFacts) -> tuple:
+        """A row's cells, drawn again only when something it shows changed (bars cost; most rows stay put)."""
+        sid = session.id
+        inputs = (session, sid in facts.marks, facts.outcomes.get(sid), facts.reasons.get(sid), duration(session, facts))
+        cached = self._rendered.get(sid)
+        if cached is not None and cached[0] == inputs:
+            return cached[1]
+        cells = render_cells(session, facts)
+        self._rendered[sid] = (inputs, cells)
+        return cells
 
     def apply(self, sessions: Iterable[Any]) -> SyncStats:
         """Show a new poll in place; re-sort only when a row arrived or the sort column changed."""
-        self.sessions = {s.id: s for s in sessions}
+        new = {s.id: s for s in sessions}
+        self._note_endings(new)
+        failed_before = self._failed_ids()
+        self.sessions = new
         self.marks &= self.sessions.keys()
         first_fill = not self._shown
         stats = self.sync(self.visible_rows())
-        if stats.added or self.sort_column in stats.columns:
+        if stats.added or self.sort_column in stats.columns or self._failed_ids() != failed_before:
             self._sort_rows(follow_cursor=not first_fill)
         return stats
 
+    def _failed_ids(self) -> set[str]:
+        return {sid for sid, s in self.sessions.items() if s.status == FAILED}
+
+    def _note_endings(self, new: dict[str, Any]) -> None:
+        """Remember when a session seen active is first seen finished (its duration ends there)."""
+        now = self._clock()
+        for sid, session in new.items():
+            before = self.sessions.get(sid)
+            if session.is_terminal and before is not None and not before.is_terminal:
+                self.ended_at.setdefault(sid, now)
+        for sid in set(self.ended_at) - new.keys():
+            del self.ended_at[sid]
+
     def _sort_rows(self, follow_cursor: bool = True) -> None:
-        """Re-order the rows; the cursor stays on its session (or on the top row after the first fill)."""
+        """Re-order the rows, failed sessions first; the cursor stays on its session (or on the top row after the first fill)."""
         keep = self.current_id if follow_cursor else None
         key = sort_key(self.sort_column)
-        self.sort("id", key=lambda sid: key(self.sessions[sid]), reverse=self.sort_reverse)
+        order = sorted(self._shown, key=lambda sid: key(self.sessions[sid]), reverse=self.sort_reverse)
+        place = {sid: (self.sessions[sid].status != FAILED, i) for i, sid in enumerate(order)}
+        self.sort("id", key=place.__getitem__)
         if keep is None:
             self.move_cursor(row=0, animate=False)
         self.move_cursor_to(keep)
+
+    def _label_sort_column(self) -> None:
+        for key, label in COLUMNS:
+            self.columns[ColumnKey(key)].label = Text(self.column_label(key, label))
+        self._clear_caches()  # the header row is cached like any other
+        self.refresh()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self.refill(self.visible_rows())
         self._sort_rows()
+
+    def toggle_finished(self) -> None:
+        self.show_finished = not self.show_finished
+        self.set_filter(self.filter_text)
 
     def sort_by(self, column: str) -> None:
         """Sort by a column; choosing the same column again reverses the order."""
@@ -182,7 +311,14 @@ class SessionsTable(KeyedTable):
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column, self.sort_reverse = column, False
+        self._label_sort_column()
         self._sort_rows()
+
+    def learn(self, outcomes: dict[str, Any], reasons: dict[str, str]) -> None:
+        """New ledger outcomes and pending reasons; the rows they concern are redrawn in place."""
+        self.outcomes.update(outcomes)
+        self.reasons = reasons
+        self.apply(self.sessions.values())
 
     def toggle_mark(self) -> None:
         sid = self.current_id

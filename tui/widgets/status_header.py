@@ -43,8 +43,12 @@ class StatusHeader(Widget):
     stale_since: reactive[datetime | None] = reactive(None)
     """Time of the last good poll while the platform is unreachable; None when data is fresh."""
     frozen: reactive[bool] = reactive(False)
+    trouble: reactive[str] = reactive("")
+    """What the client could tell of why the platform does not answer ("local server hung"), while stale."""
     retry_in_s: reactive[int | None] = reactive(None)
     """Seconds until the next poll while stale; None while a poll is out (or the data is fresh)."""
+    freeze_key: reactive[str] = reactive("f")
+    """The key that freezes and unfreezes (as remapped)."""
     retry_key: reactive[str] = reactive("ctrl+r")
     """The key that polls at once (as remapped)."""
 
@@ -73,9 +77,11 @@ class StatusHeader(Widget):
 
     def _poll_state(self, long: bool = True) -> Text:
         if self.frozen:
-            return Text("FROZEN (f)", style="bold reverse yellow")
+            return Text(f"FROZEN ({self.freeze_key})", style="bold reverse yellow")
         if self.stale_since is not None:
             text = Text(f"stale since {self.stale_since:%H:%M:%S}", style="bold reverse red")
+            if self.trouble:
+                text.append(f" · {self.trouble}", style="bold reverse red")
             if self.retry_in_s is None:
                 return text.append(" · retrying…", style="bold")
             if long:
