@@ -51,6 +51,8 @@ class TaskAccount:
     cpu_hours: float | None
     rss_peak_mib: float | None
     deadline_s: float = HEADLESS_DEADLINE_S
+    wasted: bool = False
+    """A later attempt replaced it: it used its cores, and bought no result."""
 
     @property
     def queue_wait_s(self) -> float | None:
@@ -81,6 +83,7 @@ class TaskAccount:
             "attempt": self.attempt,
             "state": self.state,
             "cause": self.cause,
+            "wasted": self.wasted,
             "submitted": iso_utc(self.submitted),
             "started": iso_utc(self.started),
             "finished": iso_utc(self.finished),
@@ -178,6 +181,7 @@ def _account(run: RunRecord, attempt: AttemptRecord, measured: dict) -> TaskAcco
         wall_s=wall,
         cpu_hours=measured.get("cpu_hours"),
         rss_peak_mib=peak_rss_mib(measured),
+        wasted=attempt.wasted,
     )
 
 
@@ -211,7 +215,7 @@ def with_accounts(report: dict, accounts: dict[str, TaskAccount]) -> dict:
 
 
 LEDGER_COLUMNS = (
-    "run_id", "task", "attempt", "state", "cause", "queue_wait_s", "cores", "ram_gib",
+    "run_id", "task", "attempt", "state", "cause", "wasted", "queue_wait_s", "cores", "ram_gib",
     "alloc_core_hours", "cpu_efficiency", "mem_efficiency", "time_efficiency",
 )  # fmt: skip
 """What ``aggregate`` adds to a run's row when the ledger knows its task."""

@@ -29,7 +29,7 @@ def target_of(settings: Settings) -> Target:
     if settings.backend == "local":
         from srcnet_tui.core.local.daemon import ensure_running
 
-        endpoint = ensure_running(settings.state_dir)
+        endpoint = ensure_running(settings.local_server_dir)
         return Target(endpoint.url, token=endpoint.token)
     require_credential(settings)
     url = settings.url or CANFAR_URL  # resolve() always sets it for canfar

@@ -10,6 +10,8 @@ A site (``--site NAME``, ``SRCNET_SITE``, the ``site`` key) brings its own URL, 
 credential; ``--url``, ``--token`` and ``--cert`` flags still override them, and a site without a
 credential of its own takes the usual token or certificate. ``--backend`` / ``--url`` without
 ``--site`` reach a place as before (and ignore a site named only by the environment or the file).
+A site played by a local server of its own (``server_dir``) keeps its daemon and storage there; the
+ledger stays in the state folder whatever the site (:attr:`Settings.local_server_dir`).
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ class Settings:
     def site_name(self) -> str:
         """The name runs record and are resumed at."""
         return self.site or self.backend
+
+    @property
+    def local_server_dir(self) -> Path:
+        """The folder of the local server this reaches (its daemon, sessions and /arc): the state folder,
+        unless the site is played by a local server of its own (``server_dir``). The ledger stays in ``state_dir``."""
+        own = self.site_entry.server_dir if self.site_entry else None
+        return own or self.state_dir
 
     @property
     def storage_root(self) -> str:

@@ -4,7 +4,8 @@ SRCNet runs the same science platform at many nodes, each with its own URL, cred
 root (reference/platform-2026.md §2): ``/arc`` exists only on CANFAR, the SRCNet nodes have
 ``/cavern``. Built-in entries cover the sites of that table (limits are never assumed: each site's
 ``/context`` says them); ``[sites.NAME]`` tables of the config file add sites or complete the
-built-in ones (a token file for canSRC, say). ``local`` is the local backend, a site like the others.
+built-in ones (a token file for canSRC, say). ``local`` is the local backend, a site like the others;
+``server_dir`` instead of ``url`` makes another local server (in that folder) a site of its own.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ CANFAR = "canfar"
 ALL = "all"
 """``--site all``: every known site (only where a command can ask several at once)."""
 CANFAR_URL = "https://ws-uv.canfar.net/skaha/v1"
-SITE_KEYS = ("url", "storage_root", "vospace", "token", "token_file", "cert", "arc_maps_to")
+SITE_KEYS = ("url", "server_dir", "storage_root", "vospace", "token", "token_file", "cert", "arc_maps_to")
 """What a ``[sites.NAME]`` table may hold (every value a string)."""
+PATH_KEYS = ("server_dir", "token_file", "cert")
+"""Keys naming files or folders of this machine, resolved against the config file's folder."""
 SITE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 """Site names, compared in lower case (``canSRC`` and ``cansrc`` are one site)."""
 
@@ -43,6 +46,9 @@ class Site:
     cert: Path | None = None
     arc_maps_to: str | None = None
     """Where ``/arc/...`` paths of a config go on a site without ``/arc`` (the user's explicit mapping)."""
+    server_dir: Path | None = None
+    """A local site's own server folder (its daemon, sessions and storage), instead of the state folder's:
+    so two local servers on one machine are two sites."""
     origin: str = "built-in"
 
     @property
@@ -111,13 +117,18 @@ def _site_from_table(name: str, table: object, path: Path, base: Site | None) ->
         raise UsageError(f"{where}: storage_root must be one of {', '.join(STORAGE_ROOTS)}, not {values['storage_root']!r}")
     if not str(values.get("arc_maps_to", "/")).startswith("/"):
         raise UsageError(f"{where}: arc_maps_to must be an absolute path such as {CAVERN}/home/NAME")
-    for key in ("token_file", "cert"):
+    for key in PATH_KEYS:
         if key in values:
             values[key] = (path.parent / Path(str(values[key])).expanduser()).absolute()
-    if base is None and "url" not in values and name != LOCAL:
-        raise UsageError(f"{where}: url is required (the site's Skaha v1 base, e.g. https://HOST/skaha/v1)")
-    start = base or Site(name, str(values.get("url")), CAVERN)
-    return replace(start, **values, origin=str(path))
+    if base is None and "url" not in values and "server_dir" not in values:
+        raise UsageError(
+            f"{where}: url is required (the site's Skaha v1 base, e.g. https://HOST/skaha/v1), or server_dir for a local server"
+        )
+    start = base or (Site(name, None, ARC) if "server_dir" in values else Site(name, str(values.get("url")), CAVERN))
+    site = replace(start, **values, origin=str(path))
+    if site.url and site.server_dir:
+        raise UsageError(f"{where}: server_dir is for a site played by a local server, and this one has a url")
+    return site
 
 
 def known_sites(tables: object, path: Path) -> dict[str, Site]:

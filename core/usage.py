@@ -429,7 +429,8 @@ def _cpu_peaks(t: np.ndarray, cpu: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def render_table(report: dict) -> Table:
-    """The aggregate report as a rich table, one row per run and a totals row."""
+    """The aggregate report as a rich table, one row per run and a totals row; a run's attempt that a
+    later one replaced (``wasted``) is named so, and counts in the totals like the others."""
     runs, total = report["runs"], report["total"]
     with_alloc = any("alloc_core_hours" in r for r in runs)
     with_rusage = any("rusage_cpu_hours" in r for r in runs)
@@ -465,7 +466,7 @@ def render_table(report: dict) -> Table:
         table.add_column(title, justify=justify, footer=footer, overflow="fold")
     for r in runs:
         cells = [
-            r["run"],
+            f"{r['run']} (wasted)" if r.get("wasted") else r["run"],
             format_duration(r["wall_s"]),
             f"{r['cpu_mean_pct']:.0f}",
             f"{r['cpu_peak_pct']:.0f}",

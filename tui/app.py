@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from platformdirs import user_downloads_path
 from textual import on, work
@@ -31,23 +31,39 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from srcnet_tui.core.errors import AuthError, SrcnetError, UsageError
 from srcnet_tui.core.keymap_file import Keymap, load_keymap, unknown_ids_problem
 from srcnet_tui.core.settings import Settings, add_global_options, from_args
+from srcnet_tui.core.sites import is_several
 from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents, ShowPane, ShowRunSessions, ShowRunUsage
 from srcnet_tui.tui.panes.logs import LogsPane
-from srcnet_tui.tui.panes.runs import RunsPane
 from srcnet_tui.tui.panes.sessions import SessionsPane, events_table
 from srcnet_tui.tui.panes.usage import UsagePane
 from srcnet_tui.tui.platform import Platform, error_line
 from srcnet_tui.tui.screens.help import HelpScreen
 from srcnet_tui.tui.screens.modals import ConfirmModal, ProblemModal, PromptModal, TextModal, confirm
+from srcnet_tui.tui.several_sites import SitesPlatform, several_site_settings
 from srcnet_tui.tui.widgets.status_header import StatusHeader, credential_label
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
-PANES = (
-    ("runs", "1 Runs", RunsPane),
-    ("sessions", "2 Sessions", SessionsPane),
-    ("logs", "3 Logs", LogsPane),
-    ("usage", "4 Usage", UsagePane),
-)
+if TYPE_CHECKING:
+    from srcnet_tui.tui.panes.runs import RunsPane
+
+
+def runs_pane_class() -> type[RunsPane]:
+    """The Runs pane, imported when first needed: it brings the whole run machinery of core (config,
+    planning, the ledger, the client), which the first frame of the Sessions pane does not need."""
+    from srcnet_tui.tui.panes.runs import RunsPane
+
+    return RunsPane
+
+
+def panes() -> tuple[tuple[str, str, type[Widget]], ...]:
+    return (
+        ("runs", "1 Runs", runs_pane_class()),
+        ("sessions", "2 Sessions", SessionsPane),
+        ("logs", "3 Logs", LogsPane),
+        ("usage", "4 Usage", UsagePane),
+    )
+
+
 MOTION_KEYS = [
     Binding("up,down", "", "Move the cursor (in a form: previous/next field)"),
     Binding("pageup,pagedown", "", "A page up/down (scrolling up a log stops following it)"),
@@ -129,7 +145,8 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         yield StatusHeader(id="status-header")
         with TabbedContent(initial=self.start_pane, id="panes"):
             with TabPane("1 Runs", id="runs"):
-                yield RunsPane(id="runs-pane")
+                if self.start_pane == "runs":
+                    yield runs_pane_class()(id="runs-pane")
             with TabPane("2 Sessions", id="sessions"):
                 yield SessionsPane(interval=self.poll_interval, id="sessions-pane")
             with TabPane("3 Logs", id="logs"):
@@ -144,7 +161,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
 
     def on_mount(self) -> None:
         header = self.status_header
-        header.site = site_of(self.settings)
+        header.site = self.platform.label if isinstance(self.platform, SitesPlatform) else site_of(self.settings)
         if self.settings.backend == "local":
             header.user = getpass.getuser()
         self.check_credential()
@@ -152,6 +169,13 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         self.show_pane(self.start_pane)
         for problem in self._startup_problems:
             self.show_problem("Cannot read a settings file", problem)
+        self.call_after_refresh(self.after_first_frame)
+
+    async def after_first_frame(self) -> None:
+        """What the first frame need not wait for: the Runs pane (unless it is shown first), and the
+        check of keymap.toml's ids against every pane's bindings."""
+        if not self.query("#runs-pane"):
+            await self.query_one("#runs", TabPane).mount(runs_pane_class()(id="runs-pane"))
         unknown = unknown_ids_problem(self.user_keymap, self.binding_ids())
         if unknown:
             self.show_problem("Unknown ids in keymap.toml", unknown)
@@ -258,12 +282,13 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
     @on(SessionsPolled)
     def _sessions_polled(self, message: SessionsPolled) -> None:
         try:
-            logs, usage, runs = self.query_one(LogsPane), self.query_one(UsagePane), self.query_one(RunsPane)
+            logs, usage = self.query_one(LogsPane), self.query_one(UsagePane)
         except NoMatches:  # a poll that came back while the app closes: the panes are gone
             return
         logs.session_changed(message.sessions)
         usage.record_live(message.sessions, message.at)
-        runs.sessions_polled(message.sessions)
+        for runs in self.query("#runs-pane").results(runs_pane_class()):  # none while the first poll beats its mount
+            runs.sessions_polled(message.sessions)
         if not self.status_header.user and message.sessions:
             self.status_header.user = message.sessions[0].userid
 
@@ -280,7 +305,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         if any(w.group == "runs-launch" and w.is_running for w in self.workers):
             body = "A run launched or resumed here is still being watched and collected.\nQuit anyway? Resume it later from Runs (r)."
             return "Quit while a run is in progress?", body
-        unsaved = self.query_one(RunsPane).form.unsaved_edits()
+        unsaved = self.query_one("#runs-pane", runs_pane_class()).form.unsaved_edits()
         if unsaved is not None:
             return "Quit with unsaved edits?", f"{unsaved}\nQuit anyway?"
         return None
@@ -292,7 +317,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
         """Every binding of the app, grouped by where it works (for help and the palette)."""
         sections = [("Everywhere", _own_bindings(type(self)))]
         sections += [
-            (label.split(" ", 1)[1], [b for part in pane_parts(cls) for b in _own_bindings(part)]) for _, label, cls in PANES
+            (label.split(" ", 1)[1], [b for part in pane_parts(cls) for b in _own_bindings(part)]) for _, label, cls in panes()
         ]
         return [*sections, ("Tables and logs", MOTION_KEYS)]
 
@@ -333,7 +358,7 @@ class SrcnetApp(ReportsWorkerErrors, App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every pane action as ``pane: description``, plus Textual's own."""
         yield from super().get_system_commands(screen)
-        for pane, label, cls in PANES:
+        for pane, label, cls in panes():
             yield SystemCommand(f"go: {label.split(' ', 1)[1]}", f"Show the {pane} pane", lambda p=pane: self.show_pane(p))
             for part in pane_parts(cls):
                 for binding in _own_bindings(part):
@@ -374,7 +399,13 @@ def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
     parser.add_argument("--headless", action="store_true", help="run a command without the UI (see the epilog)")
     add_global_options(parser)
     args = parser.parse_args(argv or [])
+    chosen, several = args.site, bool(args.site and is_several(args.site))
+    if several:
+        args.site = None  # the home site: where runs launch; the Sessions pane lists every chosen site
     settings = from_args(args)
+    if several and "platform" not in options:
+        targets, skipped = several_site_settings(chosen, settings.state_dir)
+        options["platform"] = SitesPlatform(settings, targets, skipped, options.get("clock", local_now))
     if "keymap" not in options:
         try:
             options["keymap"] = load_keymap()

@@ -5,18 +5,18 @@ Opening the client may start the local daemon (``srcnet_tui.core.connect.open_cl
 opens it in a thread; later callers await the same open. Everything else here is a thin async
 pass-through to :class:`srcnet_tui.core.skaha.SkahaClient` so that tests and the benchmark can hand the app
 another object with the same methods. The client's modules (httpx, core's connect) are imported in
-that thread too, after the app's first frame.
+that thread too, after the app's first frame. Whether a local daemon is hung is core's word
+(:func:`srcnet_tui.core.local.daemon.hung_server`), which also keeps a second daemon from starting beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.credentials import credential_status
-from srcnet_tui.core.errors import SrcnetError, Unreachable
+from srcnet_tui.core.errors import SrcnetError
 from srcnet_tui.core.settings import Settings
 
 TUI_RETRIES = Backoff(first_s=0.25, cap_s=2.0, attempts=3, total_s=8.0, jitter=True)
@@ -45,8 +45,6 @@ class Platform:
     def _open(self) -> Any:
         from srcnet_tui.core import connect
 
-        if self.settings.backend == "local" and (hung := hung_local_server(self.settings.state_dir)):
-            raise Unreachable(hung)  # starting a second daemon beside it would only fail, and again on every retry
         return connect.open_client(self.settings, timeout=self.timeout_s, retries=TUI_RETRIES)
 
     async def recover(self) -> str | None:
@@ -62,7 +60,9 @@ class Platform:
         """Why the platform is not answering, when the client can tell: a hung local server (checked in a thread)."""
         if self.settings.backend != "local":
             return None
-        return await asyncio.to_thread(hung_local_server, self.settings.state_dir)
+        from srcnet_tui.core.local.daemon import hung_server
+
+        return await asyncio.to_thread(hung_server, self.settings.state_dir)
 
     async def reconnect(self) -> None:
         """Drop the client; the next call opens a new one."""
@@ -81,27 +81,6 @@ class Platform:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-
-def hung_local_server(state_dir: Path) -> str | None:
-    """One line naming the local server when its daemon runs but does not answer (stopped, or stuck);
-    None when it answers or is gone (then starting a new one is right)."""
-    import psutil
-
-    from srcnet_tui.core.local.daemon import answers
-    from srcnet_tui.core.local.service import read_server_file
-
-    info = read_server_file(state_dir)
-    if info is None:
-        return None
-    try:
-        status = psutil.Process(int(info["pid"])).status()
-    except (psutil.Error, ValueError, TypeError):
-        return None
-    if status == psutil.STATUS_ZOMBIE or answers(info["url"]):
-        return None
-    why = "stopped (SIGSTOP; kill -CONT resumes it)" if status == psutil.STATUS_STOPPED else "not answering"
-    return f"local server (pid {info['pid']}) is hung: {why}; no second server is started while it runs"
 
 
 def error_line(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""The Runs pane's calls into srcnet_tui.core.runs: the ledger, a run's folder, launch, resume and retry.
+"""The Runs pane's calls into srcnet_tui.core.runs: workload files, the checked plan, the ledger, a
+run's folder and storage footprint, launch, resume, retry and clean.
 
 The ledger and folder reads block (SQLite, files), so the pane calls them through
 ``asyncio.to_thread``; each opens what it needs and closes it before returning. A launch or a
@@ -12,7 +13,7 @@ calls that need them, so that the app draws its first frame without them.
 from __future__ import annotations
 
 import asyncio
-import weakref
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from srcnet_tui.core.errors import SrcnetError
+from srcnet_tui.core.errors import SrcnetError, UsageError
 from srcnet_tui.core.runs.causes import advised_ram
-from srcnet_tui.core.runs.config import load_run_config
+from srcnet_tui.core.runs.config import DEFAULT_IMAGE, RunConfig, config_sections, load_run_config
+from srcnet_tui.core.runs.kinds import default_vos_dir
 from srcnet_tui.core.runs.ledger import LAUNCHED, RETRYABLE_STATES, Ledger, RunRecord, TaskRecord
 from srcnet_tui.core.runs.plan import task_label
+from srcnet_tui.core.runs.products import REMOVE, UNMATCHED, Product, human_size, totals
 from srcnet_tui.core.runs.scope import Reporter
 from srcnet_tui.core.settings import Settings
 from srcnet_tui.tui.wording import plural
@@ -32,13 +35,16 @@ from srcnet_tui.tui.wording import plural
 if TYPE_CHECKING:
     from srcnet_tui.core.runs.collecting import TaskProfile
     from srcnet_tui.core.runs.orchestrate import RunResult
+    from srcnet_tui.core.runs.plan import Plan
     from srcnet_tui.core.runs.retry import Retry
 
 MAX_FILES_SHOWN = 40
+MAX_PRODUCTS_ASKED = 30
+"""The products a clean's confirmation lists one by one."""
+PREVIEW_RUN_ID = "preview"
+YAML_SUFFIXES = (".yaml", ".yml")
 MAX_TASKS_ASKED = 20
 """The failed tasks a retry's confirmation names one by one."""
-_contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Each platform's ``/context``, read once (it lists resource options, which do not change)."""
 
 
 def read_ledger(settings: Settings, limit: int = 200) -> tuple[list[RunRecord], dict[str, list[str]]]:
@@ -101,17 +107,6 @@ def describe_run(settings: Settings, run: RunRecord) -> Group:
     return Group(*parts)
 
 
-async def platform_context(platform: Any) -> dict | None:
-    """The platform's ``/context`` (resource options) for checking a plan; None when unreachable."""
-    if platform not in _contexts:
-        try:
-            client = await platform.client()
-            _contexts[platform] = await client.context()
-        except (SrcnetError, OSError):  # the preview still works without the platform's options
-            return None
-    return _contexts[platform]
-
-
 class NotifyingReporter(Reporter):
     """Core's run reporter turned into app notifications (called on the app's loop).
 
@@ -170,7 +165,7 @@ def failures_of(settings: Settings, run_ids: list[str]) -> dict[str, list[str]]:
 
 
 def cause_line(task: TaskRecord) -> str:
-    """A failed task's label and its cause in words: ``task-002: out of memory: peak 2.3 GB of 2 GB requested``."""
+    """A failed task's label and its cause in words: ``task-002: out of memory: peak 2.3 GiB of 2 GiB requested``."""
     return f"{task_label(task.index)}: {task.message or task.state}"
 
 
@@ -191,7 +186,7 @@ def retry_plan(settings: Settings, run_id: str) -> tuple[Retry, str] | None:
     lines = []
     for task, line in zip(tasks[:MAX_TASKS_ASKED], failure_lines(tasks)):
         spec = retried_spec(task.spec, retry)
-        lines.append(f"  {line}\n    attempt {task.attempt + 1}: {plural(spec.cores, 'core')}, {spec.ram_gb} GB RAM")
+        lines.append(f"  {line}\n    attempt {task.attempt + 1}: {plural(spec.cores, 'core')}, {spec.ram_gb} GiB RAM")
     if len(tasks) > MAX_TASKS_ASKED:
         lines.append(f"  … and {len(tasks) - MAX_TASKS_ASKED} more (enter on the run lists them all)")
     question = f"Retry {plural(len(tasks), 'failed task')} of run {run_id} as new attempts?\n" + "\n".join(lines)
@@ -210,3 +205,176 @@ async def resume_existing_run(settings: Settings, run_id: str, reporter: Reporte
     from srcnet_tui.core.runs.orchestrate import resume_run
 
     return result_line(await resume_run(settings, run_id, reporter=reporter))
+
+
+# ---- workload files -------------------------------------------------------------------------------
+
+
+def is_workload_file(path: Path) -> bool:
+    """A Kubernetes manifest (``.yaml``) or an HTCondor submit file, rather than a config.ini: a file
+    with no ``[section]`` that is not named ``.ini``."""
+    if path.suffix.lower() in YAML_SUFFIXES:
+        return True
+    if path.suffix.lower() == ".ini" or not path.is_file():
+        return False
+    try:
+        return not config_sections(path)
+    except SrcnetError:
+        return True  # no section header: a submit description, which its reader checks line by line
+
+
+def read_workload(path: Path, mounts: dict[str, str]) -> RunConfig:
+    """The run a Job/CronJob manifest or an HTCondor submit file asks for, as ``submit FILE`` reads it
+    (a submit file that names no container runs in the task image, which carries srcnet-task)."""
+    if path.suffix.lower() in YAML_SUFFIXES:
+        from srcnet_tui.core.runs.kinds.k8s import read_manifest
+
+        return read_manifest(path, default_vos_dir(), mounts).config
+    if mounts:
+        raise UsageError(f"{path.name}: an HTCondor submit file mounts no volumes (NAME=/arc/PATH is for manifests)")
+    from srcnet_tui.core.runs.kinds.condor import read_submit_file
+
+    return read_submit_file(path, default_vos_dir(), DEFAULT_IMAGE).config
+
+
+def opened_file(text: str) -> tuple[Path, dict[str, str]]:
+    """What the opener was given: a file, then for a manifest ``NAME=/arc/PATH`` volume mounts
+    (``submit --mount``'s, the ``--mount`` itself optional, so core's advice can be pasted); words
+    are split like a shell's (quotes group), nothing is run."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"{text}: {exc}") from None
+    if not words:
+        raise UsageError("no file given")
+    mounts = {}
+    for item in (word for word in words[1:] if word != "--mount"):
+        name, sep, target = item.partition("=")
+        if not sep or not name or not target:
+            raise UsageError(f"{item}: expected a volume mount NAME=/arc/PATH after the file")
+        mounts[name] = target
+    return Path(words[0]).expanduser(), mounts
+
+
+# ---- the plan, checked as --dry-run checks it -------------------------------------------------------
+
+
+async def checked_preview(platform: Any, settings: Settings, config: RunConfig) -> tuple[Plan, str | None]:
+    """The plan of ``config`` with every check ``--dry-run`` and the run make (preflight.checked_plan):
+    a value the run would refuse raises its UsageError here. When the platform does not answer, the
+    plan without its options, and a line saying it was not checked."""
+    from srcnet_tui.core.runs.plan import plan_run
+    from srcnet_tui.core.runs.preflight import checked_plan
+    from srcnet_tui.core.runs.storage import open_storage
+
+    try:
+        client = await platform.client()
+        storage = open_storage(settings)
+        return await checked_plan(config, PREVIEW_RUN_ID, client, storage, settings.state_dir), None
+    except UsageError:
+        raise
+    except (SrcnetError, OSError) as exc:
+        plan = await asyncio.to_thread(plan_run, config, PREVIEW_RUN_ID)
+        return plan, f"not checked against the platform: {exc}"
+
+
+def task_env_lines(task: Any) -> list[str]:
+    """A task's environment as it is launched, each secret by its name only (``NAME=***``)."""
+    return [f"{name}={value}" for name, value in task.env.items()] + [f"{name}=***" for name in task.secret_env]
+
+
+def plan_details(plan: Plan) -> Text:
+    """Every planned task with its cores, RAM, command line and expanded env (secrets masked), the
+    estimated products and what was fitted to the platform: what ``submit --dry-run`` prints."""
+    text = Text.assemble((f"{plan.run_kind} run of {plural(len(plan.tasks), 'task')}", "bold"), f", image {plan.image}\n")
+    text.append(f"outputs: {plan.output_dir}\n")
+    for upload in plan.uploads:
+        text.append(f"upload: {upload.local} -> {upload.remote}\n", style="dim")
+    for task in plan.tasks:
+        text.append(f"\n{task_label(task.index)} {task.name}: ", style="bold")
+        text.append(f"{plural(task.cores, 'core')}, {task.ram_gb} GiB RAM\n")
+        text.append(f"  command: {shlex.join(task.command_line)}\n")
+        for line in task_env_lines(task):
+            text.append(f"  env {line}\n", style="dim")
+    if plan.estimate:
+        text.append(f"\n{plan.estimate.line()}\n")
+    for line in [*plan.adjustments, *(f"warning: {w}" for w in plan.warnings)]:
+        text.append(f"{line}\n", style="yellow")
+    return text
+
+
+async def launch_config(settings: Settings, config: RunConfig, reporter: Reporter) -> str:
+    """Plan, record, stage, launch, watch and collect a run of a workload file's config (orchestrate.start_run)."""
+    from srcnet_tui.core.runs.orchestrate import start_run
+
+    return result_line(await start_run(settings, config, reporter=reporter))
+
+
+# ---- storage footprint and clean ------------------------------------------------------------------
+
+
+def ran_here(settings: Settings, run: RunRecord) -> bool:
+    """Was the run launched on this backend (whose storage holds its products)?"""
+    return not run.backend or run.backend == settings.backend
+
+
+def stored_products(settings: Settings, run_id: str) -> tuple[RunRecord, list[Product]]:
+    """The finished run (with its plan) and its products on its storage, each classified keep or
+    remove (``clean``'s list); a run still going, or one on another backend, is refused in one line."""
+    from srcnet_tui.core.runs.cleaning import run_products
+    from srcnet_tui.core.runs.storage import open_storage
+
+    with Ledger(settings.state_dir) as ledger:
+        run = ledger.run(run_id)
+    if not ran_here(settings, run):
+        raise UsageError(f"run {run.id} ran on the {run.backend} backend; its storage is not this one's")
+    return run, run_products(open_storage(settings), run)
+
+
+def footprint(products: list[Product]) -> str:
+    """``kept/removable`` sizes as ``du -h`` prints them."""
+    summary = totals(products)
+    return f"{summary['keep']['human']}/{summary[REMOVE]['human']}"
+
+
+def footprints(settings: Settings, runs: list[RunRecord]) -> dict[str, str]:
+    """The storage footprint of each finished run of this backend; ``?`` when its storage cannot list it."""
+    shown = {}
+    for run in runs:
+        if run.finished and ran_here(settings, run):
+            try:
+                shown[run.id] = footprint(stored_products(settings, run.id)[1])
+            except (SrcnetError, OSError):
+                shown[run.id] = "?"
+    return shown
+
+
+def clean_question(run: RunRecord, products: list[Product]) -> str:
+    """What clean's confirmation shows: the question and the totals first (they stay in view), then
+    each product with its size, keep or remove, and why (when a rule said so)."""
+    summary = totals(products)
+    removable = summary[REMOVE]
+    head = (
+        f"Remove the {plural(removable['count'], 'file')} of run {run.id} marked remove ({removable['human']})?\n"
+        "Every kept product is checked against its collected copy first.\n"
+    )
+    sums = [
+        f"{summary[name]['human']:>6}  {name:<6}  {plural(summary[name]['count'], 'file')}" for name in ("keep", REMOVE, "total")
+    ]
+    lines = [
+        f"{human_size(p.size):>6}  {p.action:<6}  {p.relative}" + (f"  ({p.reason})" if p.reason != UNMATCHED else "")
+        for p in products[:MAX_PRODUCTS_ASKED]
+    ]
+    if len(products) > MAX_PRODUCTS_ASKED:
+        lines.append(f"  … and {len(products) - MAX_PRODUCTS_ASKED} more")
+    return head + "\n".join(sums) + "\n\n" + "\n".join(lines)
+
+
+def clean_stored_run(settings: Settings, run: RunRecord, products: list[Product]) -> str:
+    """Remove the products marked remove (cleaning.clean_run: nothing removed if a kept one is damaged);
+    ``run`` as :func:`stored_products` read it."""
+    from srcnet_tui.core.runs.cleaning import clean_run
+    from srcnet_tui.core.runs.storage import open_storage
+
+    removed = clean_run(open_storage(settings), run, products)
+    return f"Run {run.id}: removed {plural(len(removed), 'file')}, {human_size(sum(e['size'] for e in removed))}."

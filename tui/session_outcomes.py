@@ -3,7 +3,8 @@
 The platform lists a finished session with its status only; the ledger (``srcnet_tui.core.runs.ledger``)
 has the task's exit code and message (from the recorder's summary once collected) and the time it
 ended. The Sessions dashboard asks for the sessions it has no outcome of yet, in a thread (SQLite
-blocks), and keeps the answers: an outcome, once written, does not change.
+blocks), and keeps the answers: an outcome, once written, does not change. The ledger's modules are
+imported with the first lookup (in that thread), not before the app's first frame.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from srcnet_tui.core.runs.ledger import Ledger, ledger_path
 from srcnet_tui.core.settings import Settings
 
 RECENT_RUNS = 50
@@ -40,6 +40,8 @@ class Outcome:
 
 def ledger_outcomes(settings: Settings, session_ids: Collection[str]) -> dict[str, Outcome]:
     """Outcomes of the given sessions that the ledger has finished (no ledger yet: none)."""
+    from srcnet_tui.core.runs.ledger import Ledger, ledger_path
+
     if not session_ids or not ledger_path(settings.state_dir).exists():
         return {}
     wanted = set(session_ids)

@@ -12,7 +12,6 @@ the same tasks again as a new run, refusing (exit 2) when a setting or an input 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from srcnet_tui.core.cli.arguments import positive_int
 from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
 from srcnet_tui.core.cli.sessions import settings_from_args
 from srcnet_tui.core.errors import UsageError
@@ -163,12 +163,6 @@ def cmd_rerun(args) -> int:
     return finish_run(args, reporter, start_run(settings, rerun.config, reporter=reporter))
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return int(text)
-
-
 def _command(subparsers, name: str, help: str, handler, metavar: str = "RUN_ID"):
     parser = subparsers.add_parser(name, help=help, description=help)
     parser.add_argument("run_id", metavar=metavar)
@@ -185,7 +179,7 @@ def register(subparsers) -> None:
     parser.add_argument("--to", required=True, metavar="PATH", help="a local folder or an /arc path; the run goes in PATH/RUN_ID")
     parser.add_argument("--move", action="store_true", help="remove each source once its copy is verified and recorded")
     parser.add_argument(
-        "--parallel", type=_positive_int, default=KEEP_PARALLEL, metavar="N", help=f"copies at once (default {KEEP_PARALLEL})"
+        "--parallel", type=positive_int, default=KEEP_PARALLEL, metavar="N", help=f"copies at once (default {KEEP_PARALLEL})"
     )
     parser.add_argument("--json", action="store_true")
     parser = _command(

@@ -15,6 +15,7 @@ import asyncio
 from rich.table import Table
 
 from srcnet_tui.core.cli import runs as runs_cli
+from srcnet_tui.core.cli.arguments import positive_int
 from srcnet_tui.core.cli.output import print_json, stdout
 from srcnet_tui.core.cli.sessions import settings_from_args
 from srcnet_tui.core.errors import UsageError
@@ -62,8 +63,8 @@ def register(subparsers) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--tasks", metavar="TASK,...", help="the tasks to retry: task-003,task-017 (or their numbers)")
     which.add_argument("--failed", action="store_true", help="every failed or lost task (the default)")
-    parser.add_argument("--cores", type=runs_cli._positive_int, metavar="N", help="cores per retried task")
-    parser.add_argument("--ram", type=runs_cli._positive_int, metavar="GB", help="RAM per retried task")
+    parser.add_argument("--cores", type=positive_int, metavar="N", help="cores per retried task")
+    parser.add_argument("--ram", type=positive_int, metavar="GB", help="RAM per retried task")
     parser.add_argument("--dry-run", action="store_true", help="list what would be relaunched; change nothing")
-    runs_cli._add_wait_options(parser)
+    runs_cli.add_wait_options(parser)
     parser.set_defaults(handler=cmd_retry)

@@ -9,7 +9,6 @@ sources" included), 1 a task failed or was lost, 2 config, 3 auth, 4 unreachable
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shlex
 import threading
@@ -19,18 +18,21 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.filesize import decimal
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from srcnet_tui.core import settings as settings_module
+from srcnet_tui.core.cli.arguments import positive_int
 from srcnet_tui.core.cli.output import command_prefix, notice, print_json, stderr, stdout
 from srcnet_tui.core.cli.sessions import settings_from_args
 from srcnet_tui.core.errors import SrcnetError, UsageError
 from srcnet_tui.core.runs import ledger as L
 from srcnet_tui.core.runs import quickstart
 from srcnet_tui.core.runs.launching import LAUNCH_CONCURRENCY
-from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.ledger import AttemptRecord, Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.manifest import attempts_by_task, task_entry
 from srcnet_tui.core.runs.merge import merge_summary
 from srcnet_tui.core.runs.orchestrate import RunResult, merge_run, refresh_runs, resume_run, start_run
 from srcnet_tui.core.runs.plan import Plan, task_label
@@ -96,6 +98,20 @@ def _group(state: str) -> str:
     return "running" if state == L.LAUNCHED else "pending"
 
 
+def task_detail(task: TaskRecord) -> str:
+    """What follows a task's state on its progress line: its session, how it ended (the exit code said
+    once: a cause's message such as ``exit 7: ERROR ...`` already names it) and the advice."""
+    detail = f" session {task.session_id}" if task.session_id else ""
+    message = task.message if task.state != L.COMPLETED else None
+    if task.exit_code is not None and not (message or "").startswith(f"exit {task.exit_code}"):
+        detail += f", exit {task.exit_code}"
+    if message:
+        detail += f" ({message})"
+    if task.advice and task.state != L.COMPLETED:
+        detail += f"; {task.advice}"
+    return detail
+
+
 class CliReporter(Reporter):
     """Progress on stderr: the run id first, then one line per task change worth knowing, and on a
     terminal a live bar of tasks pending, running, done and failed with the time elapsed.
@@ -113,6 +129,9 @@ class CliReporter(Reporter):
         self.tally = RunTally({})
         self.progress: Progress | None = None
         self.bar: TaskID | None = None
+        self.upload_bar: TaskID | None = None
+        self.upload_sizes: list[int] = []
+        self.uploads_started = 0
 
     def __enter__(self) -> CliReporter:
         return self
@@ -133,22 +152,51 @@ class CliReporter(Reporter):
             self.progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(bar_width=20),
-                MofNCompleteColumn(),
+                TextColumn("{task.fields[count]}"),
                 TextColumn("{task.fields[tally]}"),
                 TimeElapsedColumn(),
                 console=stderr,
                 refresh_per_second=4,
             )
-            self.bar = self.progress.add_task(f"run {run.id}", total=run.tasks, tally=self.tally.describe())
+            self.bar = self.progress.add_task(f"run {run.id}", total=run.tasks, tally=self.tally.describe(), count="")
             self.progress.start()
             self._update_bar()
 
     def _update_bar(self) -> None:
         if self.progress is not None and self.bar is not None:
             groups = self.tally.groups()
-            self.progress.update(self.bar, completed=groups["done"] + groups["failed"], tally=self.tally.describe())
+            finished = groups["done"] + groups["failed"]
+            total = sum(groups.values())
+            self.progress.update(self.bar, completed=finished, tally=self.tally.describe(), count=f"{finished}/{total}")
+
+    def uploads(self, sizes: list[int]) -> None:
+        self.upload_sizes, self.uploads_started = sizes, 0
+        if self.progress is not None and sizes:
+            self.upload_bar = self.progress.add_task("uploads", total=max(sum(sizes), 1), tally="", count="")
+
+    def uploading(self, local: Path, size: int) -> None:
+        self.uploads_started += 1
+        if self.progress is None or self.upload_bar is None:
+            return
+        done = sum(self.upload_sizes[: self.uploads_started - 1])
+        total = sum(self.upload_sizes)
+        self.progress.update(
+            self.upload_bar,
+            completed=done,
+            count=f"{self.uploads_started}/{len(self.upload_sizes)} files",
+            tally=f"{decimal(done)} of {decimal(total)}; now {local.name} ({decimal(size)})",
+        )
+
+    def _uploads_done(self) -> None:
+        if self.progress is not None and self.upload_bar is not None:
+            total = sum(self.upload_sizes)
+            files = len(self.upload_sizes)
+            self.progress.update(self.upload_bar, completed=max(total, 1), count=f"{files}/{files} files", tally=decimal(total))
+            self.upload_bar = None
 
     def phase(self, run_id: str, phase: str) -> None:
+        if phase == "staged":
+            self._uploads_done()
         if self.quiet_launches and phase in ("launching", "watching", "collecting"):
             notice(f"run {run_id}: {phase}")
 
@@ -157,12 +205,9 @@ class CliReporter(Reporter):
         self._update_bar()
         if task.state in (L.LAUNCHING, L.PLANNED) or (task.state == L.LAUNCHED and self.quiet_launches):
             return
-        detail = f" session {task.session_id}" if task.session_id else ""
-        if task.exit_code is not None:
-            detail += f", exit {task.exit_code}"
-        if task.message and task.state != L.COMPLETED:
-            detail += f" ({task.message})"
-        line = Text.assemble(f"{task_label(task.index)} {task.name}: ", (task.state, STATE_STYLE.get(task.state, "")), detail)
+        line = Text.assemble(
+            f"{task_label(task.index)} {task.name}: ", (task.state, STATE_STYLE.get(task.state, "")), task_detail(task)
+        )
         stderr.print(line, highlight=False)
 
     def task_failed(self, task: TaskRecord, tail: list[str]) -> None:
@@ -194,7 +239,8 @@ def print_plan(plan: Plan) -> None:
     stdout.print(settings)
     stdout.print(plan_table(plan))
     for label, value in (("image", plan.image), ("outputs", plan.output_dir), ("input", plan.input_data)):
-        stdout.print(f"{label}: {value}", highlight=False)  # one a line: long paths wrap whole, never cut
+        if value:  # commands, Jobs and submit files read no input data
+            stdout.print(f"{label}: {value}", highlight=False)  # one a line: long paths wrap whole, never cut
     for upload in plan.uploads:
         stdout.print(f"upload: {upload.local} -> {upload.remote}", highlight=False)
     if plan.tasks:
@@ -211,13 +257,14 @@ def print_result(result: RunResult, as_json: bool) -> None:
     """The outcome: JSON on stdout, or the usage table on stdout and a summary on stderr."""
     run = result.run
     if as_json:
+        by_task = attempts_by_task(result.attempts)
         print_json(
             {
                 **run_json(run),
                 "exit_code": result.exit_code,
                 "usage": result.usage,
                 "merged": result.merged,
-                "tasks_detail": [_task_json(t) for t in result.tasks],
+                "tasks_detail": [_task_json(t, by_task.get(t.index, [])) for t in result.tasks],
             }
         )
     elif not result.waited:
@@ -239,20 +286,18 @@ def _print_finished(result: RunResult) -> None:
         notice(f"merged catalogue: {merged['path']}: {merge_summary(merged)}")
     counts = ", ".join(f"{n} {state}" for state, n in result.run.to_json()["counts"].items() if n)
     notice(f"run {result.run.id}: {counts}; results in {result.local_dir}")
-    if result.failure_line:
-        notice(result.failure_line)
+    failures = result.failure_report(command_prefix())
+    if failures:
+        notice(failures)
 
 
-def _task_json(task: TaskRecord) -> dict:
-    return {
-        "index": task.index,
-        "name": task.name,
-        "state": task.state,
-        "session_id": task.session_id,
-        "exit_code": task.exit_code,
-        "message": task.message,
-        "attempt": task.attempt,
-    }
+TASK_DETAIL = ("index", "name", "state", "session_id", "exit_code", "message", "cause", "advice", "attempt", "attempts")
+"""What ``--json`` shows of each task: fields of its ``run.json`` entry, by the same names."""
+
+
+def _task_json(task: TaskRecord, attempts: list[AttemptRecord]) -> dict:
+    entry = task_entry(task, attempts)
+    return {key: entry[key] for key in TASK_DETAIL}
 
 
 def _run_command(kind: str):
@@ -307,9 +352,8 @@ def drive(work: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(with_daemon_threads())
 
 
-def finish_run(args, reporter: CliReporter, work, after: Callable[[RunResult], None] | None = None) -> int:
-    """Drive the run; on Ctrl-C say how to pick it up again (the ledger already has everything).
-    ``after`` sees the result before it is printed (``submit`` puts HTCondor's files in place)."""
+def finish_run(args, reporter: CliReporter, work) -> int:
+    """Drive the run; on Ctrl-C say how to pick it up again (the ledger already has everything)."""
     try:
         with reporter:
             result = drive(work)
@@ -327,8 +371,6 @@ def finish_run(args, reporter: CliReporter, work, after: Callable[[RunResult], N
                 f"{command_prefix()} resume {reporter.run_id}"
             )
         raise
-    if after is not None:
-        after(result)
     print_result(result, args.json)
     return result.exit_code
 
@@ -438,22 +480,13 @@ def cmd_quickstart(args) -> int:
     return code
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
-
-
-def _add_wait_options(parser) -> None:
+def add_wait_options(parser) -> None:
+    """``--no-wait``, ``--json`` and ``--max-launching``: the options of every command that drives a run."""
     parser.add_argument("--no-wait", action="store_true", help="return once every task is launched")
     parser.add_argument("--json", action="store_true", help="print the result (or the plan) as JSON")
     parser.add_argument(
         "--max-launching",
-        type=_positive_int,
+        type=positive_int,
         default=LAUNCH_CONCURRENCY,
         metavar="N",
         help=f"create requests in flight at once (default {LAUNCH_CONCURRENCY}; not a cap on running tasks)",
@@ -475,14 +508,14 @@ def register(subparsers) -> None:
         parser.add_argument("config", metavar="CONFIG.ini")
         parser.add_argument("--section", help=f"config section (default [{section}])")
         parser.add_argument("--dry-run", action="store_true", help="print the plan; stage and launch nothing")
-        _add_wait_options(parser)
+        add_wait_options(parser)
     parser = _command(subparsers, "runs", "runs in the ledger, newest first", cmd_runs)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--refresh", action="store_true", help="ask the platform first which launched tasks have ended")
-    _add_wait_options(_command(subparsers, "resume", "finish an interrupted run", cmd_resume, run_id=True))
+    add_wait_options(_command(subparsers, "resume", "finish an interrupted run", cmd_resume, run_id=True))
     parser = _command(subparsers, "merge", "merge (again) the catalogues of a finished split run", cmd_merge, run_id=True)
     parser.add_argument("--tolerance", help="match distance: PIXELS or PIXELS,CHANNELS (default 3,3)")
     parser.add_argument("--json", action="store_true")
     parser = _command(subparsers, "quickstart", "PyBDSF on a generated image: a split run on the local server", cmd_quickstart)
     parser.add_argument("--dir", help="folder for the example's config, image and results (default ./srcnet-quickstart)")
-    _add_wait_options(parser)
+    add_wait_options(parser)

@@ -15,9 +15,12 @@ import math
 import re
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from srcnet_tui.core import multisite, sites
@@ -361,21 +364,62 @@ def cmd_events(args) -> int:
 # --- wait ---------------------------------------------------------------------------------------
 
 
-def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None) -> dict[str, str]:
+class WaitProgress:
+    """How ``wait`` shows its sessions by status and the time waited: a live rich line on a terminal,
+    a plain line on stderr whenever the counts change otherwise (a log or a pipe)."""
+
+    def __init__(self, total: int):
+        self.started = time.monotonic()
+        self.last = ""
+        self.progress: Progress | None = None
+        if stderr.is_terminal:
+            self.progress = Progress(
+                TextColumn("wait"), BarColumn(bar_width=20), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(), console=stderr, refresh_per_second=4, transient=True,
+            )  # fmt: skip
+            self.bar = self.progress.add_task("wait", total=total, counts="")
+            self.progress.start()
+
+    def __enter__(self) -> WaitProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def show(self, statuses: dict[str, str]) -> None:
+        """``statuses``: each waited-for session's latest status."""
+        counts = Counter(statuses.values())
+        order = [*STATUSES, *sorted(set(counts) - set(STATUSES))]
+        text = ", ".join(f"{counts[status]} {status}" for status in order if counts[status])
+        ended = sum(counts[status] for status in (COMPLETED, FAILED, "unknown"))
+        if self.progress is not None:
+            self.progress.update(self.bar, completed=ended, counts=text)
+        elif text != self.last:
+            notice(f"wait: {text} ({time.monotonic() - self.started:.0f} s)")
+        self.last = text
+
+
+def wait_for(
+    client: SyncSkaha, ids: list[str], timeout_s: float | None, show: Callable[[dict[str, str]], None] | None = None
+) -> dict[str, str]:
     """Poll until every session is Completed or Failed; maps id -> final status (``unknown`` if it vanished).
 
     An id never seen raises :class:`NotFound`; a timeout raises :class:`TaskFailed` naming the rest.
+    ``show`` is given every session's latest status after each poll.
     """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     final: dict[str, str] = {}
     seen: set[str] = set()
     rounds = 0
+    latest: dict[str, str] = {}
     while True:
         listed = {s.id: s for s in client.list_sessions()}
         for session_id in ids:
             if session_id in final:
                 continue
             session = listed.get(session_id) or _get_or_none(client, session_id)
+            latest[session_id] = session.status if session else "unknown"
             if session is None:
                 if session_id not in seen:
                     raise NotFound(f"session {session_id} not found")
@@ -386,6 +430,8 @@ def wait_for(client: SyncSkaha, ids: list[str], timeout_s: float | None) -> dict
             elif session.is_terminal:
                 final[session_id] = session.status
             seen.add(session_id)
+        if show is not None:
+            show(latest)
         if len(final) == len(ids):
             return final
         if rounds == 0:
@@ -407,8 +453,8 @@ def _get_or_none(client: SyncSkaha, session_id: str) -> Session | None:
 
 def cmd_wait(args) -> int:
     ids = list(dict.fromkeys(args.ids))
-    with client_from_args(args) as client:
-        final = wait_for(client, ids, args.timeout)
+    with client_from_args(args) as client, WaitProgress(len(ids)) as progress:
+        final = wait_for(client, ids, args.timeout, progress.show)
     for session_id, status in final.items():
         stdout.print(f"{session_id} {status_text(status)}", highlight=False)
     return 0 if all(status == COMPLETED for status in final.values()) else 1

@@ -68,11 +68,11 @@ def _credential(site: Site, state_dir: str | None) -> tuple[str | None, Credenti
     return resolved.url, credential_status(resolved)
 
 
-def _local_url(state_dir: str | None) -> str | None:
-    """The running local server's URL, or None when it is not running (it is never started here)."""
+def _local_url(site: Site, state_dir: str | None) -> str | None:
+    """The site's running local server's URL, or None when it is not running (it is never started here)."""
     from srcnet_tui.core.local.service import read_server_file
 
-    info = read_server_file(settings_module.resolve(backend="local", state_dir=state_dir).state_dir)
+    info = read_server_file(site.server_dir or settings_module.resolve(backend="local", state_dir=state_dir).state_dir)
     return str(info["url"]) if info else None
 
 
@@ -92,7 +92,7 @@ async def _answers(url: str, timeout_s: float) -> tuple[bool, str, float]:
 
 async def check_site(site: Site, state_dir: str | None, timeout_s: float) -> SiteCheck:
     if site.backend == sites.LOCAL:
-        url = await multisite.in_daemon_thread(_local_url, state_dir)
+        url = await multisite.in_daemon_thread(_local_url, site, state_dir)
         credential = CredentialStatus("local")
         if url is None:
             return SiteCheck(site, None, credential, False, "not running (starts on first use)")

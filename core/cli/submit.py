@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import shlex
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from srcnet_tui.core.cli.output import notice, print_json, stdout
-from srcnet_tui.core.cli.runs import CliReporter, finish_run
+from srcnet_tui.core.cli.runs import CliReporter, add_wait_options, finish_run
 from srcnet_tui.core.cli.sessions import settings_from_args
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.runs.config import RunConfig
+from srcnet_tui.core.runs.kinds import default_vos_dir
 from srcnet_tui.core.runs.kinds.condor import read_submit_file
 from srcnet_tui.core.runs.kinds.k8s import read_manifest
-from srcnet_tui.core.runs.launching import LAUNCH_CONCURRENCY
 from srcnet_tui.core.runs.ledger import Ledger, ledger_path
-from srcnet_tui.core.runs.orchestrate import RunResult, refresh_runs, start_run
+from srcnet_tui.core.runs.orchestrate import refresh_runs, start_run
 from srcnet_tui.core.runs.plan import Plan, task_label
 from srcnet_tui.core.runs.preflight import dry_run_plan
 from srcnet_tui.core.settings import Settings
@@ -44,11 +42,6 @@ class Workload:
     config: RunConfig
     schedule: str | None = None  # a CronJob's
     forbid_concurrent: bool = False
-    job_files: bool = False  # an HTCondor job's output/error/log go back next to its submit file
-
-
-def default_vos_dir() -> str:
-    return f"/arc/home/{getpass.getuser()}/srcnet-runs"
 
 
 def _mounts(items: list[str]) -> dict[str, str]:
@@ -72,7 +65,7 @@ def read_workload(args: argparse.Namespace) -> Workload:
         return Workload(manifest.config, manifest.schedule, manifest.forbid_concurrent)
     if args.mount:
         raise UsageError(f"--mount: {path.name} is an HTCondor submit file, which mounts no volumes")
-    return Workload(read_submit_file(path, vos_dir, args.image).config, job_files=True)
+    return Workload(read_submit_file(path, vos_dir, args.image).config)
 
 
 def print_tasks(plan: Plan) -> None:
@@ -106,19 +99,6 @@ def active_run(settings: Settings, config: RunConfig) -> str | None:
     return active[0].id if active else None
 
 
-def deliver_job_files(result: RunResult, folder: Path) -> None:
-    """Each task's ``output``, ``error`` and ``log`` files next to the submit file, as HTCondor leaves them."""
-    if result.local_dir is None:
-        return
-    for task in result.tasks:
-        args = task.spec.args
-        names = [args[args.index(option) + 1] for option in ("--stdout", "--stderr", "--log") if option in args]
-        for name in names:
-            source = result.local_dir / name
-            if source.is_file():
-                shutil.copyfile(source, folder / name)
-
-
 def cmd_submit(args: argparse.Namespace) -> int:
     workload = read_workload(args)
     settings = settings_from_args(args)
@@ -135,12 +115,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             return 0
     reporter = CliReporter()
     run = start_run(settings, workload.config, wait=not args.no_wait, reporter=reporter, launch_concurrency=args.max_launching)
-
-    def deliver(result: RunResult) -> None:
-        if workload.job_files and result.waited:
-            deliver_job_files(result, workload.config.path.parent)
-
-    return finish_run(args, reporter, run, after=deliver)
+    return finish_run(args, reporter, run)
 
 
 def crontab_line(workload: Workload, args: argparse.Namespace, settings: Settings) -> str:
@@ -166,13 +141,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text) if text.isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
-
-
 def _file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a Kubernetes Job/CronJob manifest (.yaml) or an HTCondor submit file")
     parser.add_argument("--vos-dir", help="folder under /arc/ the run writes to (default /arc/home/$USER/srcnet-runs)")
@@ -186,9 +154,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("submit", help="run a Kubernetes Job/CronJob or an HTCondor submit file")
     _file_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the tasks; stage and launch nothing")
-    parser.add_argument("--no-wait", action="store_true", help="return once every task is launched")
-    parser.add_argument("--json", action="store_true", help="print the result (or the plan) as JSON")
-    parser.add_argument("--max-launching", type=_positive_int, default=LAUNCH_CONCURRENCY, metavar="N")
+    add_wait_options(parser)
     parser.set_defaults(handler=cmd_submit)
     parser = subparsers.add_parser("schedule", help="print the crontab line that submits a CronJob at its schedule")
     _file_options(parser)

@@ -220,7 +220,7 @@ def tasks_table(run_id: str, accounts: list[TaskAccount]) -> Table:
         table.add_row(
             a.task,
             str(a.attempt),
-            a.state,
+            f"{a.state} (wasted)" if a.wasted else a.state,
             _wait(a.queue_wait_s),
             "—" if a.wall_s is None else usage.format_duration(a.wall_s),
             "—" if a.cores is None else str(a.cores),

@@ -5,7 +5,8 @@ code (same :func:`~srcnet_tui.core.local.service.software_version`) and answers 
 daemon left running by other code is stopped first (its sessions are detached processes and the
 new server re-adopts them); then ``python -P -m srcnet_tui.core.cli --state-dir X serve-local --port 0`` is started
 detached and waited for, with a deadline, until it answers. An flock on ``local/daemon.lock``
-serialises this, so two CLIs starting at once never start two daemons.
+serialises this, so two CLIs starting at once never start two daemons. A daemon that lives but
+does not answer (stopped, stuck) is named (:func:`hung_server`) and never replaced by a second one.
 """
 
 from __future__ import annotations
@@ -166,11 +167,25 @@ def ensure_running(state_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Endpo
     if endpoint is not None:
         return endpoint
     with _daemon_lock(store, timeout_s):
+        hung = hung_server(store.state_dir)  # under the lock: no other client is starting one right now
+        if hung is not None:
+            raise Unreachable(hung)
         endpoint = _live_endpoint(store)
         if endpoint is not None:
             return endpoint
         _stop_outdated(store)
         return _wait_until_answering(store, _start_daemon(store), timeout_s)
+
+
+def hung_server(state_dir: Path) -> str | None:
+    """One line naming the local server of ``state_dir`` when its daemon process lives but does not answer
+    (stopped by SIGSTOP, or stuck); None when it answers or is gone. A second daemon is never started
+    beside such a one: it could not take over the sessions, and every retry would start another."""
+    info = read_server_file(Path(state_dir))
+    proc = _server_process(info)
+    if info is None or proc is None or answers(info["url"]):
+        return None
+    return f"local server (pid {proc.pid}) is not answering — it may be hung/stopped"
 
 
 def _stop_outdated(store: Store) -> None:

@@ -4,8 +4,8 @@ Every attempt of a task writes the same file names into the task's folder, so th
 would overwrite the last one's profile log and summary, and a retried task that dies before writing
 its summary would be judged by its predecessor's. Before a task is relaunched, retried or restarted
 by the platform, :func:`keep_attempt_files` moves the attempt's files aside in the run's results
-folder (``sofia_profile_002.a1.txt``, its summary, the finder's log), removes them from storage, and
-measures the attempt's usage with ``aggregate``'s numbers. Everything here blocks (storage, files).
+folder (``sofia_profile_002.a1.txt``, its summary, the finder's log; ``checksums.json`` follows them),
+removes them from storage, and measures the attempt's usage with ``aggregate``'s numbers. Everything here blocks (storage, files).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from srcnet_tui.core.errors import NotFound
+from srcnet_tui.core.runs import checksums
 from srcnet_tui.core.runs.ledger import AttemptFiles, TaskRecord
 from srcnet_tui.core.runs.plan import task_label
 from srcnet_tui.core.runs.storage import Storage
@@ -37,6 +38,7 @@ def keep_attempt_files(storage: Storage, task: TaskRecord, local_dir: Path) -> A
     kept_log = kept_name(outputs.profile_log, task.attempt)
     kept: dict[str, str | None] = {}
     finder_log = kept_name(outputs.finder_log, task.attempt)
+    moved: dict[str, str] = {}
     for name, keep_as in (
         (outputs.profile_log, kept_log),
         (outputs.summary, summary_path(kept_log).name),
@@ -47,11 +49,28 @@ def keep_attempt_files(storage: Storage, task: TaskRecord, local_dir: Path) -> A
             _fetch(storage, outputs.path(name), local)
         if local.is_file():
             os.replace(local, local_dir / keep_as)
+            moved[str(local)] = str(local_dir / keep_as)
         kept[name] = keep_as if (local_dir / keep_as).is_file() else None  # kept already by a retry cut short
         storage.remove(outputs.path(name))
+    follow_moved_copies(local_dir, moved)
     log = kept[outputs.profile_log]
     usage = attempt_usage(local_dir / log, task.spec.cores) if log else files_from_times(task).usage
     return AttemptFiles(log, kept[outputs.summary], usage)
+
+
+def follow_moved_copies(local_dir: Path, moved: dict[str, str]) -> None:
+    """``checksums.json`` names the copies moved aside where they are now (``moved``: old path -> new),
+    with no source on storage, which the next attempt overwrites: ``verify`` checks the kept copy, and
+    never a file the next attempt may not write again."""
+    path = local_dir / checksums.CHECKSUMS_JSON
+    recorded = checksums.read_json(path)
+    entries = recorded.get(checksums.COLLECTED, [])
+    if not moved or not any(entry["path"] in moved for entry in entries):
+        return
+    recorded[checksums.COLLECTED] = [
+        {**entry, "path": moved[entry["path"]], "source": None} if entry["path"] in moved else entry for entry in entries
+    ]
+    checksums.write_json_atomically(recorded, path)
 
 
 def files_from_times(task: TaskRecord, until: float | None = None) -> AttemptFiles:

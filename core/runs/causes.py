@@ -85,15 +85,16 @@ def preempted(at: float | None) -> Cause:
     return Cause(PREEMPTED, f"preempted by the platform{when}; started again", "the platform preempted it; nothing to change")
 
 
-def retry_hints(run_id: str, tasks: Sequence[TaskRecord]) -> list[str]:
+def retry_hints(run_id: str, tasks: Sequence[TaskRecord], command_prefix: str) -> list[str]:
     """A line per task without a result (its cause and advice), then the ``retry`` command that
-    relaunches them, with the most RAM any of them was advised."""
+    relaunches them, with the most RAM any of them was advised; ``command_prefix`` is how the user
+    runs the headless CLI (the CLI knows: the executable it was started as)."""
     ended = [t for t in tasks if t.state in L.RETRYABLE_STATES]
     if not ended:
         return []
     lines = [f"  {task_label(t.index)}: {t.message or t.state}" + (f"; {t.advice}" if t.advice else "") for t in ended]
     ram = advised_ram(ended)
-    return [*lines, f"retry them with: srcnet-tui --headless retry {run_id}" + (f" --ram {ram}" if ram else "")]
+    return [*lines, f"retry them with: {command_prefix} retry {run_id}" + (f" --ram {ram}" if ram else "")]
 
 
 def advised_ram(tasks: Sequence[TaskRecord]) -> int | None:
@@ -128,9 +129,9 @@ def _failure(task: TaskRecord, summary: dict, events: list[dict], options: list[
 
 def _out_of_memory(peak: float | None, requested: int, options: list[int], tail: tuple[str, ...]) -> Cause:
     if peak:
-        text = f"out of memory: peak {peak:.1f} GB of {requested} GB requested"
+        text = f"out of memory: peak {peak:.1f} GiB of {requested} GiB requested"
     else:
-        text = f"out of memory: killed at its {requested} GB limit (OOMKilled)"
+        text = f"out of memory: killed at its {requested} GiB limit (OOMKilled)"
     return Cause(OOM, text, ram_advice(peak, requested, options), tail)
 
 
@@ -152,7 +153,7 @@ def ram_advice(peak: float | None, requested: int, options: Sequence[int]) -> st
         return f"retry with --ram {enough[0]}"
     if offered[-1] > requested:
         return f"retry with --ram {offered[-1]}, the most this site offers (it may not be enough), or split the input"
-    return f"it needs more than the {offered[-1]} GB this site offers: split the input into smaller regions"
+    return f"it needs more than the {offered[-1]} GiB this site offers: split the input into smaller regions"
 
 
 def _sofia_advice(code: int, peak: float | None, requested: int, options: list[int]) -> str:

@@ -11,6 +11,8 @@ merged into one of the whole cube; ``run.json`` records the provenance. Everythi
 from __future__ import annotations
 
 import shutil
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 from srcnet_tui.core import usage
 from srcnet_tui.core.runs import checksums
 from srcnet_tui.core.runs.checksums import Checksum
-from srcnet_tui.core.runs.ledger import RunRecord, TaskRecord
+from srcnet_tui.core.runs.ledger import AttemptRecord, RunRecord, TaskRecord
 from srcnet_tui.core.runs.manifest import RUN_JSON, build_manifest, update_manifest, write_manifest
 from srcnet_tui.core.runs.merge import DEFAULT_TOLERANCE, merge_split_run
 from srcnet_tui.core.runs.plan import task_label
@@ -31,18 +33,30 @@ COLLECT_SKIP_SUFFIXES = (".fits", ".fits.gz", ".fz")
 
 def collect(storage: Storage, tasks: list[TaskRecord], local_dir: Path) -> list[Checksum]:
     """Bring back every task's small products (failed tasks too) into ``local_dir``; record and
-    return their checksums."""
-    for stale in local_dir.glob(".*.part-*"):  # a download cut short by a killed driver
+    return their checksums. A product several tasks wrote under one name (PyBDSF's
+    ``<image>.pybdsf.log``, a command's ``out.txt``) comes back into each task's own folder
+    (``task-003/out.txt``) so no task's copy overwrites another's."""
+    for stale in local_dir.rglob(".*.part-*"):  # a download cut short by a killed driver
         stale.unlink()
+    wanted = {task.index: _products_of(storage, task) for task in tasks}
+    written_by = Counter(name for names in wanted.values() for name in names)
     collected = []
     for task in tasks:
-        directory = task.spec.outputs.directory
-        for name in storage.listdir(directory):
-            if not brought_back(task.spec.outputs, name) or storage.stat(join(directory, name)) is None:
-                continue
-            collected.append(collect_file(storage, join(directory, name), local_dir / name))
+        for name in wanted[task.index]:
+            shared = written_by[name] > 1 and name not in task.spec.outputs.files
+            local = local_dir / task_label(task.index) / name if shared else local_dir / name
+            collected.append(collect_file(storage, join(task.spec.outputs.directory, name), local))
     checksums.record(local_dir, checksums.COLLECTED, collected)
     return collected
+
+
+def _products_of(storage: Storage, task: TaskRecord) -> list[str]:
+    directory = task.spec.outputs.directory
+    return [
+        name
+        for name in storage.listdir(directory)
+        if brought_back(task.spec.outputs, name) and storage.stat(join(directory, name)) is not None
+    ]
 
 
 def brought_back(outputs: TaskOutputs, name: str) -> bool:
@@ -59,6 +73,7 @@ def brought_back(outputs: TaskOutputs, name: str) -> bool:
 
 def collect_file(storage: Storage, path: str, local: Path) -> Checksum:
     """Download one product (verified against the MD5 storage reports) and record its checksums."""
+    local.parent.mkdir(parents=True, exist_ok=True)
     storage.download(path, local)
     return Checksum.of(str(local), file_digests(local), source=path)
 
@@ -79,6 +94,29 @@ def deliver_profile_logs(plan: RunPlan, tasks: list[TaskRecord], local_dir: Path
     return delivered
 
 
+def deliver_job_files(plan: RunPlan, tasks: list[TaskRecord], local_dir: Path) -> list[Path]:
+    """HTCondor runs: each task's ``output``, ``error`` and ``log`` files next to the submit file (the
+    file the plan records as its config), as ``condor_submit`` leaves them; by whichever command finishes
+    the run (``submit``, ``resume``, ``retry``). Returns the copies."""
+    if plan.kind != "condor" or not plan.config.get("file"):
+        return []
+    folder = Path(plan.config["file"]).parent
+    delivered = []
+    for task in tasks:
+        for name in job_file_names(task):
+            source = local_dir / name
+            if source.is_file():
+                delivered.append(Path(shutil.copyfile(source, folder / name)))
+    return delivered
+
+
+def job_file_names(task: TaskRecord) -> list[str]:
+    """The standard output, standard error and profile log a command task's ``srcnet-task exec`` writes."""
+    args = list(task.spec.args)
+    own = args[: args.index("--")] if "--" in args else args  # after "--": the user's program and its arguments
+    return [own[own.index(option) + 1] for option in ("--stdout", "--stderr", "--log") if option in own[:-1]]
+
+
 def collected_catalogues(tasks: list[TaskRecord], local_dir: Path) -> list[Path]:
     """The catalogues the run's tasks brought back to ``local_dir``."""
     names = [name for task in tasks for name in task.spec.outputs.catalogues]
@@ -90,8 +128,9 @@ class TaskProfile:
     """A task's collected profile log, the name its usage row goes by and the cores it requested."""
 
     path: Path
-    name: str  # task-001, as its folder on storage
+    name: str  # task-001, as its folder on storage; task-001.a1 for an attempt a later one replaced
     cores: float | None
+    wasted: bool = False
 
 
 def task_profiles(local_dir: Path, tasks: list[TaskRecord]) -> list[TaskProfile]:
@@ -105,14 +144,32 @@ def task_profiles(local_dir: Path, tasks: list[TaskRecord]) -> list[TaskProfile]
     return found
 
 
-def usage_report(local_dir: Path, tasks: list[TaskRecord]) -> tuple[dict | None, list[str]]:
-    """The usage report of the run's profile logs (the same numbers as ``aggregate``), a row per task."""
-    profiles = task_profiles(local_dir, tasks)
+def wasted_profiles(local_dir: Path, attempts: Sequence[AttemptRecord]) -> list[TaskProfile]:
+    """The kept profile logs of the attempts later ones replaced (``task-002.a1``): they used cores too."""
+    found = []
+    for attempt in attempts:
+        path = Path(local_dir) / attempt.profile_log if attempt.wasted and attempt.profile_log else None
+        if path is not None and path.is_file():
+            cores = float(attempt.cores) if attempt.cores else None
+            found.append(TaskProfile(path, f"{task_label(attempt.index)}.a{attempt.attempt}", cores, wasted=True))
+    return found
+
+
+def usage_report(
+    local_dir: Path, tasks: list[TaskRecord], attempts: Sequence[AttemptRecord] = ()
+) -> tuple[dict | None, list[str]]:
+    """The usage report of the run's profile logs (the same numbers as ``aggregate``): a row per task
+    from the attempt that finished, a row per wasted attempt (``wasted``), totals over them all."""
+    profiles = task_profiles(local_dir, tasks) + wasted_profiles(local_dir, attempts)
     if not profiles:
         return None, ["no profile logs came back"]
     loaded = usage.load([p.path for p in profiles], names={str(p.path): p.name for p in profiles})
     cores = {p.name: p.cores for p in profiles if p.cores}
-    return usage.aggregate(loaded.runs, cores=cores), list(loaded.problems)
+    report = usage.aggregate(loaded.runs, cores=cores)
+    wasted = {p.name for p in profiles if p.wasted}
+    for row in report["runs"]:
+        row["wasted"] = row["run"] in wasted
+    return report, list(loaded.problems)
 
 
 def merge_collected(
@@ -138,11 +195,16 @@ def merge_collected(
 
 
 def write_run_manifest(
-    storage: Storage, run: RunRecord, tasks: list[TaskRecord], report: dict | None, merged: dict | None
+    storage: Storage,
+    run: RunRecord,
+    tasks: list[TaskRecord],
+    report: dict | None,
+    merged: dict | None,
+    attempts: Sequence[AttemptRecord] = (),
 ) -> Path:
     """``run.json`` in the local results folder and beside the run's outputs on storage."""
     local_dir, remote_dir = Path(run.local_dir or "."), run.remote_dir or ""
-    manifest = build_manifest(run, tasks, storage, report, merged)
+    manifest = build_manifest(run, tasks, storage, report, merged, attempts)
     path = write_manifest(manifest, local_dir / RUN_JSON)
     storage.upload(path, join(remote_dir, RUN_JSON))
     return path

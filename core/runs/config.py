@@ -13,9 +13,10 @@ Configparser is the one reader of these files. An editor (the TUI's Runs pane) s
 :func:`update_section`, which uses configupdater to find each key's lines and rewrites only the
 lines of the keys that changed, so the user's comments, continuation lines and key order survive.
 
-Paths: a path written as ``/arc/...`` names the same file on both backends and stays as written;
-any other path is a local input (or, for ``logs_dir``, a local destination) and resolves against
-the folder that holds the config file.
+Paths: a path written as ``/arc/...`` or ``/cavern/...`` is a storage path — a file on the run's
+site, not here — and stays as written until :meth:`RunConfig.on_site` resolves it against that
+site's storage root; any other path is a local input (or, for ``logs_dir``, a local destination)
+and resolves against the folder that holds the config file.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from configupdater import ConfigUpdater, Option, Section
 
+from srcnet_tui.core import sites
 from srcnet_tui.core.errors import NotFound, UsageError
 from srcnet_tui.core.runs.environment import ENV_PRESETS, read_env_file, secrets_file_problem
 from srcnet_tui.core.skaha_rules import ENV_NAME_PATTERN, NAME_PREFIX_PATTERN
@@ -62,7 +64,9 @@ Team SoFiA's SKA SDC2 run cut its 5851 × 5851 × 6668 cube with 65 pixels and 6
 overlap (workloads.md §4.4); HI-FRIENDS used 40, s2p_setup defaults to 256 for WALLABY's larger
 galaxies. The overlap must exceed the largest source expected, otherwise a source cut by one
 region's edge is not seen whole by its neighbour and the merge cannot recover it; 65 is the proven
-middle ground. Raise it for nearby, extended sources.
+middle ground when nothing says more: a split SoFiA-2 run without ``overlap`` takes it from its
+parameter file, whose ``linker.maxSize*`` bound the largest source it can link
+(:func:`srcnet_tui.core.runs.split.overlap_from_parameters`).
 """
 
 DEFAULT_REGION_MAX_GB = 12.0
@@ -76,6 +80,15 @@ _SIZE_RE = re.compile(r"(\d+)x(\d+)x(\d+)")
 def is_arc_path(path: str) -> bool:
     """True for paths on the shared ``/arc`` filesystem, which mean the same file on both backends."""
     return path == "/arc" or path.startswith(ARC_PREFIX)
+
+
+def is_storage_path(path: str) -> bool:
+    """True for paths on a site's storage (``/arc/...``, ``/cavern/...``), which name no file of this machine."""
+    return sites.split_storage_path(path)[0] is not None
+
+
+STORAGE_PATH_KEYS = ("vos_dir", "image_file", "parameter_file", "inputs")
+"""The keys whose values may be storage paths, resolved against the run's site by :meth:`RunConfig.on_site`."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +164,27 @@ class RunConfig:
     def error(self, key: str, message: str) -> UsageError:
         """The error to raise about ``key``: ``config.ini [section] key: message``, carrying ``key``."""
         return _key_error(self.path, self.section, key, message)
+
+    def on_site(self, storage_path: Callable[[str], str]) -> RunConfig:
+        """This config with its storage paths where the run's site has them (``storage_path``: the site's
+        :meth:`srcnet_tui.core.settings.Settings.storage_path`); a path the site does not have is refused
+        naming the key."""
+        changes: dict[str, Any] = {}
+        for key in STORAGE_PATH_KEYS:
+            value = getattr(self, key)
+            if isinstance(value, tuple):
+                changes[key] = tuple(self._on_site(key, item, storage_path) for item in value)
+            elif value:
+                changes[key] = self._on_site(key, value, storage_path)
+        return replace(self, **changes)
+
+    def _on_site(self, key: str, path: str, storage_path: Callable[[str], str]) -> str:
+        if not is_storage_path(path):
+            return path
+        try:
+            return storage_path(path)
+        except UsageError as exc:
+            raise self.error(key, str(exc)) from None
 
     def fitted_to(self, values: Mapping[str, int]) -> RunConfig:
         """This config with the defaulted (or minimum) keys of ``values`` set to what the platform offers instead."""
@@ -251,8 +285,9 @@ class _Reader:
 
     def local_path(self, key: str, text: str, *, must_exist: str | None = None) -> str:
         """Resolve a local path against the config's folder; ``must_exist`` is "file" or "dir"."""
-        if is_arc_path(text):
-            return text.rstrip("/") or "/"
+        root, rest = sites.split_storage_path(text)
+        if root is not None:
+            return (root + rest).rstrip("/") or "/"
         path = (self.path.parent / Path(text).expanduser()).resolve()
         if must_exist == "file" and not path.is_file():
             raise self.error(key, f"no such file: {path}")
@@ -303,18 +338,17 @@ def _local_path(must_exist: str | None) -> Callable[[_Reader, str, str], str]:
 
 
 def _vos_dir(r: _Reader, key: str, text: str) -> str:
-    if text.startswith("arc:"):
-        text = "/arc/" + text[len("arc:") :].lstrip("/")
-    if not is_arc_path(text):
-        raise r.error(key, f"must be a folder under /arc/ (the sessions see it there), not {text!r}")
-    return text.rstrip("/")
+    root, rest = sites.split_storage_path(text)
+    if root is None:
+        raise r.error(key, f"must be a folder under /arc/ or /cavern/ (the sessions see it there), not {text!r}")
+    return (root + rest).rstrip("/")
 
 
 def _profile_log(r: _Reader, key: str, text: str) -> str:
     """A local file path (resolved like every other path); each task writes a log of its name."""
     if text.endswith("/") or Path(text).name in ("", ".", ".."):
         raise r.error(key, f"must name a file, not {text!r}")
-    if is_arc_path(text):
+    if is_storage_path(text):
         raise r.error(key, f"must be a local path (where the run puts the profile log), not {text!r}")
     return r.local_path(key, text)
 
@@ -513,6 +547,12 @@ def _ram_note(config: RunConfig) -> str:
     return "default: computed from the region size" if config.split else "default"
 
 
+def _overlap_note(config: RunConfig) -> str:
+    if config.split and config.workload == "sofia":
+        return "default: from the parameter file (the plan says how)"
+    return "default"
+
+
 @dataclass(frozen=True)
 class ConfigKey:
     """One key of a run section: what it means, how its text is read, and its default.
@@ -551,7 +591,7 @@ class ConfigKey:
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("kind", "from `finder`", "workload: `sofia`, `bdsf` or `command` (any program, one task per argument)", _kind,
               default=_kind_default, field_name="workload", in_form=False),
-    ConfigKey("vos_dir", "required", "folder under `/arc/` the run writes to (`arc:...` also accepted)", _vos_dir,
+    ConfigKey("vos_dir", "required", "folder on the site's storage the run writes to: `/arc/...` (`arc:...`) or `/cavern/...`", _vos_dir,
               required=_constant("is required")),
     ConfigKey("image_file", "required (finders)", "the cube to search: `/arc/...`, or a local file (uploaded)", _local_path("file"),
               required=_constant("is required"), workloads=FINDERS),
@@ -610,8 +650,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("split", "none",
               "`auto`, `NX,NY,NZ` (grid), or a region size `SXxSYxSZ`: split the cube from its FITS header",
               _split, note=_constant("default: no split"), workloads=FINDERS),
-    ConfigKey("overlap", f"{DEFAULT_OVERLAP}", "pixels (`spatial,spectral` also accepted), as in SDC2 practice", _overlap,
-              default=_constant((DEFAULT_OVERLAP, DEFAULT_OVERLAP)), workloads=FINDERS),
+    ConfigKey("overlap", f"split SoFiA-2: from the parameter file; else {DEFAULT_OVERLAP}",
+              "pixels (`spatial,spectral` also accepted): at least the largest source, as in SDC2 practice", _overlap,
+              default=_constant((DEFAULT_OVERLAP, DEFAULT_OVERLAP)), note=_overlap_note, workloads=FINDERS),
     ConfigKey("region_max_gb", f"{DEFAULT_REGION_MAX_GB}", "largest region `split = auto` cuts", _positive_number,
               default=_constant(DEFAULT_REGION_MAX_GB), workloads=FINDERS),
     ConfigKey("max_parallel", "no cap", "tasks running at once; the platform schedules the rest", _integer(1),

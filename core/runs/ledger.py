@@ -592,29 +592,11 @@ class Ledger:
 
     def _open_attempt(self, task: TaskRecord) -> None:
         """The row of the task's current attempt, as the task row has it now."""
+        opened = _attempt_of_task(task)
+        values = tuple(getattr(opened, name) for name in _OPENED_FIELDS)
         self._db.execute(
-            "INSERT OR REPLACE INTO attempts (run_id, idx, attempt, name, session_id, state, exit_code, cause, message,"
-            " advice, cores, ram_gb, launched_at, started_at, finished_at, profile_log, summary)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                task.run_id,
-                task.index,
-                task.attempt,
-                task.name,
-                task.session_id,
-                task.state,
-                task.exit_code,
-                task.cause,
-                task.message,
-                task.advice,
-                task.spec.cores,
-                task.spec.ram_gb,
-                task.launched_at,
-                task.started_at,
-                task.finished_at,
-                task.spec.outputs.profile_log,
-                task.spec.outputs.summary,
-            ),
+            f"INSERT OR REPLACE INTO attempts ({', '.join(_OPENED_COLUMNS)}) VALUES ({', '.join('?' * len(values))})",
+            values,
         )
 
     def _update_attempt(self, task: TaskRecord, assignments: str, values: tuple[Any, ...]) -> None:
@@ -674,6 +656,14 @@ def _attempt_record(row: sqlite3.Row, wasted: bool) -> AttemptRecord:
         json.loads(row["usage"]) if row["usage"] else None,
         wasted,
     )
+
+
+_OPENED_FIELDS = (
+    "run_id", "index", "attempt", "name", "session_id", "state", "exit_code", "cause", "message", "advice", "cores",
+    "ram_gb", "launched_at", "started_at", "finished_at", "profile_log", "summary",
+)  # fmt: skip
+"""The AttemptRecord fields an attempt's row starts with (usage and ``wasted`` come later)."""
+_OPENED_COLUMNS = tuple("idx" if name == "index" else name for name in _OPENED_FIELDS)
 
 
 def _attempt_of_task(task: TaskRecord) -> AttemptRecord:

@@ -2,7 +2,7 @@
 
 Software versions (the finder's as its own log reports it), the image, the effective configuration
 and the parameter files' text, checksums of the inputs as they were staged and of the products as
-they came back, the logs, and for every task its session id, times and exit code: enough for
+they came back, the logs, and for every task its session id, times, exit code and every attempt: enough for
 ``rerun``. ``keep`` and ``clean`` add what they copied and removed; writing it again keeps those.
 It is written into the local results folder and uploaded beside the run's outputs.
 """
@@ -14,13 +14,14 @@ import platform
 import re
 import sys
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.runs import checksums
 from srcnet_tui.core.runs.checksums import read_json, write_json_atomically
-from srcnet_tui.core.runs.ledger import RunRecord, TaskRecord
+from srcnet_tui.core.runs.ledger import AttemptRecord, RunRecord, TaskRecord
 from srcnet_tui.core.runs.spec import RunPlan
 from srcnet_tui.core.runs.storage import Storage, file_md5
 
@@ -62,7 +63,7 @@ def input_checksums(plan: RunPlan, storage: Storage, local_dir: Path) -> list[di
         local = upload.local
         if local.is_file():
             entries.append({"path": upload.remote, "source": str(local), "size": local.stat().st_size, "md5": file_md5(local)})
-    if plan.input_data not in {u.remote for u in plan.uploads}:
+    if plan.input_data and plan.input_data not in {u.remote for u in plan.uploads}:
         found = storage.stat(plan.input_data)
         entries.append({"path": plan.input_data, "size": found.size if found else None, "md5": found.md5 if found else None})
     return entries
@@ -93,7 +94,9 @@ def parameter_texts(plan: RunPlan, staged: list[dict]) -> dict[str, str]:
     return texts
 
 
-def task_entry(task: TaskRecord) -> dict:
+def task_entry(task: TaskRecord, attempts: Sequence[AttemptRecord] = ()) -> dict:
+    """A task as ``run.json`` lists it: its current attempt, its spec, and ``attempts``: every attempt of
+    it, the wasted ones too."""
     spec = task.spec
     return {
         "index": task.index,
@@ -103,6 +106,8 @@ def task_entry(task: TaskRecord) -> dict:
         "state": task.state,
         "exit_code": task.exit_code,
         "message": task.message,
+        "cause": task.cause,
+        "advice": task.advice,
         "launching": _iso(task.launching_at),
         "launched": _iso(task.launched_at),
         "finished": _iso(task.finished_at),
@@ -113,6 +118,7 @@ def task_entry(task: TaskRecord) -> dict:
         "cmd": spec.cmd,
         "args": list(spec.args),
         "outputs": spec.outputs.to_dict(),
+        "attempts": [attempt.to_json() for attempt in attempts],
     }
 
 
@@ -135,7 +141,12 @@ def redacted_command(argv: list[str]) -> list[str]:
 
 
 def build_manifest(
-    run: RunRecord, tasks: list[TaskRecord], storage: Storage, usage: dict | None, merged: dict | None = None
+    run: RunRecord,
+    tasks: list[TaskRecord],
+    storage: Storage,
+    usage: dict | None,
+    merged: dict | None = None,
+    attempts: Sequence[AttemptRecord] = (),
 ) -> dict:
     plan = run.plan
     if plan is None:
@@ -143,6 +154,7 @@ def build_manifest(
     local_dir = Path(run.local_dir or ".")
     staged = input_checksums(plan, storage, local_dir)
     finder_logs = [local_dir / t.spec.outputs.finder_log for t in tasks]
+    by_task = attempts_by_task(attempts)
     return {
         "format": FORMAT,
         "run_id": run.id,
@@ -164,10 +176,18 @@ def build_manifest(
         "products": [entry.to_dict() for entry in checksums.recorded(local_dir, checksums.COLLECTED)],
         "logs": [str(log) for t in tasks for log in _task_logs(local_dir, t)],
         "counts": run.to_json()["counts"],
-        "tasks": [task_entry(t) for t in tasks],
+        "tasks": [task_entry(t, by_task.get(t.index, [])) for t in tasks],
         "usage": usage,
         "merged_catalogue": merged,
     }
+
+
+def attempts_by_task(attempts: Sequence[AttemptRecord]) -> dict[int, list[AttemptRecord]]:
+    """The attempts of a run grouped by task index, each task's in order."""
+    grouped: dict[int, list[AttemptRecord]] = {}
+    for attempt in attempts:
+        grouped.setdefault(attempt.index, []).append(attempt)
+    return grouped
 
 
 def _finder_name(plan: RunPlan) -> str | None:

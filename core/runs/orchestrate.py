@@ -24,6 +24,7 @@ from srcnet_tui.core.runs.attempts import final_attempt_files
 from srcnet_tui.core.runs.causes import retry_hints
 from srcnet_tui.core.runs.collecting import (
     collect,
+    deliver_job_files,
     deliver_profile_logs,
     merge_collected,
     usage_report,
@@ -31,7 +32,7 @@ from srcnet_tui.core.runs.collecting import (
 )
 from srcnet_tui.core.runs.config import RunConfig
 from srcnet_tui.core.runs.launching import LAUNCH_CONCURRENCY, Launcher
-from srcnet_tui.core.runs.ledger import Ledger, RunRecord, TaskRecord
+from srcnet_tui.core.runs.ledger import AttemptRecord, Ledger, RunRecord, TaskRecord
 from srcnet_tui.core.runs.merge import DEFAULT_TOLERANCE
 from srcnet_tui.core.runs.plan import Plan
 from srcnet_tui.core.runs.preflight import checked_plan, credential_warning, local_results_dir
@@ -54,6 +55,7 @@ class RunResult:
     usage_problems: list[str] = field(default_factory=list)
     waited: bool = True
     merged: dict | None = None  # split runs: the merged catalogue's path and counts
+    attempts: list[AttemptRecord] = field(default_factory=list)  # every attempt of every task
 
     @property
     def exit_code(self) -> int:
@@ -62,12 +64,12 @@ class RunResult:
             return 0
         return 0 if all(t.state in L.SUCCESS_STATES for t in self.tasks) else 1
 
-    @property
-    def failure_line(self) -> str | None:
+    def failure_report(self, command_prefix: str) -> str | None:
         """``run ID: N of M tasks failed`` when a finished run has tasks without a result, else None;
-        followed by a line per failed task with its cause and advice, and the ``retry`` command."""
+        followed by a line per failed task with its cause and advice, and the ``retry`` command that
+        ``command_prefix`` (how the user runs the headless CLI) starts."""
         line = failed_tasks_line(self.run.id, self.tasks) if self.waited else None
-        return "\n".join([line, *retry_hints(self.run.id, self.tasks)]) if line else None
+        return "\n".join([line, *retry_hints(self.run.id, self.tasks, command_prefix)]) if line else None
 
 
 def failed_tasks_line(run_id: str, tasks: list[TaskRecord]) -> str | None:
@@ -143,7 +145,8 @@ class Runner:
             await self.launcher.launch_pending(limit=await self.launcher.free_slots())
         if not wait:
             await scope.phase("launched")
-            return RunResult(await scope.run(), await scope.tasks(), scope.local_dir, waited=False)
+            attempts = await scope.record(scope.ledger.attempts)
+            return RunResult(await scope.run(), await scope.tasks(), scope.local_dir, waited=False, attempts=attempts)
         await self.watch()
         return await self.finish()
 
@@ -171,12 +174,17 @@ class Runner:
         tasks = await scope.tasks()
         await asyncio.to_thread(collect, scope.storage, tasks, scope.local_dir)
         await asyncio.to_thread(deliver_profile_logs, scope.plan, tasks, scope.local_dir)
+        await asyncio.to_thread(deliver_job_files, scope.plan, tasks, scope.local_dir)
         merged = await asyncio.to_thread(merge_collected, scope.storage, scope.plan, tasks, scope.local_dir, scope.remote_dir)
-        report, problems = await asyncio.to_thread(usage_report, scope.local_dir, tasks)
+        earlier = await scope.record(scope.ledger.attempts)  # the wasted ones' kept logs count in the usage
+        report, problems = await asyncio.to_thread(usage_report, scope.local_dir, tasks, earlier)
         await scope.record(scope.ledger.record_attempt_files, final_attempt_files(tasks, report))
-        await asyncio.to_thread(write_run_manifest, scope.storage, await scope.run(), tasks, report, merged)
+        attempts = await scope.record(scope.ledger.attempts)
+        await asyncio.to_thread(write_run_manifest, scope.storage, await scope.run(), tasks, report, merged, attempts)
         await scope.phase("done", finished=True)
-        return RunResult(await scope.run(), await scope.tasks(), scope.local_dir, report, problems, merged=merged)
+        return RunResult(
+            await scope.run(), await scope.tasks(), scope.local_dir, report, problems, merged=merged, attempts=attempts
+        )
 
 
 # -- entry points for the CLI and the TUI ----------------------------------------------------------

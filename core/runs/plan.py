@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from srcnet_tui.core.runs.config import KEYS_BY_NAME, RunConfig, is_arc_path
+from srcnet_tui.core.runs.config import KEYS_BY_NAME, RunConfig, is_storage_path
 from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape
 from srcnet_tui.core.runs.kinds import kind_for
 from srcnet_tui.core.runs.sizing import SizeEstimate
@@ -288,7 +288,7 @@ class TaskBuilder:
 
     def staged(self, path: str, key: str, remote_dir: str) -> str:
         """Where the sessions find ``path``: /arc paths as written, local files uploaded to ``remote_dir``."""
-        if is_arc_path(path):
+        if is_storage_path(path):
             self.check_arg(path, key)
             self._check_storage_path(path, key)
             return path

@@ -16,7 +16,7 @@ from pathlib import Path
 from srcnet_tui.core.connect import open_client
 from srcnet_tui.core.credentials import credential_status
 from srcnet_tui.core.errors import UsageError
-from srcnet_tui.core.runs.config import RunConfig, is_arc_path, load_run_config
+from srcnet_tui.core.runs.config import RunConfig, is_storage_path, load_run_config
 from srcnet_tui.core.runs.fits import CubeShape, read_cube_shape, read_cube_shape_from
 from srcnet_tui.core.runs.plan import Plan, plan_run, task_label
 from srcnet_tui.core.runs.sizing import gib
@@ -35,7 +35,9 @@ def load_config(path: str | Path, kind: str, section: str | None = None) -> RunC
 
 
 def make_plan(config: RunConfig, run_id: str, storage: Storage, context: dict | None = None) -> Plan:
-    """The plan of a run; a cube already on /arc has its header read through storage (this blocks)."""
+    """The plan of a run on ``storage``'s site (its storage paths resolved there); a cube already on
+    storage has its header read through it (this blocks)."""
+    config = config.on_site(storage.on_site)
 
     def read_header(path: str) -> CubeShape:
         try:
@@ -47,7 +49,7 @@ def make_plan(config: RunConfig, run_id: str, storage: Storage, context: dict | 
 
 
 def read_cube_header(storage: Storage, path: str) -> CubeShape:
-    if not is_arc_path(path):
+    if not is_storage_path(path):
         return read_cube_shape(path)
     if isinstance(storage, LocalArc):
         return read_cube_shape(storage.local_path(path))
@@ -103,15 +105,15 @@ def _config_refusal(config: RunConfig, task: TaskSpec, text: str) -> UsageError:
     """A launch refusal in terms of the config key that set the field, else of the task."""
     field = text.split(":", 1)[0].split(" ", 1)[0]
     if field in CONFIG_KEYS_OF_SPEC_FIELDS:
-        return UsageError(f"{config.where(field)}: {text[len(field) :].lstrip(': ')}")
+        return config.error(field, text[len(field) :].lstrip(": "))
     return UsageError(f"{task_label(task.index)} ({task.name}): {text}")
 
 
 def _refuse_missing_arc_inputs(config: RunConfig, storage: Storage) -> None:
     for key in ("image_file", "parameter_file"):
         path = getattr(config, key)
-        if path and is_arc_path(path) and not storage.is_file(path):
-            raise UsageError(f"{config.where(key)}: no such file: {path} ({storage.describe(path)})")
+        if path and is_storage_path(path) and not storage.is_file(path):
+            raise config.error(key, f"no such file: {path} ({storage.describe(path)})")
 
 
 def credential_warning(settings: Settings, expected_s: float = LONG_RUN_S) -> str | None:

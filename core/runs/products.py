@@ -73,7 +73,7 @@ class Policy:
         kind = str(settings.get("kind") or settings.get("finder") or "")
         keep = tuple(Rule(glob, KEEP, "config keep") for glob in globs(settings.get("keep")))
         remove = tuple(Rule(glob, REMOVE, "config remove") for glob in globs(settings.get("remove")))
-        return cls(keep + remove + KIND_RULES.get(kind, ()) + COMMON_RULES)
+        return cls(keep + remove + KIND_RULES.get(kind, ()) + _profile_log_rules(settings) + COMMON_RULES)
 
     def classify(self, relative: str) -> tuple[str, str]:
         """(action, reason) for a file at ``relative`` inside the run's folder."""
@@ -81,6 +81,15 @@ class Policy:
             if rule.matches(relative):
                 return rule.action, rule.reason
         return KEEP, UNMATCHED
+
+
+def _profile_log_rules(settings: dict[str, Any]) -> tuple[Rule, ...]:
+    """The recorder's logs, whatever the config named them (``profile.csv`` is numbered ``profile_003.csv``)."""
+    written = str(settings.get("profile_log") or "")
+    if not written:
+        return ()
+    stem, dot, suffix = written.rsplit("/", 1)[-1].rpartition(".")
+    return (Rule(f"{stem}*.{suffix}" if dot else f"{suffix}*", KEEP, "profile log"),)
 
 
 def globs(value: Any) -> list[str]:

@@ -1,6 +1,7 @@
 """``rerun``: the same tasks again, from a run's ``run.json``, only if its inputs are what they were.
 
-A run is reproducible when its manifest names everything it read: the config file and section,
+A run is reproducible when its manifest names everything it read: the config file and section (or
+the Kubernetes manifest or HTCondor submit file),
 the settings the user wrote, and every staged input with its checksums. ``rerun`` reads the config
 again and refuses (one line, exit 2) when a written setting or an input's checksum no longer
 matches; otherwise it starts a new run through :func:`orchestrate.start_run`, like ``run`` does.
@@ -9,12 +10,16 @@ matches; otherwise it starts a new run through :func:`orchestrate.start_run`, li
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.runs.checksums import Checksum, read_json
 from srcnet_tui.core.runs.config import RunConfig
+from srcnet_tui.core.runs.kinds.condor import read_submit_file
+from srcnet_tui.core.runs.kinds.k8s import read_manifest as read_job_manifest
 from srcnet_tui.core.runs.ledger import Ledger
 from srcnet_tui.core.runs.manifest import read_manifest
 from srcnet_tui.core.runs.preflight import load_config
@@ -47,13 +52,32 @@ def prepare_rerun(storage: Storage, manifest: dict) -> Rerun:
     recorded = manifest.get("config") or {}
     if not recorded.get("file"):
         raise UsageError(f"rerun {run_id}: run.json names no config file")
-    config = load_config(recorded["file"], recorded.get("kind", "task"), recorded.get("section"))
+    config = read_config_again(recorded, manifest.get("command") or [])
     _refuse_changed_settings(run_id, config, recorded)
     for entry in manifest.get("checksums", []):
         problem = input_problem(storage, Checksum.from_dict(entry))
         if problem:
             raise UsageError(f"rerun {run_id}: {problem}; refusing to run it again on different inputs")
     return Rerun(run_id, config)
+
+
+def read_config_again(recorded: dict, command: Sequence[str]) -> RunConfig:
+    """The run's config read again from the file that defined it: a config.ini section, a Kubernetes
+    manifest or an HTCondor submit file (with the ``--vos-dir``, image and ``--mount``s it was submitted with)."""
+    path, settings = Path(recorded["file"]), recorded.get("settings", {})
+    workload = settings.get("kind")
+    if workload == "k8s":
+        return read_job_manifest(path, settings["vos_dir"], submitted_mounts(command)).config
+    if workload == "condor":
+        return read_submit_file(path, settings["vos_dir"], settings.get("image")).config
+    return load_config(path, recorded.get("kind", "task"), recorded.get("section"))
+
+
+def submitted_mounts(command: Sequence[str]) -> dict[str, str]:
+    """The ``--mount NAME=/arc/PATH`` options of a recorded ``submit`` command line, by volume name."""
+    values = [value for option, value in pairwise(command) if option == "--mount"]
+    values += [arg.removeprefix("--mount=") for arg in command if arg.startswith("--mount=")]
+    return {name: target for name, _, target in (value.partition("=") for value in values)}
 
 
 def _refuse_changed_settings(run_id: str, config: RunConfig, recorded: dict) -> None:

@@ -41,6 +41,12 @@ class Reporter:
     def notice(self, message: str) -> None:
         pass
 
+    def uploads(self, sizes: list[int]) -> None:
+        """The run is about to stage files of these sizes (bytes), in this order."""
+
+    def uploading(self, local: Path, size: int) -> None:
+        """One of them starts; the next ``uploading`` (or a notice) means it ended."""
+
 
 @dataclass(frozen=True)
 class RunScope:

@@ -180,3 +180,43 @@ def ram_request_gb(nbytes: int, options: list[int] | None = None) -> int:
 def largest_region_for_ram(ram_gb: float) -> float:
     """Bytes of the largest region a session with ``ram_gb`` GiB can load."""
     return max(0.0, (ram_gb - RAM_MARGIN_GB) / RAM_FACTOR * GIB)
+
+
+@dataclass(frozen=True)
+class DerivedOverlap:
+    """The overlap a SoFiA-2 parameter file implies, and the one line that says where it came from."""
+
+    pixels: tuple[int, int]  # (spatial, spectral)
+    source: str
+
+
+def overlap_from_parameters(values: dict[str, str], par_name: str, default: int) -> DerivedOverlap:
+    """The overlap that lets a neighbouring region see whole every source SoFiA-2 can link: per axis the
+    largest linkable source (``linker.maxSizeXY`` / ``linker.maxSizeZ``) plus the widest smoothing kernel
+    (``scfind.kernelsXY`` / ``scfind.kernelsZ``), which spreads a source's emission that far. A maximum of
+    0 means "no limit": that axis keeps ``default``. ValueError names a value that is not a number."""
+    axes = [_axis_overlap(values, axis, default) for axis in ("XY", "Z")]
+    return DerivedOverlap(
+        (axes[0][0], axes[1][0]), f"overlap {axes[0][0]},{axes[1][0]} from {par_name}: {axes[0][1]}; {axes[1][1]}"
+    )
+
+
+def _axis_overlap(values: dict[str, str], axis: str, default: int) -> tuple[int, str]:
+    size_key, kernels_key = f"linker.maxSize{axis}", f"scfind.kernels{axis}"
+    max_size = math.ceil(_number(values, size_key, "0"))
+    if max_size <= 0:
+        return default, f"{size_key} = 0 (no limit), so the default {default}"
+    kernels = [_number({kernels_key: part}, kernels_key, "0") for part in values.get(kernels_key, "0").split(",") if part.strip()]
+    kernel = math.ceil(max(kernels, default=0.0))
+    return max_size + kernel, f"{size_key} {max_size} + widest {kernels_key} {kernel}"
+
+
+def _number(values: dict[str, str], key: str, missing: str) -> float:
+    text = values.get(key, missing).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, not {text!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{key} must be a number ≥ 0, not {text!r}")
+    return number

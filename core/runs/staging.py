@@ -13,6 +13,7 @@ read, not what the local file became later.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from srcnet_tui.core.errors import UsageError
 from srcnet_tui.core.runs import checksums
@@ -28,7 +29,9 @@ async def stage(scope: RunScope) -> None:
     await scope.phase("staging")
     in_use = await asyncio.to_thread(inputs_in_use, scope.ledger, scope.run_id)
     staged = []
+    scope.reporter.uploads([_size(upload.local) for upload in scope.plan.uploads])
     for upload in scope.plan.uploads:
+        scope.reporter.uploading(upload.local, _size(upload.local))
         line, checksum = await asyncio.to_thread(stage_upload, scope.storage, upload, in_use)
         scope.reporter.notice(line)
         staged.append(checksum)
@@ -36,6 +39,13 @@ async def stage(scope: RunScope) -> None:
     await asyncio.to_thread(checksums.record, scope.local_dir, checksums.STAGED, staged)
     await asyncio.to_thread(make_output_folders, scope.storage, await scope.tasks())
     await scope.phase("staged")
+
+
+def _size(local: Path) -> int:
+    try:
+        return local.stat().st_size
+    except OSError:  # gone since planning: staging keeps the copy already on storage
+        return 0
 
 
 def inputs_in_use(ledger: Ledger, run_id: str) -> dict[str, str]:
@@ -48,7 +58,8 @@ def inputs_in_use(ledger: Ledger, run_id: str) -> dict[str, str]:
         plan = ledger.run(listed.id).plan
         if plan is not None:
             for path in (plan.input_data, *(upload.remote for upload in plan.uploads)):
-                readers.setdefault(path, listed.id)
+                if path:
+                    readers.setdefault(path, listed.id)
     return readers
 
 
@@ -78,8 +89,9 @@ def _refuse_changing_an_input_in_use(storage: Storage, upload: Upload, local: Di
 
 
 def stored_inputs(storage: Storage, plan: RunPlan) -> list[Checksum]:
-    """The input data already on storage (not uploaded by this run), as it is now."""
-    if plan.input_data in {upload.remote for upload in plan.uploads}:
+    """The input data already on storage (not uploaded by this run), as it is now; none for a run
+    without input data (commands, Jobs, submit files)."""
+    if not plan.input_data or plan.input_data in {upload.remote for upload in plan.uploads}:
         return []
     found = storage.stat(plan.input_data)
     return [

@@ -25,6 +25,7 @@ from typing import BinaryIO, TypeVar
 
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import AuthError, NotFound, SrcnetError, Unreachable, UsageError
+from srcnet_tui.core.sites import CAVERN, split_storage_path
 
 T = TypeVar("T")
 
@@ -34,19 +35,27 @@ STORAGE_RETRIES = Backoff(first_s=1.0, factor=2.0, cap_s=16.0, attempts=6)
 
 
 def is_remote(path: str) -> bool:
-    """True for paths that name storage (``/arc/...``, ``arc:...``, ``vos:...``), not this machine."""
+    """True for paths that name storage (``/arc/...``, ``/cavern/...``, ``arc:...``, ``vos:...``), not this machine."""
     path = str(path)
-    return path == "/arc" or path.startswith("/arc/") or path.startswith(REMOTE_PREFIXES)
+    return split_storage_path(path)[0] is not None or path.startswith(REMOTE_PREFIXES)
 
 
-def to_uri(path: str) -> str:
-    """``/arc/x`` -> ``arc:x`` (only the leading prefix); ``arc:``/``vos:`` URIs are returned unchanged."""
+def to_uri(path: str, cavern_uri: str | None = None) -> str:
+    """``/arc/x`` -> ``arc:x`` (only the leading prefix); ``/cavern/x`` -> ``cavern_uri`` + ``/x`` (the site's
+    VOSpace for its /cavern, ``vospace`` of its ``[sites.NAME]``); ``arc:``/``vos:`` URIs are returned unchanged."""
     path = str(path)
     if path.startswith(REMOTE_PREFIXES):
         return path
-    if path == "/arc" or path.startswith("/arc/"):
-        return "arc:" + path[len("/arc/") :]
-    raise UsageError(f"{path}: not a storage path (expected /arc/..., arc:... or vos:...)")
+    root, rest = split_storage_path(path)
+    if root == "/arc":
+        return "arc:" + rest.lstrip("/")
+    if root == "/cavern":
+        if not cavern_uri:
+            raise UsageError(
+                f'{path}: this site\'s VOSpace for /cavern is not known; set vospace = "vos://..." in its [sites.NAME]'
+            )
+        return cavern_uri.rstrip("/") + rest
+    raise UsageError(f"{path}: not a storage path (expected /arc/..., /cavern/..., arc:... or vos:...)")
 
 
 def join(base: str, *names: str) -> str:
@@ -134,9 +143,19 @@ class Storage:
 
     name = "storage"
 
-    def __init__(self, retry: Backoff = STORAGE_RETRIES, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        retry: Backoff = STORAGE_RETRIES,
+        sleep: Callable[[float], None] = time.sleep,
+        site_path: Callable[[str], str] | None = None,
+    ):
         self._retry = retry
         self._sleep = sleep
+        self._site_path = site_path
+
+    def on_site(self, path: str) -> str:
+        """``path`` where this storage's site has it (``/arc/...`` mapped or refused on a ``/cavern`` site)."""
+        return self._site_path(path) if self._site_path else path
 
     # -- primitives a backend implements -------------------------------------------------------
     def _stat(self, path: str) -> RemoteFile | None:
@@ -225,11 +244,11 @@ class Storage:
     def mkdir_p(self, path: str) -> None:
         """Create a folder and its missing parents; folders that exist are fine."""
         missing = []
-        current = to_uri(path).rstrip("/")
+        current = str(path).rstrip("/")
         while not self.is_dir(current):
             missing.append(current)
-            parent = current.rsplit("/", 1)[0] if "/" in current.split(":", 1)[-1] else None
-            if parent is None or parent == current:
+            parent, slash, _ = current.rpartition("/")
+            if not slash or not parent or parent.endswith(":"):
                 break
             current = parent
         for folder in reversed(missing):
@@ -325,10 +344,16 @@ class VOSpace(Storage):
 
     name = "vospace"
 
-    def __init__(self, client=None, *, cert: Path | None = None, token: str | None = None, **kwargs):
+    def __init__(
+        self, client=None, *, cert: Path | None = None, token: str | None = None, cavern_uri: str | None = None, **kwargs
+    ):
         super().__init__(**kwargs)
         self._given_client = client
         self._credential = (cert, token)
+        self._cavern_uri = cavern_uri
+
+    def _uri(self, path: str) -> str:
+        return to_uri(path, self._cavern_uri)
 
     @cached_property
     def _client(self):
@@ -336,13 +361,13 @@ class VOSpace(Storage):
         return self._given_client if self._given_client is not None else _vos_client(*self._credential)
 
     def describe(self, path: str) -> str:
-        return to_uri(path)
+        return self._uri(path)
 
     def _node(self, path: str):
         from cadcutils import exceptions as cadc
 
         try:
-            return self._client.get_node(to_uri(path), limit=0, force=True)
+            return self._client.get_node(self._uri(path), limit=0, force=True)
         except cadc.NotFoundException:
             return None
         except OSError as exc:
@@ -362,22 +387,22 @@ class VOSpace(Storage):
         return node is not None and node.isdir()
 
     def _listdir(self, path: str) -> list[str]:
-        return self._client.listdir(to_uri(path), force=True) if self._is_dir(path) else []
+        return self._client.listdir(self._uri(path), force=True) if self._is_dir(path) else []
 
     def _make_dir(self, path: str) -> None:
-        self._client.mkdir(to_uri(path))
+        self._client.mkdir(self._uri(path))
 
     def _put(self, local: Path, path: str) -> None:
-        self._client.copy(str(local), to_uri(path), send_md5=True)
+        self._client.copy(str(local), self._uri(path), send_md5=True)
 
     def _get(self, path: str, local: Path) -> None:
-        self._client.copy(to_uri(path), str(local), send_md5=True)
+        self._client.copy(self._uri(path), str(local), send_md5=True)
 
     def _open(self, path: str) -> BinaryIO:
-        return self._client.open(to_uri(path), view="data")
+        return self._client.open(self._uri(path), view="data")
 
     def _delete(self, path: str) -> None:
-        self._client.delete(to_uri(path))
+        self._client.delete(self._uri(path))
 
     def _walk(self, path: str) -> list[StoredFile]:
         """One node request per entry (its type and length together)."""
@@ -437,11 +462,11 @@ class LocalArc(Storage):
         self.root = Path(root)
 
     def local_path(self, path: str) -> Path:
-        """The file on this machine that a storage path names."""
-        uri = to_uri(path)
-        scheme, rest = uri.split(":", 1)
-        if scheme != "arc":
-            raise UsageError(f"{path}: only /arc paths exist on the local backend (not {scheme}:)")
+        """The file on this machine that a storage path names: the folder plays the site's storage root,
+        ``/arc`` or ``/cavern``."""
+        root, rest = split_storage_path(path)
+        if root is None:
+            raise UsageError(f"{path}: only /arc and /cavern paths exist on the local backend")
         rest = rest.strip("/")
         if any(part == ".." for part in rest.split("/")):
             raise UsageError(f"{path}: '..' is not allowed in storage paths")
@@ -505,7 +530,11 @@ class LocalArc(Storage):
 
 
 def open_storage(settings, **kwargs) -> Storage:
-    """The storage that goes with a backend: LocalArc under the state folder, or VOSpace."""
+    """The storage that goes with a site: LocalArc under its local server's folder, or VOSpace; paths
+    a config names are put on the site's storage root (:meth:`Storage.on_site`)."""
+    kwargs.setdefault("site_path", settings.storage_path)
     if settings.backend == "local":
-        return LocalArc(Path(settings.state_dir) / "arc", **kwargs)
-    return VOSpace(cert=settings.cert, token=settings.token, **kwargs)
+        return LocalArc(Path(settings.local_server_dir) / "arc", **kwargs)
+    site = settings.site_entry
+    cavern_uri = site.vospace if site is not None and site.storage_root == CAVERN else None
+    return VOSpace(cert=settings.cert, token=settings.token, cavern_uri=cavern_uri, **kwargs)

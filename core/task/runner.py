@@ -61,10 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STORAGE_ROOTS = ("/arc", "/cavern")
+"""Where users' files live on a site (CANFAR's /arc, the SRCNet sites' /cavern)."""
+
+
 def arc_path(path: str, arc_root: str | None = None) -> Path:
-    """``/arc/...`` → ``$SRCNET_ARC_ROOT/...`` when the local server plays /arc; other paths unchanged."""
-    if arc_root and (path == "/arc" or path.startswith("/arc/")):
-        return Path(arc_root) / path[len("/arc/") :]
+    """``/arc/...`` (or ``/cavern/...``) → ``$SRCNET_ARC_ROOT/...`` when the local server plays the site's
+    storage; other paths unchanged."""
+    for root in STORAGE_ROOTS if arc_root else ():
+        if path == root or path.startswith(root + "/"):
+            return Path(arc_root or "") / path[len(root) + 1 :]
     return Path(path)
 
 
@@ -197,7 +203,12 @@ def exec_main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.chdir(out)  # the program's relative paths are its task folder, as in an HTCondor job's scratch folder
     links = link_inputs([arc_path(path, arc_root) for path in args.input], out)
-    command = by_its_interpreter([str(arc_path(part, arc_root)) if part.startswith("/arc/") else part for part in command])
+    command = by_its_interpreter(
+        [
+            str(arc_path(part, arc_root)) if part.startswith(tuple(f"{root}/" for root in STORAGE_ROOTS)) else part
+            for part in command
+        ]
+    )
     if shutil.which(command[0]) is None:
         print(f"srcnet-task: {command[0]}: not found", file=sys.stderr)
         return NOT_FOUND

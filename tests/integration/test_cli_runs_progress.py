@@ -92,6 +92,9 @@ def test_a_terminal_shows_live_progress_and_ctrl_c_stops_within_two_seconds_with
     output = terminal.read()
     run_id = re.search(r"run (\d{8}-\d{6}-[0-9a-f]{4}): 2 task", output).group(1)
     assert code == 130 and stopped_in < 2.0
+    assert re.search(r"uploads .*?(\d+)/\1 files\s+\d+(\.\d)? [kM]?B", output), (
+        "the uploads bar ends with every file and its bytes"
+    )
     assert f"Finish it with: srcnet-tui --headless resume {run_id}" in output.replace("\r\n", " ").replace("\n", " ")
     assert "Traceback" not in output
 

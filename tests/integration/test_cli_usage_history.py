@@ -130,7 +130,7 @@ def test_an_out_of_memory_attempt_and_its_retry_are_both_accounted_with_their_ca
         ledger.create_run("r-oom", "parallel", [_spec(1)], backend="local", site="local")
         ledger.mark_launching("r-oom", 1)
         ledger.mark_launched("r-oom", 1, "s1")
-        text = "out of memory: peak 1.0 GB of 1 GB requested"
+        text = "out of memory: peak 1.0 GiB of 1 GiB requested"
         ledger.mark_finished("r-oom", 1, FAILED, message=text, cause="oom", advice="retry with --ram 2")
         ledger.plan_retry("r-oom", [_spec(1)], {})
         ledger.mark_launching("r-oom", 1)

@@ -66,3 +66,24 @@ def test_out_of_memory_then_retry_with_the_suggested_ram_completes(tmp_path, sta
     assert [(a.cause, a.ram_gb, a.wasted) for a in attempts if a.index == 2] == [("oom", 1, True), ("completed", 2, False)]
     manifest = json.loads((Path(json.loads(retried.stdout)["local_dir"]) / "run.json").read_text())
     assert {t["index"]: t["attempt"] for t in manifest["tasks"]} == {1: 1, 2: 2, 3: 1}
+    [entry] = [t for t in manifest["tasks"] if t["index"] == 2]
+    assert [(a["attempt"], a["cause"], a["ram_gb"], a["wasted"]) for a in entry["attempts"]] == [
+        (1, "oom", 1, True),
+        (2, "completed", 2, False),
+    ]
+    assert entry["attempts"][0]["advice"] == "retry with --ram 2" and entry["attempts"][0]["session_id"]
+    assert [len(t["attempts"]) for t in manifest["tasks"]] == [1, 2, 1]
+    detail = {t["index"]: t for t in json.loads(retried.stdout)["tasks_detail"]}
+    assert detail[2]["attempts"] == entry["attempts"]  # --json and run.json: the same fields, by the same names
+
+    rows = {row["run"]: row for row in manifest["usage"]["runs"]}
+    assert set(rows) == {"task-001", "task-002", "task-002.a1", "task-003"}
+    assert rows["task-002.a1"]["wasted"] and not rows["task-002"]["wasted"]
+    assert manifest["usage"]["total"]["cpu_hours"] == round(sum(r["cpu_hours"] for r in rows.values()), 9)
+    history = json.loads(cli("usage", "--run", run_id, "--json").stdout)
+    assert [(t["task"], t["attempt"], t["wasted"]) for t in history["tasks"] if t["task"] == "task-002"] == [
+        ("task-002", 1, True),
+        ("task-002", 2, False),
+    ]
+    checked = cli("verify", run_id)  # checksums.json names the first attempt's copies where they were moved
+    assert checked.returncode == 0, checked.stdout + checked.stderr

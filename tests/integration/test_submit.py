@@ -76,9 +76,12 @@ def test_a_job_runs_end_to_end_and_writes_what_its_estimate_said(tmp_path, local
         assert written == expected
     assert json.loads((results / "run.json").read_text())["kind"] == "k8s"
     assert [row["run"] for row in result["usage"]["runs"]] == ["task-001", "task-002"]
+    again = cli("rerun", result["id"], "--dry-run", "--json")  # the manifest read again, with the run's --mount
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["kind"] == "k8s"
 
 
-def test_a_submit_file_runs_and_its_output_error_and_log_come_back_next_to_it(tmp_path, local_server_factory, cli):
+def test_a_submit_file_runs_and_its_output_error_and_log_come_back_next_to_it_when_resumed(tmp_path, local_server_factory, cli):
     local_server_factory(cores=2)
     folder = tmp_path / "batch"
     folder.mkdir()
@@ -87,15 +90,21 @@ def test_a_submit_file_runs_and_its_output_error_and_log_come_back_next_to_it(tm
         "executable = hello.sh\noutput = hello-$(arguments).out\nerror = hello-$(arguments).err\nlog = hello-$(arguments).log\n"
         "request_cpus = 1\nrequest_memory = 512 MB\nqueue arguments from (\n  e1\n  e2\n)\n"
     )
-    proc = cli(
-        "submit", folder / "hello.sub", "--image", "images.canfar.net/srcnet/batch:1", "--vos-dir", "/arc/home/u/b", timeout=90
-    )
+    submitted = cli(
+        "submit", folder / "hello.sub", "--image", "images.canfar.net/srcnet/batch:1", "--vos-dir", "/arc/home/u/b", "--no-wait",
+        "--json",
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    proc = cli("resume", json.loads(submitted.stdout)["id"], timeout=90)  # not submit: the run still knows where they go
     assert proc.returncode == 0, proc.stderr
     for exposure in ("e1", "e2"):
         assert (folder / f"hello-{exposure}.out").read_text() == f"did {exposure}\n"
         assert (folder / f"hello-{exposure}.err").read_text() == f"note {exposure}\n"
         assert (folder / f"hello-{exposure}.log").read_text().startswith("elapsed_time,")  # the recorder's log
     assert "task-002" in proc.stdout  # the usage table
+    again = cli("rerun", json.loads(submitted.stdout)["id"], "--dry-run")  # the submit file read again
+    assert again.returncode == 0, again.stderr
+    assert "task command: ./hello.sh e1" in again.stdout
 
 
 def test_a_forbid_cronjob_launches_nothing_while_its_last_run_is_active(tmp_path, local_server_factory, cli, state_dir):

@@ -21,7 +21,7 @@ from tui_support import app_for, launch, notifications, screen_text, wait_until
 from srcnet_tui.core.credentials import CredentialStatus, credential_status
 from srcnet_tui.core.settings import Settings
 from srcnet_tui.core.skaha import SkahaClient
-from srcnet_tui.tui.app import PANES, SrcnetApp, make_app, pane_parts
+from srcnet_tui.tui.app import SrcnetApp, make_app, pane_parts, panes
 from srcnet_tui.tui.screens.help import HelpScreen, bindings_table
 from srcnet_tui.tui.screens.modals import ProblemModal
 from srcnet_tui.tui.widgets.status_header import credential_label
@@ -29,7 +29,7 @@ from srcnet_tui.tui.widgets.status_header import credential_label
 
 def every_binding() -> list[Binding]:
     app_bindings = [b for b in SrcnetApp.BINDINGS if isinstance(b, Binding)]
-    return app_bindings + [b for _, _, cls in PANES for part in pane_parts(cls) for b in part.__dict__["BINDINGS"]]
+    return app_bindings + [b for _, _, cls in panes() for part in pane_parts(cls) for b in part.__dict__["BINDINGS"]]
 
 
 def test_every_binding_has_a_unique_id():

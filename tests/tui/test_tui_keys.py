@@ -70,7 +70,10 @@ async def test_opening_a_config_does_not_enter_the_form_so_e_edits_and_L_launche
         await pilot.pause(0.1)
         assert app.query_one("#runs-ledger").has_focus
         await pilot.press("L")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal) or "Open a valid config" in str(app._notifications))
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmModal) or any("Open a valid config" in n.message for n in app._notifications),
+        )
         if isinstance(app.screen, ConfirmModal):
             await pilot.press("n")
         await burst(pilot, "e", "x", "e")  # typed fast: the keys after e are the field's, e included

@@ -54,7 +54,7 @@ async def test_edit_validate_preview_and_launch_a_parallel_run(local_server, tmp
         await pilot.press("n")
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        assert "Launch 2 sessions (1 core, 1 GB RAM each)" in app.screen._body and "saved to the file first" in app.screen._body
+        assert "Launch 2 sessions (1 core, 1 GiB RAM each)" in app.screen._body and "saved to the file first" in app.screen._body
         await pilot.press("y")
         await wait_until(
             pilot, lambda: app.query_one("#runs-ledger").row_count == 1, timeout_s=30, message="the run in the ledger"
@@ -186,7 +186,7 @@ async def test_a_runs_failed_tasks_show_their_causes_and_R_retries_them(
         )
         await pilot.press("R")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), timeout_s=30)
-        assert "Retry 1 failed task of run" in app.screen._body and "attempt 2: 1 core, 1 GB RAM" in app.screen._body
+        assert "Retry 1 failed task of run" in app.screen._body and "attempt 2: 1 core, 1 GiB RAM" in app.screen._body
         assert "task-002: exit 7: ERROR: Failed to parse scfind.threshold" in app.screen._body
         await pilot.press("y")
         await wait_until(

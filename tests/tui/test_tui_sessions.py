@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input
 from tui_support import app_for, launch, notifications, screen_text, server_sessions, wait_until
 
-from srcnet_tui.tui.panes.sessions import RETRY_CAP_S, backoff_delay
+from srcnet_tui.tui.panes.sessions import backoff_delay, recovery_bound
 from srcnet_tui.tui.screens.modals import ConfirmModal, TextModal
 
 
@@ -129,9 +129,13 @@ async def test_lost_platform_shows_stale_then_recovers_without_crashing(local_se
 
 def test_backoff_doubles_and_is_capped_so_the_app_is_back_soon_after_the_platform():
     assert backoff_delay(2.0, 0) == 2.0
-    assert backoff_delay(2.0, 2) == 8.0
-    assert backoff_delay(2.0, 50) == 15.0  # a remote site
-    assert backoff_delay(2.0, 50, RETRY_CAP_S["local"]) == 5.0
+    assert [backoff_delay(2.0, n) for n in (1, 2, 3, 50)] == [2.0, 4.0, 7.5, 7.5]  # a remote site
+    assert backoff_delay(2.0, 50, recovery_bound("local")) == 2.5
+    assert backoff_delay(30.0, 1, recovery_bound("local")) == 2.5  # a long interval does not delay recovery
+    for backend, bound in (("local", 5.0), ("canfar", 15.0)):
+        # once stale, a try gives up after half the bound, and the wait after it is at most the other half
+        assert recovery_bound(backend) == bound
+        assert all(recovery_bound(backend) / 2 + backoff_delay(2.0, n, bound) <= bound for n in range(1, 60))
 
 
 async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
@@ -168,7 +172,7 @@ async def test_a_hung_platform_turns_stale_before_its_poll_fails(tmp_path):
 
 async def test_while_stale_the_header_counts_down_to_the_next_try_and_its_key_tries_now(tmp_path):
     from tui_snapshot_data import PinnedClient, PinnedPlatform
-    from tui_support import local_settings
+    from tui_support import remote_settings
 
     from srcnet_tui.core.errors import Unreachable
     from srcnet_tui.tui.app import SrcnetApp
@@ -185,16 +189,94 @@ async def test_while_stale_the_header_counts_down_to_the_next_try_and_its_key_tr
     platform = PinnedPlatform()
     client = platform._client = GoneAfterFirstPoll()
     keymap = {"sessions.refresh": "ctrl+g"}  # the header names the key as remapped
-    app = SrcnetApp(local_settings(tmp_path), platform=platform, keymap=keymap, poll_interval=30.0)
-    async with app.run_test(size=(80, 24)) as pilot:
+    app = SrcnetApp(remote_settings(tmp_path), platform=platform, keymap=keymap, poll_interval=30.0)
+    async with app.run_test(size=(100, 24)) as pilot:
         await wait_until(pilot, lambda: len(table(app).sessions) == 8)
         await pilot.press("ctrl+g")
-        await wait_until(pilot, lambda: "retrying in 30 s — ctrl+g now" in screen_text(app).splitlines()[0])
-        await wait_until(pilot, lambda: "retrying in 29 s" in screen_text(app), message="the countdown")
+        await wait_until(pilot, lambda: "retrying in 8 s — ctrl+g now" in screen_text(app).splitlines()[0])
+        await wait_until(pilot, lambda: "retrying in 7 s" in screen_text(app), message="the countdown")
         assert "stale since" in screen_text(app).splitlines()[0]
         asked = client.asked
         await pilot.press("ctrl+g")
         await wait_until(pilot, lambda: client.asked == asked + 1, message="a try at once")
+
+
+class SwallowsRequestsWhileDown:
+    """A platform that is up, refuses (fails at once), or swallows: its requests made then are never
+    answered (a dropped connection, as a remote site's are); those made once it is back are answered."""
+
+    def __init__(self):
+        from tui_snapshot_data import PinnedClient
+
+        self.pinned = PinnedClient()
+        self.mode = "up"
+        self.asked = 0
+
+    async def list_sessions(self, type=None, status=None):
+        import asyncio
+
+        from srcnet_tui.core.errors import Unreachable
+
+        self.asked += 1
+        if self.mode == "refusing":
+            raise Unreachable("https://skaha.example.org/skaha/v1/session: no answer")
+        if self.mode == "swallowing":
+            await asyncio.Event().wait()
+        return await self.pinned.list_sessions()
+
+    def __getattr__(self, name):
+        return getattr(self.pinned, name)
+
+
+def swallowing_app(settings, **options):
+    from tui_snapshot_data import PinnedPlatform
+
+    from srcnet_tui.tui.app import SrcnetApp
+
+    platform = PinnedPlatform()
+    platform._client = SwallowsRequestsWhileDown()
+    return SrcnetApp(settings, platform=platform, keymap={}, **options), platform._client
+
+
+async def test_back_within_5_s_of_the_local_server_answering_again_even_when_the_outage_swallowed_a_request(tmp_path):
+    import time
+
+    from tui_support import local_settings
+
+    app, client = swallowing_app(local_settings(tmp_path), poll_interval=0.25)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one("#sessions-pane")
+        await wait_until(pilot, lambda: len(table(app).sessions) == 8)
+        client.mode = "refusing"
+        await wait_until(pilot, lambda: "stale since" in screen_text(app).splitlines()[0], message="stale")
+        client.mode = "swallowing"
+        asked = client.asked
+        await wait_until(pilot, lambda: client.asked > asked, message="a try sent into the outage")
+        client.mode = "up"  # back, just after a try it will never answer was sent: the worst case
+        back = time.monotonic()
+        await wait_until(pilot, lambda: pane.failures == 0 and "stale" not in screen_text(app).splitlines()[0], timeout_s=10)
+        assert time.monotonic() - back <= 5.0
+
+
+async def test_while_a_request_is_stuck_the_header_counts_down_to_when_it_gives_up_and_its_key_asks_again(tmp_path):
+    from tui_support import remote_settings
+
+    app, client = swallowing_app(remote_settings(tmp_path), poll_interval=30.0)
+    async with app.run_test(size=(140, 24)) as pilot:
+        await wait_until(pilot, lambda: len(table(app).sessions) == 8)
+        client.mode = "refusing"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "retrying in 8 s" in screen_text(app).splitlines()[0], message="stale, waiting")
+        client.mode = "swallowing"
+        await pilot.press("ctrl+r")
+        header = lambda: screen_text(app).splitlines()[0]  # noqa: E731
+        await wait_until(pilot, lambda: "no answer yet, gives up in 8 s — ctrl+r retries" in header(), message="stuck")
+        await wait_until(pilot, lambda: "gives up in 7 s" in header(), message="the countdown of a stuck request")
+        assert "…" not in header()
+        asked = client.asked
+        client.mode = "up"
+        await pilot.press("ctrl+r")  # abandons the stuck request for a new one, answered at once
+        await wait_until(pilot, lambda: client.asked == asked + 1 and "stale" not in header(), timeout_s=3)
 
 
 def serve_local_processes(state_dir) -> list[int]:
@@ -228,10 +310,10 @@ async def test_a_sigstopped_local_server_is_called_hung_and_no_second_one_is_sta
         os.kill(local_server.proc.pid, signal.SIGSTOP)
         try:
             await wait_until(pilot, lambda: "local server hung" in screen_text(app).splitlines()[0], timeout_s=20)
-            assert any("is hung: stopped" in n for n in notifications(app))
+            assert any("is not answering — it may be hung/stopped" in n for n in notifications(app))
             await wait_until(pilot, lambda: pane.failures >= 1, timeout_s=30, message="the hung poll to give up")
             assert "local server hung" in screen_text(app).splitlines()[0]
-            with pytest.raises(Unreachable, match="is hung"):  # an app started now does not start a daemon either
+            with pytest.raises(Unreachable, match="is not answering"):  # an app started now does not start a daemon either
                 await Platform(local_settings(local_server.state_dir)).client()
             assert serve_local_processes(local_server.state_dir) == [local_server.proc.pid]
         finally:

@@ -70,6 +70,9 @@ def test_runs_pane(snap_compare, tmp_path, size):
     (project / "sofia_test_datacube.fits").write_bytes(b"")
     for i in range(3):
         shutil.copy(SEED / "sofia.par", project / "parameter_files" / f"sofia_{i}.par")
+    cube = tmp_path / "state" / "arc" / "projects" / "WALLABY_test" / "mw" / "norma.image.fits"  # the seed's /arc cube
+    cube.parent.mkdir(parents=True)
+    cube.write_bytes(b"")
 
     async def ready(pilot):
         pane = pilot.app.query_one("#runs-pane").form

@@ -69,6 +69,9 @@ class PinnedClient:
             "ram": {"requestedRAM": "40G", "ramAvailable": "64G"},
         }
 
+    async def registries(self) -> tuple[str, ...]:
+        return ("images.canfar.net",)
+
     async def aclose(self) -> None:
         pass
 

@@ -18,6 +18,11 @@ def local_settings(state_dir: Path) -> Settings:
     return Settings("local", None, None, None, Path(state_dir), "test")
 
 
+def remote_settings(state_dir: Path) -> Settings:
+    """Settings of a remote site (only a stand-in client is ever asked: nothing leaves the machine)."""
+    return Settings("canfar", "https://skaha.example.org/skaha/v1", "token", None, Path(state_dir), "test")
+
+
 def app_for(server, **options) -> SrcnetApp:
     """The app as a user gets it, on the test's local server (the local backend reuses its daemon)."""
     options.setdefault("poll_interval", 0.25)

@@ -26,7 +26,7 @@ def test_out_of_memory_names_the_peak_and_suggests_ram_the_site_offers():
     cause = classify(_failed(137), summary, [OOM_EVENT], ram_options=CHART_RAM_GIB)
     assert (cause.state, cause.text, cause.advice) == (
         "oom",
-        "out of memory: peak 2.3 GB of 2 GB requested",
+        "out of memory: peak 2.3 GiB of 2 GiB requested",
         "retry with --ram 4",
     )
 
@@ -35,11 +35,11 @@ def test_out_of_memory_without_a_summary_uses_the_profile_logs_peak_or_doubles()
     from_log = classify(_failed(), None, [OOM_EVENT], ram_options=(1, 2, 4, 6, 8), peak_gb=2.05)
     assert (from_log.state, from_log.text, from_log.advice) == (
         "oom",
-        "out of memory: peak 2.0 GB of 2 GB requested",
+        "out of memory: peak 2.0 GiB of 2 GiB requested",
         "retry with --ram 4",
     )
     unknown = classify(_failed(), None, [OOM_EVENT], ram_options=(1, 2, 6, 8))
-    assert unknown.text == "out of memory: killed at its 2 GB limit (OOMKilled)" and unknown.advice == "retry with --ram 6"
+    assert unknown.text == "out of memory: killed at its 2 GiB limit (OOMKilled)" and unknown.advice == "retry with --ram 6"
 
 
 def test_a_sigkill_at_the_memory_limit_is_out_of_memory_even_without_the_event():
@@ -52,7 +52,7 @@ def test_a_sigkill_at_the_memory_limit_is_out_of_memory_even_without_the_event()
     ("options", "advice"),
     [
         ((1, 2, 4), "retry with --ram 4, the most this site offers (it may not be enough), or split the input"),
-        ((1, 2), "it needs more than the 2 GB this site offers: split the input into smaller regions"),
+        ((1, 2), "it needs more than the 2 GiB this site offers: split the input into smaller regions"),
         ((), "retry with --ram 8"),
     ],
 )
@@ -93,17 +93,18 @@ def test_deadline_deleted_lost_preempted_and_results():
 
 def test_a_peak_sampled_before_the_allocation_that_went_over_is_not_shown_as_the_peak():
     cause = classify(_failed(), None, [OOM_EVENT], ram_options=CHART_RAM_GIB, peak_gb=0.2)
-    assert cause.text == "out of memory: killed at its 2 GB limit (OOMKilled)" and cause.advice == "retry with --ram 4"
+    assert cause.text == "out of memory: killed at its 2 GiB limit (OOMKilled)" and cause.advice == "retry with --ram 4"
 
 
 def test_retry_hints_name_each_failure_and_the_command_with_the_most_ram_advised():
-    oom = replace(TASK, index=2, message="out of memory: peak 2.3 GB of 2 GB requested", advice="retry with --ram 4")
+    oom = replace(TASK, index=2, message="out of memory: peak 2.3 GiB of 2 GiB requested", advice="retry with --ram 4")
     bad = replace(TASK, index=3, message="exit 7", advice="SoFiA-2 rejected its input: fix it")
     sofia = replace(TASK, index=4, message="exit 3", advice="SoFiA-2 could not allocate memory: retry with --ram 6")
-    assert retry_hints("r1", [replace(TASK, state="completed"), oom, bad, sofia]) == [
-        "  task-002: out of memory: peak 2.3 GB of 2 GB requested; retry with --ram 4",
+    assert retry_hints("r1", [replace(TASK, state="completed"), oom, bad, sofia], "srcnet-tui --headless") == [
+        "  task-002: out of memory: peak 2.3 GiB of 2 GiB requested; retry with --ram 4",
         "  task-003: exit 7; SoFiA-2 rejected its input: fix it",
         "  task-004: exit 3; SoFiA-2 could not allocate memory: retry with --ram 6",
         "retry them with: srcnet-tui --headless retry r1 --ram 6",
     ]
-    assert retry_hints("r1", [replace(TASK, state="completed")]) == []
+    assert retry_hints("r1", [replace(TASK, state="completed")], "srcnet-tui --headless") == []
+    assert retry_hints("r1", [oom], "srcnet --headless")[-1] == "retry them with: srcnet --headless retry r1 --ram 4"

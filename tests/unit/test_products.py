@@ -45,6 +45,12 @@ def test_sofia_defaults_keep_final_products_and_remove_cubes_masks_and_cubelets(
     assert policy.classify("task-001/sofia_profile.txt")[1] == "log"
 
 
+def test_profile_logs_are_kept_as_such_whatever_the_config_named_them():
+    policy = Policy.for_run(_plan(finder="bdsf", profile_log="profile.csv"))
+    assert policy.classify("task-003/profile_003.csv") == (KEEP, "profile log")
+    assert policy.classify("task-003/other.csv") == (KEEP, "no rule names it (kept to be safe)")
+
+
 def test_config_globs_override_the_defaults_and_keep_wins_over_remove():
     policy = Policy.for_run(_plan(keep="*_cubelets/*_3_*", remove="*.log, *_mom1.fits, *_3_mom0.fits"))
     assert policy.classify("task-001/r1_001_cubelets/r1_001_3_mom0.fits") == (KEEP, "config keep")
@@ -78,22 +84,40 @@ def test_human_sizes_are_the_ones_du_prints():
     assert {size: human_size(size) for size in DU_H} == DU_H
 
 
-def _task(products: tuple[str, ...]) -> TaskRecord:
-    outputs = TaskOutputs("/arc/p/r1/task-001", "r1_001", "prof.txt", "r1_001_x.log", ("r1_001_cat.txt",), products)
-    spec = TaskSpec(1, "t-001", None, "/arc/p/r1/params/a.par", 1, 1, [], outputs, "img")
-    return TaskRecord("r1", 1, "t-001", 1, "completed", "s1", 0, None, None, None, None, spec)
+def _task(products: tuple[str, ...], index: int = 1) -> TaskRecord:
+    n = f"{index:03d}"
+    outputs = TaskOutputs(f"/arc/p/r1/task-{n}", f"r1_{n}", f"prof_{n}.txt", f"r1_{n}_x.log", (f"r1_{n}_cat.txt",), products)
+    spec = TaskSpec(index, f"t-{n}", None, "/arc/p/r1/params/a.par", 1, 1, [], outputs, "img")
+    return TaskRecord("r1", index, f"t-{n}", 1, "completed", f"s{index}", 0, None, None, None, None, spec)
+
+
+def test_a_product_several_tasks_wrote_under_one_name_comes_back_once_per_task(tmp_path):
+    storage = LocalArc(tmp_path / "arc")
+    for index in (1, 2):
+        folder = tmp_path / "arc" / "p" / "r1" / f"task-{index:03d}"
+        folder.mkdir(parents=True)
+        (folder / "image.fits.pybdsf.log").write_text(f"log of task {index}")
+        (folder / f"prof_{index:03d}.txt").write_text("profile")
+    local = tmp_path / "results"
+    recorded = collect(storage, [_task((), 1), _task((), 2)], local)
+    assert (local / "task-001" / "image.fits.pybdsf.log").read_text() == "log of task 1"
+    assert (local / "task-002" / "image.fits.pybdsf.log").read_text() == "log of task 2"
+    assert (local / "prof_001.txt").is_file() and not (local / "image.fits.pybdsf.log").exists()
+    assert all(
+        Path(c.path).read_bytes() == Path(str(c.source).replace("/arc", str(tmp_path / "arc"), 1)).read_bytes() for c in recorded
+    )
 
 
 def test_collect_brings_back_what_the_products_globs_name_and_records_checksums(tmp_path):
     storage = LocalArc(tmp_path / "arc")
     folder = tmp_path / "arc" / "p" / "r1" / "task-001"
     folder.mkdir(parents=True)
-    for name in ("prof.txt", "r1_001_x.log", "r1_001_cat.txt", "out.csv", "notes.md", "big.fits", ".tmp.part-1"):
+    for name in ("prof_001.txt", "r1_001_x.log", "r1_001_cat.txt", "out.csv", "notes.md", "big.fits", ".tmp.part-1"):
         (folder / name).write_text(name)
     everything_small = tmp_path / "a"
     collect(storage, [_task(())], everything_small)
     assert {p.name for p in everything_small.iterdir()} == {
-        "prof.txt",
+        "prof_001.txt",
         "r1_001_x.log",
         "r1_001_cat.txt",
         "out.csv",
@@ -104,7 +128,7 @@ def test_collect_brings_back_what_the_products_globs_name_and_records_checksums(
     only_globs = tmp_path / "b"
     recorded = collect(storage, [_task(("*.csv", "big.*"))], only_globs)
     assert {p.name for p in only_globs.iterdir()} == {
-        "prof.txt",
+        "prof_001.txt",
         "r1_001_x.log",
         "r1_001_cat.txt",
         "out.csv",

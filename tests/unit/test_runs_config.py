@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
+from srcnet_tui.core import sites
 from srcnet_tui.core.errors import NotFound, UsageError
 from srcnet_tui.core.runs.config import DEFAULT_IMAGE, DEFAULT_OVERLAP, SplitSpec, load_run_config
 
@@ -183,3 +184,25 @@ def test_missing_file_section_and_unparsable_file(tmp_path):
     path = write_config(tmp_path, "vos_dir = /arc/x\n")
     with pytest.raises(UsageError, match=r"^config.ini line 1: .vos_dir = /arc/x. comes before any \[section\]$"):
         load_run_config(path)
+
+
+def test_storage_paths_are_put_on_the_runs_site_and_local_ones_stay(tmp_path):
+    (tmp_path / "job.py").write_text("print(1)\n")
+    path = write_config(
+        tmp_path,
+        "[c]\nkind = command\nvos_dir = arc:home/me/runs\nimage = images.canfar.net/srcnet/sofia-task:2.5.0\n"
+        "command = python3 job.py\ninputs = job.py /arc/home/me/table.csv /cavern/home/me/extra.txt\n",
+    )
+    config = load_run_config(path, section="c")
+    assert config.vos_dir == "/arc/home/me/runs"  # arc: is /arc
+    mapped = sites.Site("s", "https://s/skaha/v1", sites.CAVERN, arc_maps_to="/cavern/home/me/arc")
+    on_site = config.on_site(mapped.storage_path)
+    assert on_site.vos_dir == "/cavern/home/me/arc/home/me/runs"
+    assert on_site.inputs == (str(tmp_path / "job.py"), "/cavern/home/me/arc/home/me/table.csv", "/cavern/home/me/extra.txt")
+    unmapped = sites.Site("s", "https://s/skaha/v1", sites.CAVERN)
+    with pytest.raises(UsageError, match=r"^config.ini \[c\] vos_dir: '/arc/home/me/runs' is under /arc, which site s") as caught:
+        config.on_site(unmapped.storage_path)
+    assert caught.value.key == "vos_dir"
+    on_arc = sites.Site("a", None, sites.ARC)
+    with pytest.raises(UsageError, match=r"^config.ini \[c\] inputs: '/cavern/home/me/extra.txt' is under /cavern, which site a"):
+        config.on_site(on_arc.storage_path)

@@ -170,6 +170,35 @@ def test_split_plan_cuts_the_cube_from_its_header(tmp_path):
     assert_skaha_safe(plan)
 
 
+def test_without_overlap_a_split_sofia_run_takes_it_from_its_parameter_file_and_says_so(tmp_path):
+    path = split_config(tmp_path, (60, 200, 200), "split = 2,2,1\n")
+    par = "linker.maxSizeXY = 110\nlinker.maxSizeZ = 20  # channels\nscfind.kernelsXY = 0, 3, 6\nscfind.kernelsZ = 0, 3, 7, 15\n"
+    (tmp_path / "template.par").write_text(par)
+    plan = plan_run(load_run_config(path, kind="parallel"), RUN, context=CONTEXT)
+    assert plan.config.overlap == (116, 35)
+    assert plan.recorded().overlap == (116, 35)
+    assert plan.tasks[0].region == grid_regions((200, 200, 60), (2, 2, 1), (116, 35))[0]
+    line = "overlap 116,35 from template.par: linker.maxSizeXY 110 + widest scfind.kernelsXY 6; linker.maxSizeZ 20 + widest scfind.kernelsZ 15"
+    assert line in plan.adjustments and any(line in text for text in plan.describe())
+
+    path.write_text(path.read_text() + "overlap = 40\n")
+    assert plan_run(load_run_config(path, kind="parallel"), RUN, context=CONTEXT).config.overlap == (40, 40)  # written: kept
+    (tmp_path / "template.par").write_text("linker.maxSizeXY = 0\nlinker.maxSizeZ = wide\n")
+    path.write_text(path.read_text().replace("overlap = 40\n", ""))
+    with pytest.raises(
+        UsageError, match=r"^split.ini \[sofia-parallel\] parameter_file: .*template.par: linker.maxSizeZ must be a number"
+    ):
+        plan_run(load_run_config(path, kind="parallel"), RUN, context=CONTEXT)
+
+
+def test_an_unlimited_source_size_keeps_the_default_overlap_and_says_why(tmp_path):
+    path = split_config(tmp_path, (60, 200, 200), "split = 2,2,1\n")
+    (tmp_path / "template.par").write_text("linker.maxSizeXY = 0\nlinker.maxSizeZ = 10\nscfind.kernelsZ = 3\n")
+    plan = plan_run(load_run_config(path, kind="parallel"), RUN, context=CONTEXT)
+    assert plan.config.overlap == (65, 13)
+    assert "overlap 65,13 from template.par: linker.maxSizeXY = 0 (no limit), so the default 65; " in plan.adjustments[-1]
+
+
 def test_split_ram_follows_region_size_and_context(tmp_path):
     path = split_config(tmp_path, (10, 10, 10), "split = 1,1,1\n")
     config = load_run_config(path, kind="parallel")

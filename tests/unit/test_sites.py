@@ -128,3 +128,17 @@ def test_a_path_is_split_at_its_storage_root():
     assert sites.split_storage_path("/cavern/home/a") == ("/cavern", "/home/a")
     assert sites.split_storage_path("arc:projects/b") == ("/arc", "/projects/b")
     assert sites.split_storage_path("/arcade/c") == (None, "/arcade/c")
+
+
+def test_a_site_played_by_a_local_server_of_its_own_keeps_the_ledger_in_the_state_folder(home):
+    config(home, '[sites.b]\nserver_dir = "servers/b"\n')
+    s = settings.resolve(site="b", state_dir=str(home / "state"), environ={})
+    assert (s.backend, s.site_name, s.storage_root) == ("local", "b", "/arc")
+    assert (s.local_server_dir, s.state_dir) == (home / ".config" / "srcnet-tui" / "servers" / "b", home / "state")
+    assert settings.resolve(site="local", state_dir=str(home / "state"), environ={}).local_server_dir == home / "state"
+
+
+def test_server_dir_and_url_exclude_each_other(home):
+    config(home, '[sites.canfar]\nserver_dir = "/x"\n')
+    with pytest.raises(UsageError, match=r"\[sites.canfar\]: server_dir is for a site played by a local server"):
+        settings.known_sites()

@@ -219,3 +219,25 @@ def test_walk_lists_every_file_with_its_size_and_remove_deletes_files_then_empty
     storage.remove("/arc/projects/R/cubelets/deeper")  # gone already: fine
     assert [f.relative for f in storage.walk("/arc/projects/R")] == ["a.txt", "cubelets/c1.fits"]
     assert not storage.is_dir("/arc/projects/R/cubelets/deeper")
+
+
+def test_the_local_folder_plays_the_sites_root_whichever_it_is(tmp_path):
+    storage = LocalArc(tmp_path)
+    assert (
+        storage.local_path("/cavern/home/me/x.fits") == storage.local_path("/arc/home/me/x.fits") == tmp_path / "home/me/x.fits"
+    )
+    with pytest.raises(UsageError, match="only /arc and /cavern paths"):
+        storage.local_path("vos:home/x")
+
+
+def test_cavern_paths_go_to_the_sites_vospace_and_need_it(fake):
+    assert to_uri("/cavern/home/me/x.fits", "vos://src.example.org~cavern") == "vos://src.example.org~cavern/home/me/x.fits"
+    with pytest.raises(UsageError, match=r"VOSpace for /cavern is not known; set vospace"):
+        to_uri("/cavern/home/me")
+    assert is_remote("/cavern/home/me") and not is_remote("/caverns")
+
+
+def test_folders_are_made_on_a_cavern_site_too(tmp_path):
+    storage = LocalArc(tmp_path)
+    storage.mkdir_p("/cavern/home/me/run1")
+    assert (tmp_path / "home" / "me" / "run1").is_dir()

@@ -1,9 +1,12 @@
 """The Runs pane's upper half: edit one section of a run's config.ini, checked by core as you type,
-and preview the plan core would launch.
+and preview the plan core would launch; or open a workload file (a Kubernetes Job/CronJob, an
+HTCondor submit file) and preview its plan.
 
 Each field is checked by core after a short pause in typing (a hidden copy of the section is
-validated, see :mod:`srcnet_tui.tui.run_config`); the error names its key (``UsageError.key``) and
-that field is marked. When the section is valid the plan is shown: tasks, regions, cores and RAM.
+validated, see :mod:`srcnet_tui.tui.run_config`), then planned with every check ``--dry-run`` and
+the run make (the platform's options and launch rules, /arc inputs, size limits): "valid" means the
+run would not refuse it. An error names its key (``UsageError.key``) and that field is marked. When
+the section is valid the plan is shown: tasks, regions or commands, cores, RAM and estimated size.
 The form's own keys move between its fields and leave it; opening, saving and launching are the
 pane's keys, which work wherever the focus is in the pane.
 """
@@ -11,6 +14,7 @@ pane's keys, which work wherever the focus is in the pane.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,70 +29,72 @@ from textual.widgets import Input, Label, Static
 from textual.widgets.input import Selection
 
 from srcnet_tui.core.errors import SrcnetError, UsageError
+from srcnet_tui.core.runs.sizing import gib
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
-from srcnet_tui.tui.screens.modals import confirm, prompt
+from srcnet_tui.tui.screens.modals import TextModal, confirm, prompt
 from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable
 from srcnet_tui.tui.wording import plural, shown_path
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
-PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GB"), ("work", "Region or parameter file"))
+PLAN_COLUMNS = (("index", "#"), ("cores", "Cores"), ("ram", "RAM GiB"), ("work", "Region, parameter file or command"))
+FINDER_RUNS = ("task", "parallel", "split")
+OPEN_TITLE = "Open a config.ini, a Kubernetes Job/CronJob (.yaml, then any NAME=/arc/PATH mounts) or an HTCondor submit file"
 CHECK_DELAY_S = 0.25
 
 
+def task_work(task: Any) -> str:
+    """What a task works on: a split's region, its own parameter file, or its command line."""
+    if task.region:
+        return str(task.region)
+    return Path(task.par_file).name if task.par_file else shlex.join(task.command_line)
+
+
 def plan_rows(plan: Any) -> dict[str, tuple]:
-    """One row per task: its size, and what it works on (a split's region, or its own parameter file)."""
-    return {
-        str(task.index): (
-            str(task.index),
-            str(task.cores),
-            str(task.ram_gb),
-            str(task.region) if task.region else Path(task.par_file).name,
-        )
-        for task in plan.tasks
-    }
+    """One row per task: its size, and what it works on."""
+    return {str(task.index): (str(task.index), str(task.cores), str(task.ram_gb), task_work(task)) for task in plan.tasks}
 
 
 def plan_summary(plan: Any) -> Text:
     """Totals, what runs where, and the plan's warnings, above the table of tasks."""
     cores = sum(t.cores for t in plan.tasks)
     ram = sum(t.ram_gb for t in plan.tasks)
-    what = f"{plan.config.finder} on {plan.input_data.rsplit('/', 1)[-1]}"
+    what = f"{plan.config.finder} on {plan.input_data.rsplit('/', 1)[-1]}" if plan.run_kind in FINDER_RUNS else plan.run_kind
     if plan.grid:
         what += f" cut {'×'.join(map(str, plan.grid))}"
     text = Text.assemble(
-        (plural(len(plan.tasks), "task"), "bold"), f" · {cores} cores · {ram} GB RAM in all\n",
+        (plural(len(plan.tasks), "task"), "bold"), f" · {cores} cores · {ram} GiB RAM in all\n",
         what, (f" · {plan.image.rsplit('/', 1)[-1]}\n→ ", "dim"), plan.output_dir,
     )  # fmt: skip
+    if plan.estimate:
+        text.append(f"\n≈ {gib(plan.estimate.total_bytes)} of products (p: per task)")
     for warning in plan.warnings:
         text.append(f"\n⚠ {warning}", style="yellow")
+    env = runs_adapter.task_env_lines(plan.tasks[0]) if plan.tasks else []
+    if env:
+        text.append(f"\nenv: {', '.join(env)}", style="dim")
     return text
 
 
-def launch_question(plan: Any, draft: ConfigDraft, backend: str) -> str:
+def launch_question(plan: Any, backend: str, draft: ConfigDraft | None = None) -> str:
     """What the launch confirmation asks: how many sessions, how big, where, from which file."""
     first = plan.tasks[0]
     image = "" if backend == "local" else f" of {plan.image}"  # the local server runs no containers
     text = (
-        f"Launch {plural(len(plan.tasks), 'session')} ({plural(first.cores, 'core')}, {first.ram_gb} GB RAM each)"
-        f"{image} on the {backend} backend,\nfrom {draft.path.name} [{draft.section}]?"
+        f"Launch {plural(len(plan.tasks), 'session')} ({plural(first.cores, 'core')}, {first.ram_gb} GiB RAM each)"
+        f"{image} on the {backend} backend,\nfrom {plan.config.path.name} [{plan.config.section}]?"
     )
-    return text + ("\nYour edits are saved to the file first." if draft.edited else "")
+    return text + ("\nYour edits are saved to the file first." if draft is not None and draft.edited else "")
 
 
-def plan_of(config: Any, context: dict | None) -> Any:
-    """Core's plan of a valid config, named "preview" (run in a thread; the planner is imported then,
-    after the app's first frame)."""
-    from srcnet_tui.core.runs.plan import plan_run
-
-    return plan_run(config, "preview", context=context)
-
-
-def marked_field(error: SrcnetError) -> str | None:
-    """The form field an error concerns: the key core named, when the form has it."""
+def marked_field(error: SrcnetError, config: Any = None) -> str | None:
+    """The form field an error concerns: the key core named, else the key whose ``file [section] key:``
+    the message starts with (the launch checks say which key set a refused value), when the form has it."""
     key = error.key if isinstance(error, UsageError) else None
+    if key is None and config is not None:
+        key = next((k for k in EDITABLE if str(error).startswith(f"{config.where(k)}:")), None)
     return key if key in EDITABLE else None
 
 
@@ -117,6 +123,9 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.draft: ConfigDraft | None = None
+        """The config.ini section being edited (None when none is, or a workload file is open)."""
+        self.workload: Path | None = None
+        """The workload file open instead (a Job/CronJob manifest or a submit file): previewed, not edited."""
         self.config: Any = None
         self.plan: Any = None
         self.kind = "parallel"
@@ -139,19 +148,17 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
 
     @property
     def launchable(self) -> bool:
-        """Is a valid config open, with its plan?"""
-        return self.draft is not None and self.config is not None and self.plan is not None
+        """Is a valid config or workload file open, with its plan?"""
+        return (self.draft is not None or self.workload is not None) and self.config is not None and self.plan is not None
 
     # ---- opening --------------------------------------------------------------------------------
 
     def ask_open(self) -> None:
         """Ask which config.ini to open (after asking whether unsaved edits may go)."""
-        start = str(self.draft.path) if self.draft else "config.ini"
+        start = str(self.draft.path) if self.draft else str(self.workload or "config.ini")
 
         def ask() -> None:
-            prompt(
-                self.app, "Open a run configuration (config.ini)", start, lambda path: self.open_config(Path(path).expanduser())
-            )
+            prompt(self.app, OPEN_TITLE, start, self.open_file)
 
         self._unless_edits_would_be_lost(ask)
 
@@ -180,6 +187,32 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         else:
             self._show_config_line()
 
+    def open_file(self, text: str) -> None:
+        """What the opener was given: a config.ini, or a workload file with its volume mounts."""
+        try:
+            path, mounts = runs_adapter.opened_file(text)
+        except UsageError as exc:
+            services(self).show_problem("Cannot open the file", str(exc), type(exc))
+            return
+        if mounts or runs_adapter.is_workload_file(path):
+            self.open_workload(path, mounts)
+        else:
+            self.open_config(path)
+
+    @work(exclusive=True, group="runs-open", exit_on_error=False, description="open the workload file")
+    async def open_workload(self, path: Path, mounts: dict[str, str]) -> None:
+        try:
+            self.config = await asyncio.to_thread(runs_adapter.read_workload, path, mounts)
+        except SrcnetError as exc:
+            services(self).show_problem("Cannot open the workload file", str(exc), type(exc))
+            return
+        self.draft, self.workload, self.plan = None, self.config.path, None
+        form = self.query_one("#runs-form", FieldList)
+        await form.remove_children()
+        await form.mount(Static(Text(f"Read from {path.name}: edit the file and open it again (o) to change it.", style="dim")))
+        self._show_config_line()
+        await self.preview()
+
     @work(exclusive=True, group="runs-open", exit_on_error=False, description="open the configuration")
     async def open_config(self, path: Path) -> None:
         try:
@@ -187,10 +220,9 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         except SrcnetError as exc:
             services(self).show_problem("Cannot open the configuration", str(exc), type(exc))
             return
-        self.draft = draft
+        self.draft, self.workload, self.plan = draft, None, None
         await self._build_form(draft)
         self._show_config_line()  # the focus stays where it was: ``e`` edits, ``L`` launches
-        self._show_check(None)
         await self.preview()
 
     async def _build_form(self, draft: ConfigDraft) -> None:
@@ -207,12 +239,17 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         await form.mount_all(rows)
 
     def _show_config_line(self) -> None:
-        if self.draft is None:
+        if self.workload is not None and self.config is not None:
+            text = Text.assemble(
+                (shown_path(self.workload), "bold"), f" [{self.config.section}] · {self.config.workload}",
+                (" · p each task's command and env, L launches", "dim"),
+            )  # fmt: skip
+        elif self.draft is None:
             text = Text(f"No config open ({self.kind}): press o to open a config.ini, t for task/parallel")
         else:
             text = Text.assemble(
                 (shown_path(self.draft.path), "bold"), f" [{self.draft.section}] · {self.kind}",
-                (" · e edits, ↑↓ fields, escape done, L launches", "dim"),
+                (" · e edits, ↑↓ fields, escape done, p plan, L launches", "dim"),
             )  # fmt: skip
         self.query_one("#runs-config-line", Static).update(text)
 
@@ -268,44 +305,53 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
             self.config = await asyncio.to_thread(check_draft, draft)
         except SrcnetError as exc:
             self.config = self.plan = None
-            self._show_check(exc)
-            self.query_one("#runs-plan-summary", Static).update(Text("fix the config to see the plan", style="dim"))
-            self.query_one("#runs-plan", KeyedTable).sync({})
+            self._refused(exc)
             return
-        self._show_check(None)
         await self.preview()
 
-    def _show_check(self, error: SrcnetError | None) -> None:
+    def _refused(self, error: SrcnetError) -> None:
+        """The config would be refused: say why, mark its field, show no plan."""
+        self._show_check(error)
+        self.query_one("#runs-plan-summary", Static).update(Text("fix the config to see the plan", style="dim"))
+        self.query_one("#runs-plan", KeyedTable).sync({})
+
+    def _show_check(self, error: SrcnetError | None, unchecked: str | None = None) -> None:
         for field in self.fields:
             field.remove_class("error")
         box = self.query_one("#runs-error", Static)
         self.problem = None if error is None else str(error)
         if error is None:
-            box.update(Text("✓ valid", style="green"))
+            box.update(Text(f"✓ valid here; {unchecked}", style="yellow") if unchecked else Text("✓ valid", style="green"))
             return
         box.update(Text(f"✗ {error}", style="bold red"))
-        key = marked_field(error)
-        if key is not None:
+        key = marked_field(error, self.config)
+        if key is not None and self.draft is not None:
             self.query_one(f"#field-{key}").add_class("error")
 
     async def preview(self) -> None:
-        """Show the plan core would launch for the current (valid) config."""
-        summary = self.query_one("#runs-plan-summary", Static)
+        """Plan the current config with every check of ``--dry-run``; show the plan, or what the run would refuse."""
         config = self.config
         try:
-            context = await runs_adapter.platform_context(services(self).platform)
-            plan, problem = await asyncio.to_thread(plan_of, config, context), None
+            plan, unchecked = await runs_adapter.checked_preview(services(self).platform, services(self).settings, config)
         except SrcnetError as exc:
-            plan, problem = None, exc
+            if config is self.config:
+                self._refused(exc)
+            return
         if config is not self.config:
             return  # edited meanwhile: the check of the newer values shows its own preview
         self.plan = plan
-        if problem is not None:
-            summary.update(Text(f"✗ {problem}", style="bold red"))
-            self.query_one("#runs-plan", KeyedTable).sync({})
-            return
-        summary.update(plan_summary(plan))
+        self._show_check(None, unchecked)
+        self.query_one("#runs-plan-summary", Static).update(plan_summary(plan))
         self.query_one("#runs-plan", KeyedTable).sync(plan_rows(plan))
+
+    def show_details(self) -> None:
+        """Each planned task's command line and env (secrets masked), cores, RAM and the estimated size."""
+        if self.plan is None:
+            self.notify("Open a valid config or workload file first (o).", title="Plan", severity="warning")
+            return
+        self.app.push_screen(
+            TextModal(f"Plan of {self.plan.config.path.name} [{self.plan.config.section}]", runs_adapter.plan_details(self.plan))
+        )
 
     # ---- saving ----------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The Runs pane: a run's config.ini edited with live validation and its plan (:class:`ConfigForm`),
 above the ledger of runs (:class:`RunsLedger`).
 
-The pane's own keys work wherever the focus is in it: open a config, edit it, switch task/parallel,
-save, and launch, which takes the form's valid plan to the ledger that drives the run. The form's
+The pane's own keys work wherever the focus is in it: open a config or a workload file, edit it,
+switch task/parallel, save, see each task's command and env, and launch, which takes the form's
+valid plan to the ledger that drives the run. The form's
 keys (fields, escape) and the ledger's (the selected run) are theirs.
 """
 
@@ -33,6 +34,7 @@ class RunsPane(Vertical):
         ("t", "kind", "Task/parallel", False),
         ("ctrl+s", "save", "Save"),
         ("L", "launch", "Launch"),
+        ("p", "plan_details", "Plan details", False),
         priority=("edit",),
     )
     PARTS = (ConfigForm, RunsLedger)
@@ -68,14 +70,22 @@ class RunsPane(Vertical):
     def action_save(self) -> None:
         self.form.save_edits()
 
+    def action_plan_details(self) -> None:
+        if isinstance(self.screen.focused, Input):
+            raise SkipAction  # a "p" typed in a field
+        self.form.show_details()
+
     def action_launch(self) -> None:
         form = self.form
-        if form.draft is None or not form.launchable:
+        if not form.launchable:
             self.notify("Open a valid config first (o).", title="Launch", severity="warning")
             return
-        draft = form.draft
-        question = launch_question(form.plan, draft, services(self).settings.backend)
-        confirm(self.app, "Launch run", question, lambda: self.ledger.launch(draft))
+        draft, config = form.draft, form.config
+        question = launch_question(form.plan, services(self).settings.backend, draft)
+        if draft is not None:
+            confirm(self.app, "Launch run", question, lambda: self.ledger.launch(draft))
+        else:
+            confirm(self.app, "Launch run", question, lambda: self.ledger.launch_workload(config))
 
     @on(ConfigForm.Done)
     def _form_done(self, message: ConfigForm.Done) -> None:

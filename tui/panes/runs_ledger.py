@@ -5,7 +5,9 @@ as running only once the Sessions pane's last poll saw its session started. Its 
 selected run: ``r`` resumes it, ``R`` retries its failed tasks (asking first, naming them and the
 resources they will use: the RAM their causes advise), ``enter`` shows its folder and its failed
 tasks' causes, ``s`` its sessions and ``u`` its usage (those two are messages: the app switches to
-the pane that shows them). The selected run's failed tasks are named with their causes under the
+the pane that shows them), ``c`` cleans it: the preview of its products on storage (each kept or
+removed, sizes, total) and, once confirmed, the removal. Each finished run shows its storage
+footprint, kept/removable (``Kept/rm``), read once (and again after a clean). The selected run's failed tasks are named with their causes under the
 table. A run launched, resumed or retried here is driven from here; one that lost the platform is
 resumed when a poll succeeds again.
 """
@@ -38,6 +40,7 @@ from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 LEDGER_COLUMNS = (
     ("id", "Run (UTC start)"), ("kind", "Kind"), ("phase", "Phase"),
     ("waiting", "Waiting"), ("running", "Running"), ("done", "Done"), ("failed", "Failed"),
+    ("storage", "Kept/rm"),
 )  # fmt: skip
 LEDGER_REFRESH_S = 3.0
 
@@ -69,12 +72,12 @@ def run_progress(counts: dict[str, int], launched_statuses: list[str | None]) ->
     )
 
 
-def ledger_row(run: Any, progress: Progress) -> tuple:
+def ledger_row(run: Any, progress: Progress, footprint: str = "") -> tuple:
     phase_style = {"failed": "bold red", "done": "green", "finished": "green"}.get(run.phase, "")
     return (
         run.id, run.kind, Text(run.phase, style=phase_style), str(progress.waiting),
         Text(str(progress.running), style="bold green" if progress.running else ""), str(progress.done),
-        Text(str(progress.failed), style="bold red" if progress.failed else ""),
+        Text(str(progress.failed), style="bold red" if progress.failed else ""), footprint,
     )  # fmt: skip
 
 
@@ -107,6 +110,7 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         ("u", "usage", "Usage"),
         ("s", "sessions", "Sessions"),
         ("enter", "run_folder", "Run folder", False, "folder"),
+        ("c", "clean", "Clean", False),
         ("ctrl+r", "refresh", "Refresh runs", False),
     )
 
@@ -123,6 +127,8 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         """Run id -> a line per failed task with its cause, for runs with failed tasks (from the ledger)."""
         self._failure_counts: dict[str, tuple] = {}
         """Run id -> its task counts when its failures were read."""
+        self.footprints: dict[str, str] = {}
+        """Run id -> ``kept/removable`` on storage, for finished runs (read once each: a listing of storage)."""
 
     def on_mount(self) -> None:
         self.border_title = "Runs (ledger)"
@@ -146,6 +152,14 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         self._show()
         await self._read_failures()
         self._say_failures()
+        await self._read_footprints()
+
+    async def _read_footprints(self) -> None:
+        """The storage footprint of finished runs not measured yet."""
+        unmeasured = [run for run in self.runs.values() if run.finished and run.id not in self.footprints]
+        if unmeasured:
+            self.footprints.update(await asyncio.to_thread(runs_adapter.footprints, services(self).settings, unmeasured))
+            self._show()
 
     async def _read_failures(self) -> None:
         """The failed tasks of runs whose counts changed since the last look (a task spec each: read rarely)."""
@@ -163,7 +177,7 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         if lines:
             self.border_subtitle = f"{plural(len(lines), 'failed task')} · R retry · enter lists · {lines[0]}"
         else:
-            self.border_subtitle = f"{plural(len(self.runs), 'run')} · enter folder · s sessions · r resume · u usage"
+            self.border_subtitle = f"{plural(len(self.runs), 'run')} · enter folder · s sessions · r resume · u usage · c clean"
 
     @on(DataTable.RowHighlighted)
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -181,7 +195,8 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         return run_progress(run.counts, statuses)
 
     def _show(self) -> None:
-        stats = self.sync({run.id: ledger_row(run, self.progress(run)) for run in self.runs.values()})
+        rows = {run.id: ledger_row(run, self.progress(run), self.footprints.get(run.id, "")) for run in self.runs.values()}
+        stats = self.sync(rows)
         if stats.added:  # newest first, as the ledger lists them (run ids sort by time)
             self.sort("id", reverse=True)
 
@@ -240,6 +255,39 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         retry, question = planned
         confirm(self.app, "Retry failed tasks", question, lambda: self.retry(run, retry))
 
+    def action_clean(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.ask_clean(run)
+
+    @work(group="runs-action", exit_on_error=False, description="list the run's products on storage")
+    async def ask_clean(self, run: Any) -> None:
+        """Clean's preview: each product on storage, keep or remove, its size, the totals; removal once confirmed."""
+        try:
+            run, products = await asyncio.to_thread(runs_adapter.stored_products, services(self).settings, run.id)
+        except SrcnetError as exc:
+            self.notify(error_line(exc), title="Clean", severity="warning")
+            return
+        self.footprints[run.id] = runs_adapter.footprint(products)
+        self._show()
+        if not any(p.action == "remove" for p in products):
+            self.notify(f"Run {run.id}: nothing to remove ({self.footprints[run.id]} kept/removable).", title="Clean")
+            return
+        question = runs_adapter.clean_question(run, products)
+        confirm(self.app, f"Clean run {run.id}", question, lambda: self.clean(run, products))
+
+    @work(group="runs-action", exit_on_error=False, description="clean the run")
+    async def clean(self, run: Any, products: list[Any]) -> None:
+        """Remove the products marked remove; a kept product that no longer matches its copy stops it (one line)."""
+        try:
+            said = await asyncio.to_thread(runs_adapter.clean_stored_run, services(self).settings, run, products)
+        except SrcnetError as exc:
+            self.notify(error_line(exc), title="Not cleaned", severity="error")
+        else:
+            self.notify(said, title="Clean")
+        self.footprints.pop(run.id, None)
+        await self.refresh_ledger()
+
     # ---- driving runs ----------------------------------------------------------------------------
 
     @work(group="runs-launch", exit_on_error=False, description="retry the run's failed tasks")
@@ -265,6 +313,13 @@ class RunsLedger(ReportsWorkerErrors, KeyedTable):
         reporter = runs_adapter.NotifyingReporter(self.app)
         launching = runs_adapter.launch_run(services(self).settings, draft.path, draft.section, draft.kind, reporter)
         await self._drive(launching, reporter, "Launch")
+
+    @work(group="runs-launch", exit_on_error=False, description="launch the workload")
+    async def launch_workload(self, config: Any) -> None:
+        """Launch a workload file's run (a Job/CronJob manifest or a submit file) and drive it to its end."""
+        self.notify(f"Launching {config.path.name} [{config.section}]…", title="Runs")
+        reporter = runs_adapter.NotifyingReporter(self.app)
+        await self._drive(runs_adapter.launch_config(services(self).settings, config, reporter), reporter, "Launch")
 
     async def _drive(self, call: Awaitable[str], reporter: runs_adapter.NotifyingReporter, title: str) -> None:
         """Await a launch or resume, which drives the run to its end; the outcome becomes a notification,

@@ -38,13 +38,15 @@ from srcnet_tui.tui.screens.help import bound_key
 from srcnet_tui.tui.screens.modals import TextModal, confirm
 from srcnet_tui.tui.services import services
 from srcnet_tui.tui.session_outcomes import ledger_outcomes
+from srcnet_tui.tui.several_sites import SitesClient, SitesPlatform, SiteState
 from srcnet_tui.tui.widgets.runs_progress import RunsProgress
 from srcnet_tui.tui.widgets.sessions_table import SessionsTable, run_of
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
-RETRY_CAP_S = {"local": 5.0}
-"""Longest wait between polls while the platform is unreachable, by backend (others: REMOTE_RETRY_CAP_S)."""
-REMOTE_RETRY_CAP_S = 15.0
+RECOVERY_S = {"local": 5.0}
+"""How soon the table is fresh again after the platform answers again, by backend (others: REMOTE_RECOVERY_S).
+While stale, a try gives up after half of it and the wait between tries is at most the other half."""
+REMOTE_RECOVERY_S = 15.0
 PENDING_EVERY_S = 10.0
 """Why-pending estimates are worked out again at most this often while the Pending sessions stay the same."""
 LEDGER_EVERY_S = 5.0
@@ -53,9 +55,17 @@ LATE_AFTER_INTERVALS = 3
 """A poll that has not come back after this many intervals marks the data stale before it fails."""
 
 
-def backoff_delay(interval: float, failures: int, cap_s: float = REMOTE_RETRY_CAP_S) -> float:
-    """Seconds to wait before the next poll: the interval, doubled per consecutive failure, capped."""
-    return Backoff(first_s=interval, cap_s=max(interval, cap_s)).pause(failures)
+def recovery_bound(backend: str) -> float:
+    return RECOVERY_S.get(backend, REMOTE_RECOVERY_S)
+
+
+def backoff_delay(interval: float, failures: int, recovery_s: float = REMOTE_RECOVERY_S) -> float:
+    """Seconds to wait before the next poll: the interval; after failures, from the interval doubling
+    per failure up to half the recovery bound (the other half is a try's own time limit)."""
+    if failures == 0:
+        return interval
+    half = recovery_s / 2
+    return Backoff(first_s=min(interval, half), cap_s=half).pause(failures - 1)
 
 
 def details_text(session: Any, notes: dict[str, str | None] | None = None) -> Table:
@@ -79,6 +89,15 @@ def events_table(text: str) -> Table | Text:
     for event in events:
         table.add_row(*(event[c] for c in ("type", "reason", "message", "last_time")))
     return table
+
+
+def _site_state_text(state: SiteState) -> Text:
+    if not state.asked:
+        return Text(f"{state.name} {state.error}", style="dim")
+    if not state.stale:
+        return Text.assemble((state.name, "bold cyan"), f" {len(state.sessions)}")
+    since = f" since {state.updated_at:%H:%M:%S}" if state.updated_at else ""
+    return Text.assemble((f"{state.name} stale{since}", "bold reverse red"), (f": {state.error}", "red"))
 
 
 class SessionsPane(ReportsWorkerErrors, Vertical):
@@ -124,10 +143,16 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         """When each session was last seen Running (one Pending again after that was preempted)."""
         self._next_poll_at: float | None = None
         """When the loop polls again (``time.monotonic``), while it waits; None while a poll is out."""
+        self._gives_up_at: float | None = None
+        """When the poll that is out gives up (``time.monotonic``), while the data is stale."""
 
     def compose(self) -> ComposeResult:
         yield RunsProgress(id="sessions-runs")
-        yield SessionsTable(services(self).clock, id="sessions-table")
+        several = isinstance(services(self).platform, SitesPlatform)
+        sites_line = Static(id="sessions-sites")
+        sites_line.display = several
+        yield sites_line
+        yield SessionsTable(services(self).clock, with_site=several, id="sessions-table")
         hint = f"{self._key('filter')} filter: text, or run:NAME   (enter applies, {self._key('clear-filter')} clears)"
         yield Input(placeholder=hint, id="sessions-filter", compact=True)
         yield Static(id="sessions-summary")
@@ -146,13 +171,13 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
 
     @work(exclusive=True, group="sessions-poll", exit_on_error=False, description="poll sessions")
     async def poll_loop(self) -> None:
-        """Poll, apply, wait (longer after each failure); never two polls at once."""
-        cap_s = RETRY_CAP_S.get(services(self).settings.backend, REMOTE_RETRY_CAP_S)
+        """Poll, apply, wait (longer after each failure, up to half the recovery bound); never two polls at once."""
+        recovery_s = recovery_bound(services(self).settings.backend)
         while True:
             if not self.frozen:
-                await self.poll_once()
+                await self.try_poll(recovery_s)
             self._wake.clear()
-            delay = backoff_delay(self.interval, self.failures, cap_s)
+            delay = backoff_delay(self.interval, self.failures, recovery_s)
             self._next_poll_at = time.monotonic() + delay
             self._show_retry()
             try:
@@ -162,8 +187,44 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
             self._next_poll_at = None
             self._show_retry()
 
+    async def try_poll(self, recovery_s: float) -> None:
+        """One poll. While the data is stale it gives up after half the recovery bound (a request the
+        outage swallowed may never be answered), and ``ctrl+r`` abandons it for a new one at once."""
+        budget_s = recovery_s / 2
+        poll = asyncio.ensure_future(self.poll_once())
+        started, failures = time.monotonic(), self.failures
+        try:
+            while not poll.done():
+                self._gives_up_at = started + budget_s if self._is_stale() else None
+                self._show_retry()
+                woken = asyncio.ensure_future(self._wake.wait())
+                left = 1.0 if self._gives_up_at is None else min(1.0, max(0.0, self._gives_up_at - time.monotonic()))
+                await asyncio.wait({poll, woken}, timeout=left)  # a second at most: staleness may set in meanwhile
+                woken.cancel()
+                if poll.done():
+                    break
+                if self._wake.is_set():
+                    self._wake.clear()
+                    poll.cancel()
+                    poll = asyncio.ensure_future(self.poll_once())
+                    started, failures = time.monotonic(), self.failures
+                elif self._gives_up_at is not None and time.monotonic() >= self._gives_up_at:
+                    poll.cancel()
+                    if self.failures == failures:  # it had not failed on its own before being given up
+                        self._poll_failed(Unreachable(f"no answer within {budget_s:g} s"))
+                    break
+            if poll.done() and not poll.cancelled():
+                poll.result()  # a bug in the poll ends the loop as before, reported like any worker's
+        finally:
+            poll.cancel()
+            self._gives_up_at = None
+
+    def _is_stale(self) -> bool:
+        return self.failures > 0 or services(self).status_header.stale_since is not None
+
     async def poll_once(self) -> None:
         platform = services(self).platform
+        client = None
         try:
             client = await platform.client()
             sessions = await client.list_sessions()
@@ -172,7 +233,16 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
             if isinstance(exc, Unreachable):
                 self._say_hung(await platform.recover())
         else:
+            if isinstance(client, SitesClient):
+                self.table.stale_sites = client.stale_sites
             self._poll_succeeded(sessions)
+        if isinstance(client, SitesClient):
+            self._show_sites(client.states.values())
+
+    def _show_sites(self, states: Any) -> None:
+        """One word per site: how many sessions it has, or since when it is stale and why."""
+        parts = [_site_state_text(state) for state in states]
+        self.query_one("#sessions-sites", Static).update(Text(" · ").join(parts))
 
     def _poll_succeeded(self, sessions: list[Any]) -> None:
         now = services(self).clock()
@@ -204,7 +274,10 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         reasons: dict[str, str] = {}
         if waiting:
             client = await services(self).platform.client()
-            reasons = await explain_pending(client, sessions, self._seen_running)
+            if isinstance(client, SitesClient):
+                reasons = await client.pending_reasons(sessions, self._seen_running)
+            else:
+                reasons = await explain_pending(client, sessions, self._seen_running)
         if reasons != self.table.reasons:
             self.table.learn({}, reasons)
 
@@ -246,16 +319,19 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         self._show_retry()
 
     def _show_retry(self) -> None:
-        """While the data is stale, the header counts down to the next try and names the key that tries now."""
+        """While the data is stale, the header counts down to the next try (or to when the one out gives
+        up) and names the key that tries now."""
         try:
             header = services(self).status_header
         except NoMatches:  # the app is closing and has already removed its header
             return
         header.retry_key = self._key("refresh")
-        if header.stale_since is None or self._next_poll_at is None:
-            header.retry_in_s = None
-        else:
-            header.retry_in_s = max(0, math.ceil(self._next_poll_at - time.monotonic()))
+        header.retry_in_s = self._seconds_to(self._next_poll_at) if header.stale_since is not None else None
+        header.gives_up_in_s = self._seconds_to(self._gives_up_at) if header.stale_since is not None else None
+
+    @staticmethod
+    def _seconds_to(moment: float | None) -> int | None:
+        return None if moment is None else max(0, math.ceil(moment - time.monotonic()))
 
     def _key(self, name: str) -> str:
         return bound_key(self, f"sessions.{name}")
@@ -321,7 +397,11 @@ class SessionsPane(ReportsWorkerErrors, Vertical):
         session = self._current()
         if session:
             outcome = self.table.outcomes.get(session.id)
-            notes = {"pending because": self.table.reasons.get(session.id), "ledger": outcome.cause if outcome else None}
+            notes = {
+                "site": getattr(session, "site", None),
+                "pending because": self.table.reasons.get(session.id),
+                "ledger": outcome.cause if outcome else None,
+            }
             self.app.push_screen(TextModal(f"Session {session.name} ({session.id})", details_text(session, notes)))
 
     def action_logs(self) -> None:

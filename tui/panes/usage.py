@@ -10,8 +10,8 @@ session's ``cpuCoresInUse``/``ramInUse`` to a bounded history, drawn while the p
 legend sits beside the charts, ticks fall on round values, the cores the tasks requested are drawn
 as a grey line, and the y axis reaches every run's Peak.
 
-pandas, plotext and :mod:`srcnet_tui.core.usage` are imported when the pane first needs them (logs
-to read, charts to draw), not before the app's first frame.
+pandas, plotext, :mod:`srcnet_tui.core.usage` and the run ledger are imported when the pane first needs
+them (logs to read, charts to draw, a run to open), not before the app's first frame.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from srcnet_tui.core.skaha_rules import RUNNING
-from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
 from srcnet_tui.tui.screens.help import bound_key
 from srcnet_tui.tui.screens.modals import PromptModal, prompt
@@ -158,6 +157,8 @@ class UsagePane(ReportsWorkerErrors, Vertical):
     @work(exclusive=True, group="usage-load", exit_on_error=False, description="read a run's profile logs")
     async def open_run(self, run: Any) -> None:
         """A run of the ledger: its collected profile logs, each with the cores its task requested."""
+        from srcnet_tui.tui import runs_adapter
+
         tasks = await asyncio.to_thread(runs_adapter.run_profiles, services(self).settings, run)
         if not tasks:
             self.notify(f"Run {run.id} has no profile logs yet (they come back when its tasks end).", title="Usage")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from rich.text import Text
@@ -27,14 +28,16 @@ COLUMNS = (
     ("status", "Status"),
     ("age", "Time"),
     ("cpu", "Cores"),
-    ("ram", "RAM G"),
+    ("ram", "RAM GiB"),
     ("why", "Exit / why"),
     ("id", "ID"),
     ("image", "Image"),
 )
 """What matters first comes first: at 80 columns the name, status, time, both bars (use against
 request: ``███░░ 1.5/2``) and the cause are in view. RAM is in the unit of a ``ram`` request (GiB, Skaha's "G"), so a session asked for 8 shows 8, not 8.59 GB."""
-COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+SITE_COLUMN = ("site", "Site")
+"""Beside the name when the table shows several sites (``--site all``)."""
+STALE_STYLE = "bold reverse red"
 SORT_ARROWS = {False: " ▲", True: " ▼"}
 STATUS_STYLES = {
     PENDING: "bold yellow",
@@ -64,6 +67,21 @@ class RowFacts:
     """Session id -> why it is still Pending (the client's estimate)."""
     ended_at: dict[str, datetime] = field(default_factory=dict)
     """Session id -> when this app saw it finish (the platform lists no end time)."""
+    stale_sites: frozenset[str] = frozenset()
+    """Sites whose last request failed: their rows are the last known ones."""
+
+
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DrawnRow:
+    """A row as last drawn: from which session and facts, the cells, and until when they stay true."""
+
+    session: Any
+    noted: tuple
+    until: datetime
+    cells: tuple
 
 
 def run_of(name: str) -> str:
@@ -88,6 +106,15 @@ def format_age(start: datetime | None, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+
+
+def age_changes_at(start: datetime | None, now: datetime) -> datetime:
+    """When :func:`format_age` of ``start`` next shows another text (never, without a start)."""
+    if start is None:
+        return FOREVER
+    seconds = max(0, int((now - start).total_seconds()))
+    step = 1 if seconds < 60 else 60 if seconds < 86400 else 3600
+    return start + timedelta(seconds=(seconds // step + 1) * step)
 
 
 def format_amount(value: float | None, digits: int) -> str:
@@ -143,12 +170,24 @@ def why(session: Any, facts: RowFacts) -> Text:
     return Text("being deleted" if session.status == TERMINATING else "", style="dim")
 
 
-def render_cells(session: Any, facts: RowFacts) -> tuple:
+def site_of(session: Any) -> str:
+    """The site that listed a session (empty when the table shows one site)."""
+    return getattr(session, "site", "")
+
+
+def site_cell(session: Any, facts: RowFacts) -> Text:
+    """The site's name, marked while it does not answer (the row is its last known state)."""
+    site = site_of(session)
+    return Text(f"{site} stale", style=STALE_STYLE) if site in facts.stale_sites else Text(site, style="cyan")
+
+
+def render_cells(session: Any, facts: RowFacts, with_site: bool = False) -> tuple:
     """The cells of one session's row, as the dashboard shows them."""
     marked = session.id in facts.marks
     return (
         Text(MARK, style=MARKED_STYLE) if marked else " ",
         Text(short_name(session.name), style=MARKED_STYLE) if marked else short_name(session.name),
+        *((site_cell(session, facts),) if with_site else ()),
         Text(session.status, style=STATUS_STYLES.get(session.status, "")),
         duration(session, facts),
         use_cell(session.cores_in_use, session.requested_cores),
@@ -159,10 +198,16 @@ def render_cells(session: Any, facts: RowFacts) -> tuple:
     )
 
 
+@lru_cache(maxsize=65536)
+def name_order(name: str) -> tuple[str, int, str]:
+    """Run, then replica number, then name (cached: a poll re-sorts thousands of names it has seen)."""
+    return run_of(name), replica_of(name), name
+
+
 def sort_key(column: str) -> Callable[[Any], Any]:
     """A key function over sessions for a column (numbers sort as numbers, statuses by lifecycle)."""
     keys: dict[str, Callable[[Any], Any]] = {
-        "name": lambda s: (run_of(s.name), replica_of(s.name), s.name),
+        "name": lambda s: name_order(s.name),
         "id": lambda s: s.id,
         "status": lambda s: (STATUS_ORDER.get(s.status, 99), s.name),
         "age": lambda s: (s.start_time is None, s.start_time.timestamp() if s.start_time else 0.0),
@@ -171,6 +216,7 @@ def sort_key(column: str) -> Callable[[Any], Any]:
         "image": lambda s: s.image or "",
         "mark": lambda s: s.name,
         "why": lambda s: s.name,
+        "site": lambda s: (site_of(s), s.name),
     }
     return keys[column]
 
@@ -189,9 +235,10 @@ def matches(session: Any, text: str) -> bool:
 class SessionsTable(KeyedTable):
     """The sessions as rows; marks, filter, sort and the finished toggle are its own state and survive every poll."""
 
-    def __init__(self, clock: Callable[[], datetime], **kwargs) -> None:
-        super().__init__(COLUMNS, **kwargs)
+    def __init__(self, clock: Callable[[], datetime], with_site: bool = False, **kwargs) -> None:
+        super().__init__((*COLUMNS[:2], SITE_COLUMN, *COLUMNS[2:]) if with_site else COLUMNS, **kwargs)
         self._clock = clock
+        self.with_site = with_site
         self.sessions: dict[str, Any] = {}
         """Every session of the last poll, visible or filtered out."""
         self.marks: set[str] = set()
@@ -203,8 +250,8 @@ class SessionsTable(KeyedTable):
         self.outcomes: dict[str, Any] = {}
         self.reasons: dict[str, str] = {}
         self.ended_at: dict[str, datetime] = {}
-        self._rendered: dict[str, tuple[tuple, tuple]] = {}
-        """Session id -> (what its row was drawn from, the cells drawn)."""
+        self.stale_sites: frozenset[str] = frozenset()
+        self._rendered: dict[str, DrawnRow] = {}
 
     def column_label(self, key: str, label: str) -> str:
         """The header names the sort column and its direction (every label keeps room for the arrow)."""
@@ -236,21 +283,33 @@ class SessionsTable(KeyedTable):
         return (self.show_finished or session.status not in HIDDEN_WHEN_DONE) and matches(session, self.filter_text)
 
     def visible_rows(self) -> dict[str, tuple]:
-        facts = RowFacts(self._clock(), self.marks, self.outcomes, self.reasons, self.ended_at)
-        rows = {s.id: self._cells(s, facts) for s in self.sessions.values() if self.shows(s)}
+        facts = RowFacts(self._clock(), self.marks, self.outcomes, self.reasons, self.ended_at, self.stale_sites)
+        hidden = frozenset() if self.show_finished else HIDDEN_WHEN_DONE
+        shown = (s for s in self.sessions.values() if s.status not in hidden)
+        if self.filter_text.strip():
+            shown = (s for s in shown if matches(s, self.filter_text))
+        rows = {s.id: self._cells(s, facts) for s in shown}
         for sid in self._rendered.keys() - self.sessions.keys():
             del self._rendered[sid]
         return rows
 
     def _cells(self, session: Any, facts: RowFacts) -> tuple:
-        """A row's cells, drawn again only when something it shows changed (bars cost; most rows stay put)."""
+        """A row's cells, drawn again only when something it shows changed (bars cost; most rows stay
+        put, and a duration changes text at most once a minute after the first)."""
         sid = session.id
-        inputs = (session, sid in facts.marks, facts.outcomes.get(sid), facts.reasons.get(sid), duration(session, facts))
-        cached = self._rendered.get(sid)
-        if cached is not None and cached[0] == inputs:
-            return cached[1]
-        cells = render_cells(session, facts)
-        self._rendered[sid] = (inputs, cells)
+        noted = (
+            sid in facts.marks,
+            facts.outcomes.get(sid),
+            facts.reasons.get(sid),
+            facts.ended_at.get(sid),
+            site_of(session) in facts.stale_sites,
+        )
+        drawn = self._rendered.get(sid)
+        if drawn is not None and facts.now < drawn.until and drawn.noted == noted and drawn.session == session:
+            return drawn.cells
+        cells = render_cells(session, facts, self.with_site)
+        until = age_changes_at(session.start_time, facts.now) if session.status not in TERMINAL_STATUSES else FOREVER
+        self._rendered[sid] = DrawnRow(session, noted, until, cells)
         return cells
 
     def apply(self, sessions: Iterable[Any]) -> SyncStats:
@@ -282,16 +341,16 @@ class SessionsTable(KeyedTable):
     def _sort_rows(self, follow_cursor: bool = True) -> None:
         """Re-order the rows, failed sessions first; the cursor stays on its session (or on the top row after the first fill)."""
         keep = self.current_id if follow_cursor else None
-        key = sort_key(self.sort_column)
-        order = sorted(self._shown, key=lambda sid: key(self.sessions[sid]), reverse=self.sort_reverse)
-        place = {sid: (self.sessions[sid].status != FAILED, i) for i, sid in enumerate(order)}
-        self.sort("id", key=place.__getitem__)
+        key, sessions = sort_key(self.sort_column), self.sessions
+        order = sorted(self._shown, key=lambda sid: key(sessions[sid]), reverse=self.sort_reverse)
+        failed = [sid for sid in order if sessions[sid].status == FAILED]
+        self.put_in_order([*failed, *(sid for sid in order if sessions[sid].status != FAILED)] if failed else order)
         if keep is None:
             self.move_cursor(row=0, animate=False)
         self.move_cursor_to(keep)
 
     def _label_sort_column(self) -> None:
-        for key, label in COLUMNS:
+        for key, label in self._column_spec:
             self.columns[ColumnKey(key)].label = Text(self.column_label(key, label))
         self._clear_caches()  # the header row is cached like any other
         self.refresh()

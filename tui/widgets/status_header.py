@@ -47,6 +47,8 @@ class StatusHeader(Widget):
     """What the client could tell of why the platform does not answer ("local server hung"), while stale."""
     retry_in_s: reactive[int | None] = reactive(None)
     """Seconds until the next poll while stale; None while a poll is out (or the data is fresh)."""
+    gives_up_in_s: reactive[int | None] = reactive(None)
+    """Seconds until the poll that is out gives up, while stale; None while none is out."""
     freeze_key: reactive[str] = reactive("f")
     """The key that freezes and unfreezes (as remapped)."""
     retry_key: reactive[str] = reactive("ctrl+r")
@@ -82,8 +84,14 @@ class StatusHeader(Widget):
             text = Text(f"stale since {self.stale_since:%H:%M:%S}", style="bold reverse red")
             if self.trouble:
                 text.append(f" · {self.trouble}", style="bold reverse red")
+            if self.gives_up_in_s is not None:
+                if long:
+                    return text.append(
+                        f" · no answer yet, gives up in {self.gives_up_in_s} s — {self.retry_key} retries", style="bold"
+                    )
+                return text.append(f" · asking {self.gives_up_in_s} s, {self.retry_key}", style="bold")
             if self.retry_in_s is None:
-                return text.append(" · retrying…", style="bold")
+                return text.append(" · asking…", style="bold")
             if long:
                 return text.append(f" · retrying in {self.retry_in_s} s — {self.retry_key} now", style="bold")
             return text.append(f" · retry {self.retry_in_s} s, {self.retry_key}", style="bold")

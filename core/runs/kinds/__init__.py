@@ -9,6 +9,7 @@ exposing ``KIND`` (a :class:`WorkloadKind`) and one line in :data:`KIND_MODULES`
 
 from __future__ import annotations
 
+import getpass
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,3 +40,8 @@ def kind_for(name: str) -> WorkloadKind:
     """The kind called ``name`` (one of :data:`KIND_MODULES`)."""
     kind: WorkloadKind = importlib.import_module(KIND_MODULES[name]).KIND
     return kind
+
+
+def default_vos_dir() -> str:
+    """Where a workload file's run writes when nothing says (``submit`` without ``--vos-dir``, the TUI): the user's home on /arc."""
+    return f"/arc/home/{getpass.getuser()}/srcnet-runs"

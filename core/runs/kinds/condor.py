@@ -41,10 +41,10 @@ MIB_PER_UNIT = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}  # HTCond
 
 @dataclass(frozen=True)
 class Submission:
-    """A submit description read from a file: the run it becomes and where its job files go back to."""
+    """A submit description read from a file: the run it becomes (its job files go back next to the
+    file, by :func:`srcnet_tui.core.runs.collecting.deliver_job_files`)."""
 
     config: RunConfig
-    job_files: tuple[str, ...]  # output/error/log templates, delivered next to the submit file
 
 
 class _Lines:
@@ -155,7 +155,7 @@ def _submission(
     config = check_run_config(path, "condor", "parallel", values)
     env = _environment(lines, keys.get("environment", (0, ""))[0], value("environment"))
     config = replace(config, workload="condor", arguments=tuple(items), env=env, at_least=frozenset({"cores", "ram"}))
-    return Submission(config, tuple(name for name in job_files.values() if name))
+    return Submission(config)
 
 
 def _macros(lines: _Lines, number: int, text: str, keys: dict[str, tuple[int, str]], variable: str) -> str:

@@ -8,12 +8,12 @@ Each task runs ``srcnet-task --finder sofia`` (:mod:`srcnet_tui.core.task.runner
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from srcnet_tui.core.errors import UsageError
-from srcnet_tui.core.runs.config import SplitSpec, is_arc_path
+from srcnet_tui.core.runs.config import SplitSpec, is_storage_path
 from srcnet_tui.core.runs.fits import CubeShape
 from srcnet_tui.core.runs.plan import given
 from srcnet_tui.core.runs.sizing import SizeEstimate
@@ -24,6 +24,7 @@ from srcnet_tui.core.runs.split import (
     counts_for_region_size,
     grid_regions,
     largest_region_for_ram,
+    overlap_from_parameters,
     ram_needed_gb,
     ram_request_gb,
     region_bytes,
@@ -59,6 +60,8 @@ class FinderKind:
         return builder.plan(kind, tasks, input_data)
 
     def _split_plan(self, builder: TaskBuilder, input_data: str, split: SplitSpec) -> Plan:
+        if self.name == "sofia" and "overlap" in builder.config.defaulted:
+            _overlap_from_parameter_file(builder)
         config = builder.config
         cube = builder.read_header(given(config, "image_file", config.image_file))
         grid = _grid(builder, cube, split)
@@ -76,7 +79,9 @@ class FinderKind:
             for number, region in enumerate(regions, start=1)
         ]
         estimate = (
-            sofia_estimate(Path(parameter_file), regions) if self.name == "sofia" and not is_arc_path(parameter_file) else None
+            sofia_estimate(Path(parameter_file), regions)
+            if self.name == "sofia" and not is_storage_path(parameter_file)
+            else None
         )
         return builder.plan("split", tasks, input_data, cube=cube, grid=grid, estimate=estimate)
 
@@ -112,10 +117,38 @@ class FinderKind:
         return builder.task(number, outputs, args, region=region, par_file=par_file, **resources)
 
 
+def _overlap_from_parameter_file(builder: TaskBuilder) -> None:
+    """An unwritten overlap becomes the one the parameter file implies (said in the plan's adjustments);
+    a parameter file already on storage cannot be read here, so the default stays, said as well."""
+    config = builder.config
+    parameter_file = given(config, "parameter_file", config.parameter_file)
+    if is_storage_path(parameter_file):
+        builder.adjustments.append(
+            f"overlap {config.overlap[0]},{config.overlap[1]}: the default ({parameter_file} is not read here)"
+        )
+        return
+    try:
+        derived = overlap_from_parameters(parameter_values(Path(parameter_file)), Path(parameter_file).name, config.overlap[0])
+    except ValueError as exc:
+        raise config.error("parameter_file", f"{parameter_file}: {exc}") from None
+    builder.config = replace(config, overlap=derived.pixels)
+    builder.adjustments.append(derived.source)
+
+
+def parameter_values(par_file: Path) -> dict[str, str]:
+    """A SoFiA-2 parameter file's ``key = value`` lines (comments and blank lines skipped)."""
+    values = {}
+    for line in par_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#"):
+            values[key.strip()] = value.split("#", 1)[0].strip()
+    return values
+
+
 def _parameter_files(builder: TaskBuilder) -> list[str]:
     config = builder.config
     folder = given(builder.config, "parameter_file_dir", config.parameter_file_dir)
-    if is_arc_path(folder):
+    if is_storage_path(folder):
         raise config.error("parameter_file_dir", f"must be a local folder, not {folder!r}")
     files = sorted(str(p) for p in Path(folder).iterdir() if p.suffix == ".par" and p.is_file())
     if not files:
@@ -169,12 +202,7 @@ SOFIA_PRODUCT_BYTES = {
 
 def enabled_outputs(par_file: Path) -> list[str]:
     """The ``output.write*`` switches a SoFiA-2 parameter file turns on (lower-case keys)."""
-    enabled = []
-    for line in par_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#") and value.strip().lower() == "true":
-            enabled.append(key.strip().lower())
-    return enabled
+    return [key.lower() for key, value in parameter_values(par_file).items() if value.lower() == "true"]
 
 
 def sofia_estimate(par_file: Path, regions: list[Region]) -> SizeEstimate:
