@@ -6,6 +6,10 @@ CPU efficiency (CPU-hours used ÷ cores × wall), memory efficiency (peak RSS ÷
 efficiency (wall ÷ the session's deadline), used and allocated core-hours. Runs, days and sites add
 these up, and a run's tasks spread over efficiency histograms as seff-array draws them. Every
 attempt counts, a preempted or retried one too: the platform gave it its cores.
+
+Run tasks always ask for fixed cores and RAM, so their request is their limit. A session launched
+without them is flexible: it requests a little (1 core, 4 GiB headless) and may grow to the site's
+``defaultLimit``; :func:`session_allocation` gives both, and its memory use against the limit.
 """
 
 from __future__ import annotations
@@ -20,14 +24,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from srcnet_tui.core.errors import UsageError
+from srcnet_tui.core.models import Session
 from srcnet_tui.core.runs.ledger import AttemptRecord, Ledger, RunRecord, ledger_path
 from srcnet_tui.core.runs.plan import task_label
-from srcnet_tui.core.skaha_rules import HEADLESS_DEADLINE_S
+from srcnet_tui.core.skaha_rules import CHART_DEFAULT_LIMIT, FLEX_REQUEST, HEADLESS_DEADLINE_S
 
 MIB_PER_GIB = 1024.0
 GROUPINGS = ("run", "day", "site")
 HISTOGRAM_BINS = tuple(range(0, 100, 10))
 """Lower edges (percent) of the histogram bins: 0-10 % ... 90-100 %, then one bin for above 100 %."""
+FIXED_TASKS_NOTE = (
+    "run tasks are never flexible: each asks for fixed cores and RAM (request = limit), "
+    "so memory efficiency is peak RSS / requested RAM"
+)
+"""What ``usage`` and ``aggregate`` say about requests and limits (flexible sessions: ``sessions``)."""
+_CONTEXT_KEYS = {"cores": "cores", "ram": "memoryGB"}
+"""The ``/context`` entry of each resource (``memoryGB`` is in GiB, despite its name)."""
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SPAN_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -110,6 +122,81 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def iso_utc(stamp: float | None) -> str | None:
     return None if stamp is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+# --- a session's request and limit --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One resource of a session: what it requested and what it may grow to (equal unless flexible)."""
+
+    request: float | None
+    limit: float | None
+    flexible: bool
+
+    def to_json(self) -> dict:
+        return {"request": self.request, "limit": self.limit, "flexible": self.flexible}
+
+
+@dataclass(frozen=True)
+class SessionAllocation:
+    """A session's cores and RAM (GiB) as requested and as limited, and its RAM in use against the limit."""
+
+    cores: Allocation
+    ram_gib: Allocation
+    ram_in_use_gib: float | None
+
+    @property
+    def flexible(self) -> bool:
+        return self.cores.flexible or self.ram_gib.flexible
+
+    @property
+    def mem_use_of_limit(self) -> float | None:
+        """RAM in use ÷ the RAM limit: for a flexible session the limit, not the small request, is what it may use."""
+        return _ratio(self.ram_in_use_gib, self.ram_gib.limit)
+
+    def to_json(self) -> dict:
+        return {
+            "cores": self.cores.to_json(),
+            "ramGiB": self.ram_gib.to_json(),
+            "ramInUseOfLimit": _round(self.mem_use_of_limit, 4),
+        }
+
+    def describe(self) -> str:
+        """One line: ``flexible: requests 1 core / 4 GiB, limit 8 cores / 32 GiB; RAM in use 2% of the limit``."""
+        share = self.mem_use_of_limit
+        use = "RAM in use not known" if share is None else f"RAM in use {share * 100:.0f}% of the limit"
+        return (
+            f"flexible: requests {_amount(self.cores.request, 'core')} / {_amount(self.ram_gib.request, 'GiB')}, "
+            f"limit {_amount(self.cores.limit, 'core')} / {_amount(self.ram_gib.limit, 'GiB')}; {use}"
+        )
+
+
+def session_allocation(session: Session, context: dict) -> SessionAllocation:
+    """A session's request and limit: a given ``cores``/``ram`` is both; an omitted one (flexible, each
+    independently) requests :data:`FLEX_REQUEST` (a headless session's; Skaha publishes no other type's) and is
+    limited by the site's ``/context`` ``defaultLimit``."""
+    return SessionAllocation(
+        _allocation(session.requested_cores, "cores", context),
+        _allocation(session.requested_ram_gib, "ram", context),
+        session.ram_in_use_gib,
+    )
+
+
+def _allocation(requested: float | None, kind: str, context: dict) -> Allocation:
+    if requested is not None:
+        return Allocation(requested, requested, flexible=False)
+    entry = context.get(_CONTEXT_KEYS[kind])
+    limit = entry.get("defaultLimit") if isinstance(entry, dict) else None
+    return Allocation(FLEX_REQUEST[kind], float(limit) if isinstance(limit, int | float) else CHART_DEFAULT_LIMIT[kind], True)
+
+
+def _amount(value: float | None, unit: str) -> str:
+    if value is None:
+        return "?"
+    number = f"{value:g}"
+    return f"{number} {unit}{'s' if unit == 'core' and value != 1 else ''}"
 
 
 # --- from the ledger ----------------------------------------------------------------------
@@ -204,13 +291,15 @@ def accounts_by_log(ledger: Ledger) -> dict[str, TaskAccount]:
 
 
 def with_accounts(report: dict, accounts: dict[str, TaskAccount]) -> dict:
-    """``aggregate``'s report with each run the ledger knows given its task's state, cause, request and efficiencies."""
+    """``aggregate``'s report with each run the ledger knows given its task's state, cause, request and efficiencies
+    (and, when it knew one, the note that those requests are fixed)."""
     for row in report["runs"]:
         account = accounts.get(os.path.realpath(row["source"]))
         if account is None:
             continue
         known = replace(account, wall_s=row["wall_s"], cpu_hours=row["cpu_hours"], rss_peak_mib=peak_rss_mib(row))
         row.update({key: value for key, value in known.to_json().items() if key in LEDGER_COLUMNS})
+        report["requests_note"] = FIXED_TASKS_NOTE
     return report
 
 

@@ -20,11 +20,10 @@ from srcnet_tui.core import connect
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.errors import SrcnetError, Unreachable
 from srcnet_tui.core.settings import Settings
+from srcnet_tui.core.sites import SITE_TIMEOUT_S
 from srcnet_tui.core.skaha import SkahaClient
 
 T = TypeVar("T")
-SITE_TIMEOUT_S = 4.0
-"""A site's whole answer (connect, retries, reply); one's own session listing normally takes well under a second."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ CANFAR = "canfar"
 ALL = "all"
 """``--site all``: every known site (only where a command can ask several at once)."""
 CANFAR_URL = "https://ws-uv.canfar.net/skaha/v1"
+SITE_TIMEOUT_S = 4.0
+"""A site's whole answer when several are asked (connect, retries, reply); one's own session listing normally
+takes well under a second. Here, not in :mod:`srcnet_tui.core.multisite`, so the TUI reads it without the HTTP client."""
 SITE_KEYS = ("url", "server_dir", "storage_root", "vospace", "token", "token_file", "cert", "arc_maps_to")
 """What a ``[sites.NAME]`` table may hold (every value a string)."""
 PATH_KEYS = ("server_dir", "token_file", "cert")

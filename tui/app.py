@@ -31,6 +31,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from srcnet_tui.core.errors import AuthError, SrcnetError, UsageError
 from srcnet_tui.core.keymap_file import Keymap, load_keymap, unknown_ids_problem
 from srcnet_tui.core.settings import Settings, add_global_options, from_args
+from srcnet_tui.core.site_targets import site_settings
 from srcnet_tui.core.sites import is_several
 from srcnet_tui.tui.messages import FollowLogs, SessionsPolled, ShowEvents, ShowPane, ShowRunSessions, ShowRunUsage
 from srcnet_tui.tui.panes.logs import LogsPane
@@ -39,7 +40,7 @@ from srcnet_tui.tui.panes.usage import UsagePane
 from srcnet_tui.tui.platform import Platform, error_line
 from srcnet_tui.tui.screens.help import HelpScreen
 from srcnet_tui.tui.screens.modals import ConfirmModal, ProblemModal, PromptModal, TextModal, confirm
-from srcnet_tui.tui.several_sites import SitesPlatform, several_site_settings
+from srcnet_tui.tui.several_sites import SitesPlatform
 from srcnet_tui.tui.widgets.status_header import StatusHeader, credential_label
 from srcnet_tui.tui.worker_errors import ReportsWorkerErrors
 
@@ -404,7 +405,8 @@ def make_app(argv: list[str] | None = None, **options: Any) -> SrcnetApp:
         args.site = None  # the home site: where runs launch; the Sessions pane lists every chosen site
     settings = from_args(args)
     if several and "platform" not in options:
-        targets, skipped = several_site_settings(chosen, settings.state_dir)
+        chosen_sites = site_settings(chosen, settings.state_dir)
+        targets, skipped = chosen_sites.reachable, chosen_sites.not_asked()
         options["platform"] = SitesPlatform(settings, targets, skipped, options.get("clock", local_now))
     if "keymap" not in options:
         try:

@@ -6,8 +6,9 @@ The ledger and folder reads block (SQLite, files), so the pane calls them throug
 resume is an ordinary coroutine on the app's own loop (the pane runs it as a worker): the core does
 its blocking work in threads, and reports through notifications.
 
-Collecting and orchestrating import :mod:`srcnet_tui.core.usage` (pandas): they are imported by the
-calls that need them, so that the app draws its first frame without them.
+Core's run machinery is imported by the calls that need it, not with this module: the ledger, the
+plan and the client bring httpx, psutil and SQLite (about 90 ms), and collecting and orchestrating
+:mod:`srcnet_tui.core.usage` (pandas), none of which the Runs pane's first frame needs.
 """
 
 from __future__ import annotations
@@ -22,21 +23,19 @@ from rich.table import Table
 from rich.text import Text
 
 from srcnet_tui.core.errors import SrcnetError, UsageError
-from srcnet_tui.core.runs.causes import advised_ram
-from srcnet_tui.core.runs.config import DEFAULT_IMAGE, RunConfig, config_sections, load_run_config
-from srcnet_tui.core.runs.kinds import default_vos_dir
-from srcnet_tui.core.runs.ledger import LAUNCHED, RETRYABLE_STATES, Ledger, RunRecord, TaskRecord
-from srcnet_tui.core.runs.plan import task_label
-from srcnet_tui.core.runs.products import REMOVE, UNMATCHED, Product, human_size, totals
-from srcnet_tui.core.runs.scope import Reporter
 from srcnet_tui.core.settings import Settings
 from srcnet_tui.tui.wording import plural
 
 if TYPE_CHECKING:
     from srcnet_tui.core.runs.collecting import TaskProfile
+    from srcnet_tui.core.runs.config import RunConfig
+    from srcnet_tui.core.runs.ledger import RunRecord, TaskRecord
     from srcnet_tui.core.runs.orchestrate import RunResult
     from srcnet_tui.core.runs.plan import Plan
+    from srcnet_tui.core.runs.products import Product
     from srcnet_tui.core.runs.retry import Retry
+    from srcnet_tui.core.runs.scope import Reporter
+    from srcnet_tui.tui.run_reporter import NotifyingReporter as NotifyingReporter
 
 MAX_FILES_SHOWN = 40
 MAX_PRODUCTS_ASKED = 30
@@ -50,6 +49,8 @@ MAX_TASKS_ASKED = 20
 def read_ledger(settings: Settings, limit: int = 200) -> tuple[list[RunRecord], dict[str, list[str]]]:
     """Runs of the ledger, newest first, and the session ids of each run's launched tasks
     (whether those are running yet is for the platform to say: a launched session may be Pending)."""
+    from srcnet_tui.core.runs.ledger import LAUNCHED, Ledger
+
     with Ledger(settings.state_dir) as ledger:
         runs = ledger.runs(limit)
         launched = {
@@ -63,6 +64,7 @@ def read_ledger(settings: Settings, limit: int = 200) -> tuple[list[RunRecord], 
 def run_profiles(settings: Settings, run: RunRecord) -> list[TaskProfile]:
     """A run's collected profile logs, each named after its task, with the cores the task requested."""
     from srcnet_tui.core.runs.collecting import task_profiles
+    from srcnet_tui.core.runs.ledger import Ledger
 
     if not run.local_dir:
         return []
@@ -87,6 +89,8 @@ def folder_listing(folder: Path) -> Text:
 def describe_run(settings: Settings, run: RunRecord) -> Group:
     """A run's tasks with their sessions, states and attempts, its failed tasks' causes and advice,
     and its folder of results."""
+    from srcnet_tui.core.runs.ledger import RETRYABLE_STATES, Ledger
+
     with Ledger(settings.state_dir) as ledger:
         tasks = ledger.tasks(run.id)
     table = Table(expand=True)
@@ -107,31 +111,14 @@ def describe_run(settings: Settings, run: RunRecord) -> Group:
     return Group(*parts)
 
 
-class NotifyingReporter(Reporter):
-    """Core's run reporter turned into app notifications (called on the app's loop).
+def __getattr__(name: str) -> Any:
+    """``runs_adapter.NotifyingReporter``, imported when first named: it is a core Reporter, whose module
+    brings the ledger and the client (httpx), which the Runs pane's first frame does not need."""
+    if name == "NotifyingReporter":
+        from srcnet_tui.tui.run_reporter import NotifyingReporter
 
-    Phases are not announced: the ledger table shows them; only the start, failures and warnings
-    are. ``run_id`` is the run being driven, once the ledger has it (a failed launch may not).
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.run_id: str | None = None
-
-    def _say(self, message: str, severity: str = "information", title: str = "Run") -> None:
-        self.app.notify(message, title=title, severity=severity)
-
-    def run_started(self, run: Any) -> None:
-        self.run_id = run.id
-        self._say(f"Run {run.id}: driving its {run.tasks} task(s) from here until it ends.")
-
-    def task_failed(self, task: Any, tail: list[str]) -> None:
-        last = tail[-1] if tail else task.message or ""
-        self._say(f"Task {task.index} ({task.name}) failed: {last}", "error")
-
-    def notice(self, message: str) -> None:
-        if message.startswith("warning"):
-            self._say(message, "warning")
+        return NotifyingReporter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def result_line(result: RunResult) -> str:
@@ -146,6 +133,7 @@ def result_line(result: RunResult) -> str:
 
 async def launch_run(settings: Settings, path: Path, section: str, kind: str, reporter: Reporter) -> str:
     """Plan, record, stage, launch, watch and collect a run from a saved config (orchestrate.start_run)."""
+    from srcnet_tui.core.runs.config import load_run_config
     from srcnet_tui.core.runs.orchestrate import start_run
 
     config = await asyncio.to_thread(load_run_config, path, section=section, kind=kind)
@@ -154,18 +142,24 @@ async def launch_run(settings: Settings, path: Path, section: str, kind: str, re
 
 def failed_tasks(settings: Settings, run_id: str) -> list[TaskRecord]:
     """The run's tasks that ended without a result (failed or lost), with their causes."""
+    from srcnet_tui.core.runs.ledger import RETRYABLE_STATES, Ledger
+
     with Ledger(settings.state_dir) as ledger:
         return ledger.tasks(run_id, RETRYABLE_STATES)
 
 
 def failures_of(settings: Settings, run_ids: list[str]) -> dict[str, list[str]]:
     """For each run, a line per failed task with its cause (:func:`cause_line`), in one look at the ledger."""
+    from srcnet_tui.core.runs.ledger import RETRYABLE_STATES, Ledger
+
     with Ledger(settings.state_dir) as ledger:
         return {run_id: [cause_line(t) for t in ledger.tasks(run_id, RETRYABLE_STATES)] for run_id in run_ids}
 
 
 def cause_line(task: TaskRecord) -> str:
     """A failed task's label and its cause in words: ``task-002: out of memory: peak 2.3 GiB of 2 GiB requested``."""
+    from srcnet_tui.core.runs.plan import task_label
+
     return f"{task_label(task.index)}: {task.message or task.state}"
 
 
@@ -177,6 +171,7 @@ def failure_lines(tasks: list[TaskRecord]) -> list[str]:
 def retry_plan(settings: Settings, run_id: str) -> tuple[Retry, str] | None:
     """What ``R`` retries: every failed or lost task, with the RAM their causes advise (else as before),
     and the question that names them and the resources they will use; None when none failed."""
+    from srcnet_tui.core.runs.causes import advised_ram
     from srcnet_tui.core.runs.retry import Retry, retried_spec
 
     tasks = failed_tasks(settings, run_id)
@@ -217,6 +212,8 @@ def is_workload_file(path: Path) -> bool:
         return True
     if path.suffix.lower() == ".ini" or not path.is_file():
         return False
+    from srcnet_tui.core.runs.config import config_sections
+
     try:
         return not config_sections(path)
     except SrcnetError:
@@ -226,6 +223,9 @@ def is_workload_file(path: Path) -> bool:
 def read_workload(path: Path, mounts: dict[str, str]) -> RunConfig:
     """The run a Job/CronJob manifest or an HTCondor submit file asks for, as ``submit FILE`` reads it
     (a submit file that names no container runs in the task image, which carries srcnet-task)."""
+    from srcnet_tui.core.runs.config import DEFAULT_IMAGE
+    from srcnet_tui.core.runs.kinds import default_vos_dir
+
     if path.suffix.lower() in YAML_SUFFIXES:
         from srcnet_tui.core.runs.kinds.k8s import read_manifest
 
@@ -286,6 +286,8 @@ def task_env_lines(task: Any) -> list[str]:
 def plan_details(plan: Plan) -> Text:
     """Every planned task with its cores, RAM, command line and expanded env (secrets masked), the
     estimated products and what was fitted to the platform: what ``submit --dry-run`` prints."""
+    from srcnet_tui.core.runs.plan import task_label
+
     text = Text.assemble((f"{plan.run_kind} run of {plural(len(plan.tasks), 'task')}", "bold"), f", image {plan.image}\n")
     text.append(f"outputs: {plan.output_dir}\n")
     for upload in plan.uploads:
@@ -322,6 +324,7 @@ def stored_products(settings: Settings, run_id: str) -> tuple[RunRecord, list[Pr
     """The finished run (with its plan) and its products on its storage, each classified keep or
     remove (``clean``'s list); a run still going, or one on another backend, is refused in one line."""
     from srcnet_tui.core.runs.cleaning import run_products
+    from srcnet_tui.core.runs.ledger import Ledger
     from srcnet_tui.core.runs.storage import open_storage
 
     with Ledger(settings.state_dir) as ledger:
@@ -333,6 +336,8 @@ def stored_products(settings: Settings, run_id: str) -> tuple[RunRecord, list[Pr
 
 def footprint(products: list[Product]) -> str:
     """``kept/removable`` sizes as ``du -h`` prints them."""
+    from srcnet_tui.core.runs.products import REMOVE, totals
+
     summary = totals(products)
     return f"{summary['keep']['human']}/{summary[REMOVE]['human']}"
 
@@ -352,6 +357,8 @@ def footprints(settings: Settings, runs: list[RunRecord]) -> dict[str, str]:
 def clean_question(run: RunRecord, products: list[Product]) -> str:
     """What clean's confirmation shows: the question and the totals first (they stay in view), then
     each product with its size, keep or remove, and why (when a rule said so)."""
+    from srcnet_tui.core.runs.products import REMOVE, UNMATCHED, human_size, totals
+
     summary = totals(products)
     removable = summary[REMOVE]
     head = (
@@ -374,6 +381,7 @@ def clean_stored_run(settings: Settings, run: RunRecord, products: list[Product]
     """Remove the products marked remove (cleaning.clean_run: nothing removed if a kept one is damaged);
     ``run`` as :func:`stored_products` read it."""
     from srcnet_tui.core.runs.cleaning import clean_run
+    from srcnet_tui.core.runs.products import human_size
     from srcnet_tui.core.runs.storage import open_storage
 
     removed = clean_run(open_storage(settings), run, products)

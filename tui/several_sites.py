@@ -5,7 +5,8 @@ limit. A site that has not answered after a short grace is left asking in the ba
 is drawn from the others' fresh answers and from that site's last known sessions, marked stale, so a
 frozen site neither stalls nor blanks the others. A call about one session (logs, events, delete,
 renew) goes to the site that listed it; resource questions (context, stats) go to the home site, the
-one runs are launched at. Core's multisite (and with it the HTTP client) is imported at the first poll,
+one runs are launched at. Which sites, with which settings, is :func:`srcnet_tui.core.site_targets.site_settings`'s
+answer, as for ``sessions --site``. Core's multisite (and with it the HTTP client) is imported at the first poll,
 after the app's first frame.
 """
 
@@ -15,15 +16,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from srcnet_tui.core import sites
-from srcnet_tui.core.credentials import CredentialStatus, credential_status
-from srcnet_tui.core.errors import NotFound, SrcnetError, Unreachable
+from srcnet_tui.core.credentials import CredentialStatus
+from srcnet_tui.core.errors import NotFound, Unreachable
 from srcnet_tui.core.models import Session
 from srcnet_tui.core.pending import explain_pending
-from srcnet_tui.core.settings import Settings, known_sites, resolve
+from srcnet_tui.core.settings import Settings
+from srcnet_tui.core.sites import SITE_TIMEOUT_S
 from srcnet_tui.tui.platform import Platform, error_line
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from srcnet_tui.core.skaha import SkahaClient
 
 T = TypeVar("T")
-SITE_TIMEOUT_S = 4.0
-"""A site's whole answer; ``sessions --site all`` waits as long by default."""
 GRACE_S = 1.0
 """How long a poll waits for a slow site before it shows the others (the slow one keeps being asked)."""
 
@@ -63,24 +61,6 @@ class SiteState:
     @property
     def stale(self) -> bool:
         return self.error is not None and self.asked
-
-
-def several_site_settings(chosen: str, state_dir: Path) -> tuple[list[Settings], dict[str, str]]:
-    """Settings of each site ``chosen`` names, and why the others cannot be asked (no usable credential)."""
-    reachable: list[Settings] = []
-    skipped: dict[str, str] = {}
-    for entry in sites.several(known_sites(), chosen):
-        try:
-            resolved = resolve(state_dir=str(state_dir), site=entry.name)
-        except SrcnetError as exc:
-            skipped[entry.name] = str(exc)
-            continue
-        problem = credential_status(resolved).problem
-        if problem:
-            skipped[entry.name] = f"skipped ({problem})"
-        else:
-            reachable.append(resolved)
-    return reachable, skipped
 
 
 async def ask_one(settings: Settings, call: Callable[[SkahaClient], Awaitable[T]], timeout_s: float) -> SiteAnswer[T]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import re
 import sys
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -28,13 +30,17 @@ from srcnet_tui.core import settings as settings_module
 from srcnet_tui.core.backoff import Backoff
 from srcnet_tui.core.cli.output import notice, print_json, stderr, stdout
 from srcnet_tui.core.connect import open_sync
-from srcnet_tui.core.credentials import credential_status, require_credential
+from srcnet_tui.core.credentials import require_credential
 from srcnet_tui.core.errors import NotFound, SrcnetError, TaskFailed, Unreachable, UsageError
 from srcnet_tui.core.logtail import new_text
 from srcnet_tui.core.models import Session, parse_events
 from srcnet_tui.core.pending import explain_pending
+from srcnet_tui.core.site_targets import site_settings
 from srcnet_tui.core.skaha import LaunchSpec, SkahaClient, SyncSkaha, validate_spec
 from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, PENDING, RUNNING, STATUSES, TERMINATING
+
+if TYPE_CHECKING:
+    from srcnet_tui.core.accounting import SessionAllocation
 
 STATUS_STYLE = {PENDING: "yellow", RUNNING: "cyan", COMPLETED: "green", FAILED: "red", TERMINATING: "magenta"}
 FOLLOW_POLL = Backoff(first_s=0.5, factor=1.5, cap_s=5.0)
@@ -143,16 +149,48 @@ def cmd_sessions(args) -> int:
     with client_from_args(args) as client:
         found = client.list_sessions()
         reasons = client.pending_reasons(found)
-    shown = sorted((s for s in found if args.all or s.is_active), key=_sort_key)
+        shown = sorted((s for s in found if args.all or s.is_active), key=_sort_key)
+        flexible = _flexible(shown)
+        allocations = _allocations(flexible, _context_or_none(client.context) if flexible else None)
     if args.json:
-        print_json([_with_reason(s.to_json(), reasons.get(s.id)) for s in shown])
+        print_json([_with_allocation(_with_reason(s.to_json(), reasons.get(s.id)), allocations.get(s.id)) for s in shown])
     elif shown:
         stdout.print(sessions_table(shown))
         for session in (s for s in shown if s.id in reasons):
             stdout.print(f"{session.id} ({session.name}) Pending: {reasons[session.id]}", highlight=False, markup=False)
+        for session in (s for s in shown if s.id in allocations):
+            stdout.print(f"{session.id} ({session.name}) {allocations[session.id].describe()}", highlight=False, markup=False)
     else:
         _no_sessions_notice(args)
     return 0
+
+
+def _flexible(sessions: list[Session]) -> list[Session]:
+    """Sessions launched without cores or RAM: their request is not their limit."""
+    return [s for s in sessions if s.requested_cores is None or s.requested_ram_gb is None]
+
+
+def _context_or_none(fetch: Callable[[], dict]) -> dict | None:
+    """The site's ``/context`` (it says a flexible session's limit), or None with a notice when it cannot be read."""
+    try:
+        return fetch()
+    except SrcnetError as exc:
+        notice(f"context: {exc}; flexible sessions' limits not known")
+        return None
+
+
+def _allocations(flexible: list[Session], context: dict | None) -> dict[str, SessionAllocation]:
+    """The request and limit of each flexible session, when the site's context is known."""
+    if not flexible or context is None:
+        return {}
+    from srcnet_tui.core import accounting  # the ledger's modules: only when a flexible session is listed
+
+    return {s.id: accounting.session_allocation(s, context) for s in flexible}
+
+
+def _with_allocation(data: dict, allocation: SessionAllocation | None) -> dict:
+    """``allocation`` (request and limit of cores and RAM, RAM in use of the limit) beside Skaha's fields, for flexible sessions."""
+    return data if allocation is None else {**data, "allocation": allocation.to_json()}
 
 
 def _with_own(session: Session, listing: list[Session]) -> list[Session]:
@@ -165,54 +203,73 @@ def _with_reason(data: dict, reason: str | None) -> dict:
     return data if reason is None else {**data, "pendingReason": reason}
 
 
-def _site_settings(args, chosen: str) -> tuple[list[settings_module.Settings], dict[str, SrcnetError]]:
+def _sites_to_ask(args, chosen: str) -> tuple[list[settings_module.Settings], dict[str, SrcnetError]]:
     """Settings for each site ``chosen`` names, and the sites that cannot be reached as configured
-    (under ``all``, a site without a usable credential is skipped with a notice)."""
+    (under ``all``, a site without a usable credential is skipped with a notice, not an error)."""
     if args.backend or args.url or args.token or args.cert:
         raise UsageError(
             "--site: several sites are reached with their own url and credential; drop --backend/--url/--token/--cert"
         )
-    every = chosen.strip().lower() == sites.ALL
-    reachable, refused = [], {}
-    for entry in sites.several(settings_module.known_sites(), chosen):
-        try:
-            resolved = settings_module.resolve(state_dir=args.state_dir, site=entry.name)
-        except SrcnetError as exc:
-            refused[entry.name] = exc
-            continue
-        problem = credential_status(resolved).problem
-        if every and problem:
-            notice(f"site {entry.name}: skipped ({problem})")
-        else:
-            reachable.append(resolved)
-    return reachable, refused
+    targets = site_settings(chosen, args.state_dir)
+    if chosen.strip().lower() != sites.ALL:
+        return targets.reachable, targets.broken | targets.credential_errors()
+    for name, problem in targets.uncredentialed.items():
+        notice(f"site {name}: skipped ({problem})")
+    return targets.reachable, targets.broken
 
 
-async def _listing_with_reasons(client: SkahaClient) -> tuple[list[Session], dict[str, str]]:
+@dataclass(frozen=True)
+class SiteListing:
+    """One site's sessions, why its Pending ones wait, and its flexible ones' requests and limits."""
+
+    sessions: list[Session]
+    reasons: dict[str, str]
+    allocations: dict[str, SessionAllocation]
+
+
+async def _site_listing(client: SkahaClient) -> SiteListing:
     sessions = await client.list_sessions()
-    return sessions, await explain_pending(client, sessions)
+    flexible = _flexible(sessions)
+    context = None
+    if flexible:
+        with contextlib.suppress(SrcnetError):  # advisory: the listing stands without the limits
+            context = await client.context()
+    return SiteListing(sessions, await explain_pending(client, sessions), _allocations(flexible, context))
 
 
 def _sessions_of_sites(args, chosen: str) -> int:
     """Every named site's sessions, asked concurrently; a site that fails is named on stderr, the others print."""
-    reachable, refused = _site_settings(args, chosen)
+    reachable, refused = _sites_to_ask(args, chosen)
     notice(f"sites: {', '.join([s.site_name for s in reachable] + list(refused))}")
-    answers = asyncio.run(multisite.ask_sites(reachable, _listing_with_reasons, args.timeout, notice))
+    answers = asyncio.run(multisite.ask_sites(reachable, _site_listing, args.timeout, notice))
     failures = refused | {a.site: a.error for a in answers if a.error is not None}
-    reasons = {(a.site, i): why for a in answers if a.value for i, why in a.value[1].items()}
+    reasons = {(a.site, i): why for a in answers if a.value for i, why in a.value.reasons.items()}
+    allocations = {(a.site, i): alloc for a in answers if a.value for i, alloc in a.value.allocations.items()}
     rows = sorted(
-        ((a.site, s) for a in answers if a.value for s in a.value[0] if args.all or s.is_active),
+        ((a.site, s) for a in answers if a.value for s in a.value.sessions if args.all or s.is_active),
         key=lambda row: (row[0], *_sort_key(row[1])),
     )
     for name, error in failures.items():
         stderr.print(f"error: site {name}: {error}", highlight=False, markup=False)
     if args.json:
-        print_json([{**_with_reason(s.to_json(), reasons.get((name, s.id))), "site": name} for name, s in rows])
+        print_json(
+            [
+                {
+                    **_with_allocation(_with_reason(s.to_json(), reasons.get((name, s.id))), allocations.get((name, s.id))),
+                    "site": name,
+                }
+                for name, s in rows
+            ]
+        )
     elif rows:
         stdout.print(sessions_table([s for _, s in rows], [name for name, _ in rows]))
         for name, session in ((n, s) for n, s in rows if (n, s.id) in reasons):
             stdout.print(
                 f"{name} {session.id} ({session.name}) Pending: {reasons[name, session.id]}", highlight=False, markup=False
+            )
+        for name, session in ((n, s) for n, s in rows if (n, s.id) in allocations):
+            stdout.print(
+                f"{name} {session.id} ({session.name}) {allocations[name, session.id].describe()}", highlight=False, markup=False
             )
     elif not failures:
         _no_sessions_notice(args)
@@ -652,8 +709,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--timeout",
         type=seconds_argument,
-        default=multisite.SITE_TIMEOUT_S,
-        help=f"with several sites: how long each may take to answer (default {multisite.SITE_TIMEOUT_S:g} s)",
+        default=sites.SITE_TIMEOUT_S,
+        help=f"with several sites: how long each may take to answer (default {sites.SITE_TIMEOUT_S:g} s)",
     )
 
     p = command("launch", cmd_launch, "launch headless session(s) running `-- CMD [ARG ...]`; prints the new ids")

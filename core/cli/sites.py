@@ -182,8 +182,6 @@ def register(subparsers) -> None:
     p.set_defaults(handler=cmd_sites)
     p.add_argument("names", nargs="*", metavar="NAME", help="only these sites (default: every known site)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    p.add_argument(
-        "--timeout", type=seconds_argument, default=multisite.SITE_TIMEOUT_S, help="how long each site may take to answer"
-    )
+    p.add_argument("--timeout", type=seconds_argument, default=sites.SITE_TIMEOUT_S, help="how long each site may take to answer")
     p.add_argument("--discover", metavar="REGISTRY_URL", help="list the Skaha services of an IVOA registry (its resource-caps)")
     p.add_argument("--save", action="store_true", help="with --discover: add the new sites to the config file")

@@ -88,7 +88,14 @@ def run_aggregate(args) -> int:
         print_json(report)
     else:
         stdout.print(usage.render_table(report))
+        _say_requests(report.get("requests_note"))
     return 0
+
+
+def _say_requests(note: str | None) -> None:
+    """The line under a table whose memory efficiencies the ledger gave: run tasks' requests are fixed, never flexible."""
+    if note:
+        stdout.print(f"Memory: {note}", markup=False, highlight=False, soft_wrap=False)  # wrapped to the terminal
 
 
 def _requested_cores(accounts: dict[str, TaskAccount], log: Path) -> int | None:
@@ -139,6 +146,7 @@ def run_usage(args) -> int:
         "by": args.by,
         "groups": groups,
         "total": accounting.totals([a for _, accounts in rows for a in accounts]),
+        "requests_note": accounting.FIXED_TASKS_NOTE,
     }
     if args.csv:
         write_csv([_flat(group) for group in groups], Path(args.csv))
@@ -146,6 +154,7 @@ def run_usage(args) -> int:
         print_json(report)
     elif groups:
         stdout.print(groups_table(report))
+        _say_requests(report["requests_note"])
     else:
         notice(f"no runs since {report['since']}" + (f" at {args.site_filter}" if args.site_filter else ""))
     return 0
@@ -163,9 +172,10 @@ def _report_run(args, run: RunRecord, accounts: list[TaskAccount]) -> int:
         write_csv(tasks, Path(args.csv))
     if args.json:
         print_json({"run_id": run.id, "site": run.where, "tasks": tasks, "total": accounting.totals(accounts),
-                    "histograms": histograms})  # fmt: skip
+                    "histograms": histograms, "requests_note": accounting.FIXED_TASKS_NOTE})  # fmt: skip
         return 0
     stdout.print(tasks_table(run.id, accounts))
+    _say_requests(accounting.FIXED_TASKS_NOTE)
     for account in accounts:
         if account.cause and account.state != "completed":
             stdout.print(f"{account.task} #{account.attempt}: {account.cause}", markup=False, highlight=False)

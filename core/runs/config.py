@@ -573,10 +573,14 @@ class ConfigKey:
     ignored: str = ""  # why the key is read but not used (listed only when set; not in the form)
     field_name: str = ""  # the RunConfig field, when it is not the key's name
     workloads: tuple[str, ...] = ()  # the workload kinds the key belongs to (empty: every kind)
-    in_form: bool = True  # False: not in the TUI's form yet (the workload and environment keys)
+    in_form: bool = True  # False: not in the TUI's form (the workload kind, the secrets file, the output limit)
 
     def for_workload(self, workload: str) -> bool:
         return not self.workloads or workload in self.workloads
+
+    def in_form_for(self, workload: str) -> bool:
+        """A field of the TUI's form of a section of this workload kind (a command's keys, not a finder's)."""
+        return self.editable and self.for_workload(workload)
 
     @property
     def attribute(self) -> str:
@@ -616,11 +620,11 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               field_name="ram_gb"),
     ConfigKey("gpus", "0", "GPUs per task", _integer(0), default=_constant(0)),
     ConfigKey("env", "none", "`env = KEY=VALUE, ...` (or one a line), set in every task", _env, default=lambda r: {}),
-    ConfigKey("env_file", "none", "file of `KEY=VALUE` lines set in every task (`env` overrides them)", _env_file, in_form=False),
+    ConfigKey("env_file", "none", "file of `KEY=VALUE` lines set in every task (`env` overrides them)", _env_file),
     ConfigKey("env_preset", "none", f"shipped env entries: {', '.join(f'`{name}`' for name in ENV_PRESETS)} (seed 002's Dask settings)",
-              _env_preset, in_form=False),
+              _env_preset),
     ConfigKey("secret_env", "none", "`NAME, ...`: secrets read from `secrets_file` (else the caller's environment) when a "
-              "task is launched; only their names are kept", _secret_env, default=lambda r: (), in_form=False),
+              "task is launched; only their names are kept", _secret_env, default=lambda r: ()),
     ConfigKey("secrets_file", "none (the environment)", "`KEY=VALUE` file of the secrets, mode 0600 (else refused)", _secrets_file, in_form=False),
     ConfigKey("interval", f"{DEFAULT_INTERVAL_S}", f"recorder sampling interval, {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g} seconds",
               _interval,
@@ -630,23 +634,23 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("command", "required (command)",
               "the program and its arguments, split like shell words but run without a shell; templates `{run_id}` `{task}` "
               "`{index}` `{arg}` `{timestamp}`", _command, required=_constant("is required for kind = command"),
-              workloads=COMMAND_WORKLOADS, in_form=False),
+              workloads=COMMAND_WORKLOADS),
     ConfigKey("arguments", "none (one task)", "`a b c`: one task per argument (`{arg}`), like HTCondor's `queue arguments from`",
-              _arguments, workloads=COMMAND_WORKLOADS, in_form=False),
+              _arguments, workloads=COMMAND_WORKLOADS),
     ConfigKey("arguments_file", "none", "file of arguments, one a line (`#` comments): one task each", _arguments_file,
-              workloads=COMMAND_WORKLOADS, in_form=False),
+              workloads=COMMAND_WORKLOADS),
     ConfigKey("products", "every file but cubes", "globs of the files each task writes that come back (templates allowed)",
-              _globs, default=lambda r: (), workloads=COMMAND_WORKLOADS, in_form=False),
+              _globs, default=lambda r: (), workloads=COMMAND_WORKLOADS),
     ConfigKey("inputs", "none", "local files (uploaded) or `/arc` paths put in each task's folder before it starts, "
-              "like HTCondor's `transfer_input_files`", _inputs, default=lambda r: (), workloads=COMMAND_WORKLOADS, in_form=False),
+              "like HTCondor's `transfer_input_files`", _inputs, default=lambda r: (), workloads=COMMAND_WORKLOADS),
     ConfigKey("keep", "the kind's policy", "`clean`: globs of products to keep whatever the policy says (wins over `remove`)",
-              _globs, default=lambda r: (), in_form=False),
+              _globs, default=lambda r: ()),
     ConfigKey("remove", "the kind's policy", "`clean`: globs of products to remove whatever the policy says", _globs,
-              default=lambda r: (), in_form=False),
+              default=lambda r: ()),
     ConfigKey("stdout", f"`{DEFAULT_STDOUT}`", "file in the task's folder that receives the command's standard output",
-              _file_name, default=_constant(DEFAULT_STDOUT), workloads=COMMAND_WORKLOADS, in_form=False),
+              _file_name, default=_constant(DEFAULT_STDOUT), workloads=COMMAND_WORKLOADS),
     ConfigKey("stderr", f"`{DEFAULT_STDERR}`", "file in the task's folder that receives its standard error", _file_name,
-              default=_constant(DEFAULT_STDERR), workloads=COMMAND_WORKLOADS, in_form=False),
+              default=_constant(DEFAULT_STDERR), workloads=COMMAND_WORKLOADS),
     ConfigKey("split", "none",
               "`auto`, `NX,NY,NZ` (grid), or a region size `SXxSYxSZ`: split the cube from its FITS header",
               _split, note=_constant("default: no split"), workloads=FINDERS),

@@ -37,16 +37,21 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from srcnet_tui.core.errors import NotFound, UsageError
 from srcnet_tui.core.runs.spec import RunPlan, TaskSpec
+from srcnet_tui.core.runs.states import (  # noqa: F401 - the ledger's callers read the states from here too
+    COMPLETED,
+    FAILED,
+    FINISHED_STATES,
+    LAUNCHED,
+    LAUNCHING,
+    LOST,
+    NO_SOURCES,
+    PLANNED,
+    PREEMPTED,
+    RETRYABLE_STATES,
+    SUCCESS_STATES,
+    TASK_STATES,
+)
 from srcnet_tui.core.skaha import LaunchSpec
-
-PLANNED, LAUNCHING, LAUNCHED = "planned", "launching", "launched"
-COMPLETED, NO_SOURCES, FAILED, LOST = "completed", "no-sources", "failed", "lost"
-TASK_STATES = (PLANNED, LAUNCHING, LAUNCHED, COMPLETED, NO_SOURCES, FAILED, LOST)
-FINISHED_STATES = frozenset({COMPLETED, NO_SOURCES, FAILED, LOST})
-SUCCESS_STATES = frozenset({COMPLETED, NO_SOURCES})
-RETRYABLE_STATES = (FAILED, LOST)
-PREEMPTED = "preempted"
-"""An attempt's state (never a task's) when the platform ended it to start it again later."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -60,6 +60,20 @@ def test_sessions_sites_and_global_site_across_two_sites(two_sites, cli):
     assert two_sites["alpha"].token not in checked.stdout + checked.stderr
 
 
+def test_a_flexible_session_is_listed_with_its_request_and_its_sites_limit(two_sites, cli):
+    with SyncSkaha(two_sites["alpha"].url, token=two_sites["alpha"].token) as client:
+        client.create(LaunchSpec(name="flex-alpha", image=IMAGE, cmd="sleep", args=["30"]))  # no cores, no RAM
+        limit = client.context()["memoryGB"]["defaultLimit"]
+
+    several = {s["name"]: s for s in json.loads(cli("sessions", "--site", "all", "--json").stdout)}
+    one = cli("--site", "alpha", "sessions", env={"COLUMNS": "200"})
+
+    flexible = several["flex-alpha"]["allocation"]
+    assert flexible["ramGiB"] == {"request": 4.0, "limit": float(limit), "flexible": True}
+    assert flexible["cores"]["request"] == 1.0 and "allocation" not in several["job-alpha"]  # fixed: request = limit
+    assert "flex-alpha) flexible: requests 1 core / 4 GiB, limit" in one.stdout and f"/ {limit} GiB; RAM in use" in one.stdout
+
+
 def test_a_frozen_site_is_named_and_does_not_hold_up_the_others(two_sites, cli):
     frozen = two_sites["beta"].proc
     os.kill(frozen.pid, signal.SIGSTOP)

@@ -100,6 +100,7 @@ def test_history_by_run_day_and_site_as_json_table_and_csv(cli, recorded_run, tm
     assert (row["site"], row["tasks"], row["state_completed"], row["state_failed"]) == ("local", "2", "1", "1")
     assert [g["day"] for g in by_day["groups"]] == [time.strftime("%Y-%m-%d", time.gmtime())]
     assert "r-hist" in table.stdout and max(map(len, table.stdout.splitlines())) <= 80
+    assert "never flexible" in by_site["requests_note"] and "Memory: run tasks are never flexible" in table.stdout
     assert elsewhere.returncode == 0 and elsewhere.stdout == "" and "no runs since" in elsewhere.stderr
 
 
@@ -116,6 +117,7 @@ def test_aggregate_adds_the_ledgers_columns_for_the_tasks_it_knows(cli, recorded
     assert known["mem_efficiency"] == pytest.approx(truth["mem"], rel=0.05)
     assert known["cpu_efficiency"] == pytest.approx(truth["cpu"], rel=0.05)
     assert "state" not in unknown and "alloc_core_hours" not in unknown
+    assert "never flexible" in json.loads(done.stdout)["requests_note"]  # memory efficiency is against a fixed request
 
 
 def test_bad_since_and_unknown_run_are_one_line_exit_2(cli, recorded_run):

@@ -177,3 +177,16 @@ async def test_labels_that_name_keys_follow_the_keymap(tmp_path):
         await pilot.press("escape", "f2")
         await wait_until(pilot, lambda: "app.help" in screen_text(app), message="help")
         assert any("f2" in line and "app.help" in line for line in screen_text(app).splitlines())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 40)], ids=["80x24", "100x40"])
+async def test_a_long_confirmation_keeps_its_buttons_on_screen(tmp_path, size):
+    """A confirmation listing many items (a clean preview, a bulk delete) scrolls its body; Yes/No stay visible."""
+    app = pinned_app(tmp_path / "state")
+    async with app.run_test(size=size) as pilot:
+        app.push_screen(ConfirmModal("Remove 60 products?", "\n".join(f"product-{i:03d}.fits  1.2G" for i in range(60))))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.pause()
+        for button in app.screen.query("Button"):
+            region = button.region
+            assert region.height > 0 and region.bottom <= size[1] and region.y >= 0, f"{button.id} at {region}"

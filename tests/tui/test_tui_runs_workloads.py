@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from conftest import FIXTURES
+from textual.widgets import Input
 from tui_support import app_for, notifications, screen_text, seed_folder, wait_until
 
 from srcnet_tui.tui.screens.modals import ConfirmModal, ProblemModal, PromptModal, TextModal
@@ -48,6 +49,60 @@ def primes_config(folder: Path) -> Path:
     config = folder / "primes.ini"
     config.write_text(text + "remove = primes-200.txt\nsecret_env = T1_TOKEN\n")
     return config
+
+
+COMMAND_FIELDS = ("command", "arguments", "arguments_file", "products", "inputs", "stdout", "stderr", "env", "env_file",
+                  "env_preset", "secret_env", "keep", "remove")  # fmt: skip
+FINDER_FIELDS = ("image_file", "parameter_file", "parameter_file_dir", "finder", "split", "overlap", "region_max_gb")
+
+
+async def type_into(pilot, app, key: str, text: str) -> None:
+    """Into the form (``e``, unless already in it), by the shorter way round with ↑/↓ to ``key``'s field
+    (arriving selects its text), and type ``text`` over its value."""
+    form = app.query_one("#runs-pane").form
+    if not isinstance(app.focused, Input):
+        await pilot.press("e")
+    fields, target = form.fields, app.query_one(f"#field-{key}")
+    steps = (fields.index(target) - fields.index(app.focused)) % len(fields)
+    if steps == 0:
+        await pilot.press("down", "up")
+    await pilot.press(*(["down"] * steps if steps <= len(fields) / 2 else ["up"] * (len(fields) - steps)))
+    assert app.focused is target
+    await pilot.press(*text)
+    await wait_until(pilot, lambda: form.draft.values.get(key) == text, message=f"{key} typed")
+
+
+async def test_a_command_section_is_edited_with_the_command_keys_and_saved_keeping_its_comments(
+    local_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("T1_TOKEN", SECRET)
+    config = primes_config(tmp_path / "primes")
+    app = app_for(local_server, start_pane="runs")
+    async with app.run_test(size=(100, 40)) as pilot:
+        form = app.query_one("#runs-pane").form
+        await open_file(pilot, app, str(config))
+        await wait_until(pilot, lambda: form.plan is not None, message="the plan")
+        assert all(app.query(f"#field-{key}") for key in COMMAND_FIELDS)
+        assert not any(app.query(f"#field-{key}") for key in FINDER_FIELDS)
+        assert app.query_one("#field-secret_env", Input).value == "T1_TOKEN" and SECRET not in screen_text(app)
+
+        await type_into(pilot, app, "stdout", "o/x")
+        await wait_until(pilot, lambda: form.problem is not None, message="the refusal")
+        assert "primes.ini [primes] stdout: must be a file name" in form.problem
+        assert app.query_one("#field-stdout").has_class("error")
+        await pilot.press("ctrl+s")  # refused: nothing is written
+        assert "o/x" not in config.read_text()
+
+        await type_into(pilot, app, "stdout", "x.o")
+        await type_into(pilot, app, "arguments", "7 9 11")
+        await wait_until(pilot, lambda: form.plan is not None and len(form.plan.tasks) == 3, message="three tasks")
+        assert "python3 primes.py 11 --out" in screen_text(app)
+        before = config.read_text()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: config.read_text() != before, message="the save")
+    after = config.read_text()
+    assert after == before.replace("arguments = 200 400", "arguments = 7 9 11") + "stdout = x.o\n"
+    assert "# the task image built from image/" in after
 
 
 async def test_a_command_run_launches_then_shows_its_footprint_and_cleans_after_a_confirmation(

@@ -142,3 +142,20 @@ def test_server_dir_and_url_exclude_each_other(home):
     config(home, '[sites.canfar]\nserver_dir = "/x"\n')
     with pytest.raises(UsageError, match=r"\[sites.canfar\]: server_dir is for a site played by a local server"):
         settings.known_sites()
+
+
+def test_one_resolution_names_the_sites_to_ask_the_broken_and_those_without_a_credential(home, tmp_path, monkeypatch):
+    from srcnet_tui.core.site_targets import site_settings
+
+    for name in ("CANFAR_TOKEN", "SRCNET_TOKEN", "CANFAR_CERTIFICATE", "SRCNET_SITE"):
+        monkeypatch.delenv(name, raising=False)
+    config(home, f'[sites.gamma]\nurl = "https://gamma.example.org/skaha/v1"\ntoken_file = "{tmp_path}/nosuch-token"\n')
+    targets = site_settings("all", tmp_path / "state")
+    assert [s.site_name for s in targets.reachable] == ["local"]
+    assert targets.reachable[0].state_dir == tmp_path / "state"
+    assert list(targets.broken) == ["gamma"] and "nosuch-token: cannot read the token file" in str(targets.broken["gamma"])
+    assert sorted(targets.uncredentialed) == ["canfar", "cansrc"]
+    why = targets.not_asked()  # the TUI's lines
+    assert why["gamma"] == str(targets.broken["gamma"]) and why["cansrc"].startswith("skipped (no credential for site cansrc")
+    assert {e.exit_code for e in targets.credential_errors().values()} == {3}  # the CLI's, for sites named one by one
+    assert [s.site_name for s in site_settings("cansrc,local", None).reachable] == ["local"]

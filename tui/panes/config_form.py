@@ -7,8 +7,10 @@ validated, see :mod:`srcnet_tui.tui.run_config`), then planned with every check 
 the run make (the platform's options and launch rules, /arc inputs, size limits): "valid" means the
 run would not refuse it. An error names its key (``UsageError.key``) and that field is marked. When
 the section is valid the plan is shown: tasks, regions or commands, cores, RAM and estimated size.
-The form's own keys move between its fields and leave it; opening, saving and launching are the
-pane's keys, which work wherever the focus is in the pane.
+A section's fields are its workload kind's keys (a command's program, arguments, inputs and
+products; a finder's cube and parameter files). The form's own keys move between its fields and
+leave it; opening, saving and launching are the pane's keys, which work wherever the focus is in
+the pane.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from srcnet_tui.core.errors import SrcnetError, UsageError
 from srcnet_tui.core.runs.sizing import gib
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
-from srcnet_tui.tui.run_config import EDITABLE, ConfigDraft, check_draft, open_draft, save_draft
+from srcnet_tui.tui.run_config import ConfigDraft, check_draft, open_draft, save_draft
 from srcnet_tui.tui.screens.modals import TextModal, confirm, prompt
 from srcnet_tui.tui.services import services
 from srcnet_tui.tui.widgets.keyed_table import KeyedTable
@@ -89,13 +91,13 @@ def launch_question(plan: Any, backend: str, draft: ConfigDraft | None = None) -
     return text + ("\nYour edits are saved to the file first." if draft is not None and draft.edited else "")
 
 
-def marked_field(error: SrcnetError, config: Any = None) -> str | None:
+def marked_field(error: SrcnetError, fields: tuple[str, ...], config: Any = None) -> str | None:
     """The form field an error concerns: the key core named, else the key whose ``file [section] key:``
     the message starts with (the launch checks say which key set a refused value), when the form has it."""
     key = error.key if isinstance(error, UsageError) else None
     if key is None and config is not None:
-        key = next((k for k in EDITABLE if str(error).startswith(f"{config.where(k)}:")), None)
-    return key if key in EDITABLE else None
+        key = next((k for k in fields if str(error).startswith(f"{config.where(k)}:")), None)
+    return key if key in fields else None
 
 
 class FieldList(VerticalScroll, inherit_bindings=False):
@@ -229,7 +231,7 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
         form = self.query_one("#runs-form", FieldList)
         await form.remove_children()
         rows = []
-        for key in EDITABLE:
+        for key in draft.keys:
             effective, note = draft.shown.get(key, ("", ""))
             field = Input(
                 draft.field_value(key), placeholder=effective or note, id=f"field-{key}", compact=True, select_on_focus=False
@@ -324,8 +326,10 @@ class ConfigForm(ReportsWorkerErrors, Vertical):
             box.update(Text(f"✓ valid here; {unchecked}", style="yellow") if unchecked else Text("✓ valid", style="green"))
             return
         box.update(Text(f"✗ {error}", style="bold red"))
-        key = marked_field(error, self.config)
-        if key is not None and self.draft is not None:
+        if self.draft is None:
+            return
+        key = marked_field(error, self.draft.keys, self.config)
+        if key is not None:
             self.query_one(f"#field-{key}").add_class("error")
 
     async def preview(self) -> None:

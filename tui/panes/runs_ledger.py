@@ -24,7 +24,7 @@ from textual import on, work
 from textual.widgets import DataTable
 
 from srcnet_tui.core.errors import SrcnetError, Unreachable
-from srcnet_tui.core.runs import ledger as L
+from srcnet_tui.core.runs import states as L
 from srcnet_tui.core.skaha_rules import COMPLETED, FAILED, RUNNING, TERMINATING
 from srcnet_tui.tui import runs_adapter
 from srcnet_tui.tui.keymap import keys
