@@ -52,12 +52,14 @@ def poll_pauses(settings: Settings) -> tuple[float, float]:
     return POLL_START_S, POLL_MAX_S
 
 
-@dataclass(frozen=True)
+@dataclass
 class Watcher:
     """Looks at the platform for one run and finishes the tasks whose sessions ended."""
 
     scope: RunScope
     client: SkahaClient
+    ram_options: tuple[int, ...] | None = None
+    """The site's RAM options, read once, at the first failed task (a cause's advice rounds to them)."""
 
     async def poll_once(self) -> bool:
         """One look at the platform; finishes the tasks whose sessions ended. True if any did."""
@@ -143,17 +145,19 @@ class Watcher:
     async def _evidence(self, task: TaskRecord, failed: bool) -> Evidence:
         """An ended session's events and, when it failed, the site's RAM options (either may be missing)."""
         events: list[dict] = []
-        options: list[int] = []
         try:
             events = parse_events(await self.client.events(task.session_id or ""))
         except SrcnetError:
             pass  # a session whose pod is gone answers 404: the summary and log still tell
-        if failed:
+        return Evidence(tuple(events), await self._ram_options() if failed else ())
+
+    async def _ram_options(self) -> tuple[int, ...]:
+        if self.ram_options is None:
             try:
-                options = causes.offered_ram(await self.client.context())
+                self.ram_options = tuple(causes.offered_ram(await self.client.context()))
             except SrcnetError:
-                pass
-        return Evidence(tuple(events), tuple(options))
+                return ()  # asked again at the next failure: the platform may answer then
+        return self.ram_options
 
     async def _capture_log(self, task: TaskRecord) -> None:
         try:

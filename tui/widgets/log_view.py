@@ -152,7 +152,7 @@ class LogView(Log):
 
     def _collect_matches(self) -> None:
         wanted = self.search
-        self.matches = [y for y, line in enumerate(self._lines) if wanted and wanted in plain(line).lower()] if wanted else []
+        self.matches = [y for y, line in enumerate(self._lines) if wanted in plain(line).lower()] if wanted else []
         self._match_set = set(self.matches)
 
     def _show_match(self) -> None:
