@@ -40,6 +40,7 @@ async def test_a_frozen_site_is_marked_stale_and_neither_stalls_nor_blanks_the_o
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#sessions-table")
         await wait_until(pilot, lambda: len(table.sessions) == 2, message="both sites' sessions")
+        await wait_until(pilot, lambda: alpha_job in screen_text(app) and beta_job in screen_text(app), message="both rows drawn")
         assert "sites alpha, beta" in screen_text(app).splitlines()[0]
         assert "alpha" in row_of(app, alpha_job) and "beta" in row_of(app, beta_job)
 
